@@ -1,0 +1,12 @@
+// CommandCatalog: the list of subcommands. Each command is built by a static Create() in its own file.
+using System.CommandLine;
+
+namespace DigitLab.Cli.Commands;
+
+internal static class CommandCatalog
+{
+    public static IEnumerable<Command> All()
+    {
+        yield break;
+    }
+}

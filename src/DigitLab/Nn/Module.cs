@@ -1,0 +1,93 @@
+// Module: the base of every layer and model. Forward and Backward, parameters, buffers, train/eval.
+using DigitLab.Tensors;
+
+namespace DigitLab.Nn;
+
+/// <summary>
+/// A layer or a container of layers. <see cref="Forward"/> caches what <see cref="Backward"/> needs;
+/// <see cref="Backward"/> takes dL/d(output), accumulates parameter gradients and returns dL/d(input).
+/// </summary>
+/// <remarks>
+/// Returned tensors are owned by the module and reused by its next call with the same batch size
+/// (steady-state training allocates nothing); copy them if you need them longer.
+/// Names follow PyTorch's state_dict ("features.0.weight", "layer1.0.bn1.running_mean") so that
+/// checkpoints and golden files line up with PyTorch.
+/// </remarks>
+public abstract class Module
+{
+    /// <summary>True in training mode (dropout active, batch norm uses batch statistics).</summary>
+    public bool IsTraining { get; private set; } = true;
+
+    public abstract Tensor Forward(Tensor input);
+
+    public abstract Tensor Backward(Tensor outputGrad);
+
+    /// <summary>The output shape for a given input shape (used by the model summary); throws on a bad input shape.</summary>
+    public abstract int[] OutputShape(int[] inputShape);
+
+    /// <summary>Direct children with their names ("0", "conv1", "layer1").</summary>
+    public virtual IEnumerable<(string Name, Module Module)> Children() => [];
+
+    /// <summary>This module's own parameters, not its children's.</summary>
+    public virtual IEnumerable<Parameter> OwnParameters() => [];
+
+    /// <summary>This module's own non-trainable state (batch-norm running statistics), saved in checkpoints.</summary>
+    public virtual IEnumerable<(string Name, Tensor Tensor)> OwnBuffers() => [];
+
+    /// <summary>Random generators this module owns (dropout), so checkpoints can save and restore their state.</summary>
+    public virtual IEnumerable<(string Name, Rng Rng)> OwnRngs() => [];
+
+    /// <summary>Re-initialises this module's own parameters with PyTorch's default rule.</summary>
+    public virtual void ResetParameters(Rng rng) { }
+
+    /// <summary>Called by <see cref="SetTraining"/> for each module; override to react to a mode change.</summary>
+    protected virtual void OnModeChanged() { }
+
+    public void SetTraining(bool training)
+    {
+        IsTraining = training;
+        OnModeChanged();
+        foreach (var (_, child) in Children()) child.SetTraining(training);
+    }
+
+    public void Train() => SetTraining(true);
+    public void Eval() => SetTraining(false);
+
+    public IEnumerable<(string Name, Parameter Parameter)> NamedParameters(string prefix = "")
+    {
+        foreach (var p in OwnParameters()) yield return (prefix + p.Name, p);
+        foreach (var (name, child) in Children())
+            foreach (var item in child.NamedParameters(prefix + name + ".")) yield return item;
+    }
+
+    public IEnumerable<Parameter> Parameters() => NamedParameters().Select(p => p.Parameter);
+
+    public IEnumerable<(string Name, Tensor Tensor)> NamedBuffers(string prefix = "")
+    {
+        foreach (var (n, t) in OwnBuffers()) yield return (prefix + n, t);
+        foreach (var (name, child) in Children())
+            foreach (var item in child.NamedBuffers(prefix + name + ".")) yield return item;
+    }
+
+    public IEnumerable<(string Name, Rng Rng)> NamedRngs(string prefix = "")
+    {
+        foreach (var (n, r) in OwnRngs()) yield return (prefix + n, r);
+        foreach (var (name, child) in Children())
+            foreach (var item in child.NamedRngs(prefix + name + ".")) yield return item;
+    }
+
+    /// <summary>Total number of trainable values.</summary>
+    public long ParameterCount() => Parameters().Sum(p => (long)p.Length);
+
+    public void ZeroGrad()
+    {
+        foreach (var p in Parameters()) p.Grad.Zero();
+    }
+
+    /// <summary>Re-initialises every parameter in the tree, in a fixed order, from <paramref name="rng"/>.</summary>
+    public void ResetAllParameters(Rng rng)
+    {
+        ResetParameters(rng);
+        foreach (var (_, child) in Children()) child.ResetAllParameters(rng);
+    }
+}

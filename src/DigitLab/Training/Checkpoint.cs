@@ -17,7 +17,10 @@ public sealed class ResumeState
     public int CompletedBatches { get; set; }
     /// <summary>Optimizer steps so far (Adam's bias correction and the learning-rate schedule use it).</summary>
     public long OptimizerStep { get; set; }
-    /// <summary>The trainer's own generators (shuffle, augmentation) by name, as 4 hex words each.</summary>
+    /// <summary>The batcher's position: epochs started and images delivered in the current one.</summary>
+    public int BatcherEpoch { get; set; }
+    public int BatcherPosition { get; set; }
+    /// <summary>The batcher's generators ("shuffle": state before the current epoch's shuffle, "augment": current), 4 hex words each.</summary>
     public Dictionary<string, string[]> Rngs { get; set; } = new();
     /// <summary>The running sums of the interrupted epoch (loss sum, correct, seen, batch-loss block) so its record comes out identical.</summary>
     public double EpochLossSum { get; set; }

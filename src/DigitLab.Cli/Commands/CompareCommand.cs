@@ -33,7 +33,7 @@ internal static class CompareCommand
             string outDir = r.GetValue(output) ?? Path.Combine("runs", "compare-" + DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
             Directory.CreateDirectory(outDir);
 
-            var (trainAll, test) = data.Load(r, quiet: asJson);
+            var (trainAll, test) = data.Load(r, data.Kind(r), quiet: asJson);
             var first = recipes[0];
             var (train, validation) = first.ValidationCount > 0 ? Split.Stratified(trainAll, first.ValidationCount, first.Seed) : (trainAll, null);
 

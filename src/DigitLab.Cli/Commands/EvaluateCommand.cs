@@ -27,7 +27,7 @@ internal static class EvaluateCommand
             if (perClass < 0) throw new ArgumentException($"--balanced takes a number of images per digit >= 0, found {perClass}.");
             // The checkpoint's dataset unless --dataset says otherwise.
             var kind = r.GetResult(data.Dataset) is { Implicit: false } || info.Log is null ? data.Kind(r) : DatasetSpec.ParseKind(info.Log.Dataset);
-            var test = data.LoadTest(r, kind);
+            var test = data.Load(r, kind, quiet: r.GetValue(json)).Test;
             if (perClass > 0) test = Evaluator.Balanced(test, perClass);
             var result = Evaluator.Evaluate(model, test, new Normalization(info.NormalizationMean, info.NormalizationStd));
             if (r.GetValue(json))

@@ -71,14 +71,11 @@ internal sealed class RecipeOptions
     }
 }
 
-/// <summary>Where the data comes from: --data-dir and --dataset.</summary>
+/// <summary>Where the data comes from: --data-dir and --dataset (the data commands' own options, from <see cref="CliCommon"/>).</summary>
 internal sealed class DataOptions
 {
-    public Option<string?> DataDir { get; } = new("--data-dir")
-    {
-        Description = $"Dataset folder (default: ${DatasetStore.DataDirVariable} or ~/.digitlab/data); fetched there when missing",
-    };
-    public Option<string> Dataset { get; } = new("--dataset") { Description = "Dataset: mnist or fashion", DefaultValueFactory = _ => "mnist" };
+    public Option<string> DataDir { get; } = CliCommon.DataDirOption();
+    public Option<string> Dataset { get; } = CliCommon.DatasetOption();
 
     public void AddTo(Command command)
     {
@@ -86,17 +83,14 @@ internal sealed class DataOptions
         command.Options.Add(Dataset);
     }
 
-    public DatasetKind Kind(ParseResult r) => DatasetSpec.ParseKind(r.GetValue(Dataset)!);
+    public DatasetKind Kind(ParseResult r) => CliCommon.Kind(r, Dataset);
 
-    public (MnistDataset Train, MnistDataset Test) Load(ParseResult r, bool quiet)
+    /// <summary>Both sets of <paramref name="kind"/>, fetched into the data folder when missing (progress on the console unless quiet).</summary>
+    public (MnistDataset Train, MnistDataset Test) Load(ParseResult r, DatasetKind kind, bool quiet)
     {
-        var kind = Kind(r);
-        string? dir = r.GetValue(DataDir);
-        if (!quiet) AnsiConsole.MarkupLine($"[grey]Loading {Markup.Escape(kind.ToString())} from {Markup.Escape(DatasetStore.ResolveDataDir(dir))}...[/]");
-        return (DatasetStore.LoadTrain(dir, kind), DatasetStore.LoadTest(dir, kind));
+        var loaded = CliCommon.LoadDataAsync(r.GetValue(DataDir), kind, quiet, CancellationToken.None).GetAwaiter().GetResult();
+        return (loaded.Train, loaded.Test);
     }
-
-    public MnistDataset LoadTest(ParseResult r, DatasetKind kind) => DatasetStore.LoadTest(r.GetValue(DataDir), kind);
 }
 
 internal static class ModelCli

@@ -45,10 +45,7 @@ internal static class TrainCommand
             }
             string path = r.GetValue(output) ?? resumePath ?? ModelCli.DefaultCheckpointPath(trainer.Options.Model);
 
-            var dir = r.GetValue(data.DataDir);
-            if (!asJson) AnsiConsole.MarkupLine($"[grey]Loading {kind} from {Markup.Escape(DatasetStore.ResolveDataDir(dir))}...[/]");
-            var trainAll = DatasetStore.LoadTrain(dir, kind);
-            var test = DatasetStore.LoadTest(dir, kind);
+            var (trainAll, test) = data.Load(r, kind, quiet: asJson);
             var o = trainer.Options;
             var (train, validation) = o.ValidationCount > 0 ? Split.Stratified(trainAll, o.ValidationCount, o.Seed) : (trainAll, null);
             if (!asJson)

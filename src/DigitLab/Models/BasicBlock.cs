@@ -1,5 +1,5 @@
 // BasicBlock: torchvision's ResNet basic block, conv-bn-relu-conv-bn plus a shortcut, then ReLU.
-using System.Numerics.Tensors;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using DigitLab.Nn;
 using DigitLab.Tensors;
 

@@ -79,15 +79,20 @@ public sealed class Scale
         return value.ToString("F" + Math.Clamp(decimals, 0, 8), CultureInfo.InvariantCulture);
     }
 
-    public static string FormatLog(double value)
+    /// <summary>Powers of ten as 10⁻⁴ … 10⁴ when the axis spans tiny or huge values, else plain numbers (0.1, 1, 10).</summary>
+    public string FormatLog(double value)
     {
         double e = Math.Log10(value);
-        if (Math.Abs(e - Math.Round(e)) < 1e-9)
-        {
-            int k = (int)Math.Round(e);
-            return k is >= -2 and <= 4 ? value.ToString("0.##", CultureInfo.InvariantCulture) : $"1e{k}";
-        }
-        return value.ToString("G3", CultureInfo.InvariantCulture);
+        bool powers = Min < 0.01 || Max > 1e4;
+        if (powers && Math.Abs(e - Math.Round(e)) < 1e-9) return "10" + Superscript((int)Math.Round(e));
+        return value.ToString("0.####", CultureInfo.InvariantCulture);
+    }
+
+    private static string Superscript(int k)
+    {
+        const string digits = "⁰¹²³⁴⁵⁶⁷⁸⁹";
+        var s = k.ToString(CultureInfo.InvariantCulture);
+        return string.Concat(s.Select(c => c == '-' ? '⁻' : digits[c - '0']));
     }
 
     /// <summary>The smallest of 1, 2, 2.5, 5 × 10^k that is at least <paramref name="rough"/>.</summary>

@@ -22,6 +22,10 @@ public sealed class BarChart
     public bool ValueLabels { get; init; }
     /// <summary>Format for value labels and tooltips, e.g. "F3", "N0", "0.0'%'".</summary>
     public string ValueFormat { get; init; } = "G4";
+    /// <summary>With one series: a colour per category (so each model keeps its colour from the other figures).</summary>
+    public IReadOnlyList<string>? CategoryColors { get; init; }
+    /// <summary>A base-10 log value axis (bars rise from its bottom); for counts spanning decades such as parameters.</summary>
+    public bool LogY { get; init; }
     public double Width { get; init; } = 640;
     public double Height { get; init; } = 380;
 
@@ -46,7 +50,10 @@ public sealed class BarChart
         var all = Series.SelectMany(s => s.Values).ToArray();
         double lo = YMin ?? Math.Min(0, all.Min()), hi = YMax ?? Math.Max(0, all.Max());
         if (ValueLabels && YMax is null) hi += (hi - lo) * 0.06; // room for the labels above the tallest bar
-        var y = Scale.Linear(lo, hi, bottom, top, 6, exact: YMin.HasValue && YMax.HasValue);
+        if (LogY && all.Any(v => v <= 0))
+            throw new ArgumentException($"Bar chart '{Title}' has a log axis but a value ≤ 0; use a linear axis.");
+        var y = LogY ? Scale.Log(all.Min() / 3, all.Max() * (ValueLabels ? 1.6 : 1.1), bottom, top)
+            : Scale.Linear(lo, hi, bottom, top, 6, exact: YMin.HasValue && YMax.HasValue);
 
         var svg = new SvgDocument(Width, Height);
         ChartFrame.Title(svg, Title, (left + right) / 2);
@@ -54,14 +61,14 @@ public sealed class BarChart
 
         double band = (right - left) / Categories.Count;
         double groupWidth = band * 0.8, barWidth = groupWidth / Series.Count;
-        double baseline = y.Map(Math.Clamp(0, y.Min, y.Max));
+        double baseline = LogY ? bottom : y.Map(Math.Clamp(0, y.Min, y.Max));
         for (int c = 0; c < Categories.Count; c++)
         {
             double gx = left + c * band + (band - groupWidth) / 2;
             for (int s = 0; s < Series.Count; s++)
             {
                 double v = Series[s].Values[c];
-                string color = Series[s].Color ?? Palette.Series(s);
+                string color = Series.Count == 1 && CategoryColors is { } cc && c < cc.Count ? cc[c] : Series[s].Color ?? Palette.Series(s);
                 double vy = y.Map(Math.Clamp(v, y.Min, y.Max));
                 double bx = gx + s * barWidth;
                 string label = v.ToString(ValueFormat, System.Globalization.CultureInfo.InvariantCulture);

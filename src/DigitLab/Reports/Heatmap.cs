@@ -23,6 +23,11 @@ public sealed class Heatmap
     public double? ColorMax { get; init; }
     public string? ScaleLabel { get; init; }
     public double CellSize { get; init; } = 38;
+    /// <summary>
+    /// Colour by log(1 + value) so small counts stay visible beside a large diagonal (confusion counts);
+    /// the scale bar is labelled in the original values.
+    /// </summary>
+    public bool LogColor { get; init; }
 
     /// <exception cref="ArgumentException">An empty or ragged matrix, labels of the wrong count, or a NaN/infinite value.</exception>
     public string ToSvg()
@@ -42,11 +47,19 @@ public sealed class Heatmap
         double lo = ColorMin ?? Values.Min(r => r.Min()), hi = ColorMax ?? Values.Max(r => r.Max());
         if (hi <= lo) hi = lo + 1; // all equal: every cell gets the light end of the scale
 
+        if (LogColor && lo < 0) throw new ArgumentException($"Heatmap '{Title}' uses a log colour scale but has a negative value ({lo}).");
+        double Norm(double v) => LogColor ? Math.Log10(1 + v - lo) / Math.Log10(1 + hi - lo) : (v - lo) / (hi - lo);
         double rowLabelWidth = RowLabels.Count == 0 ? 0 : RowLabels.Max(l => SvgDocument.TextWidth(l, ChartFrame.TickSize)) + 10;
         double left = 30 + rowLabelWidth, top = (string.IsNullOrEmpty(Title) ? 12 : 40) + (ColumnLabels.Count == 0 ? 0 : 20);
         double cs = CellSize, gridW = cols * cs, gridH = rows * cs;
         double barX = left + gridW + 22, barW = 14;
         var barScale = Scale.Linear(lo, hi, top + gridH, top, 5, exact: true);
+        if (LogColor)
+        {
+            var ticks = new List<double> { lo };
+            for (double t = 1; t <= hi - lo; t *= 10) ticks.Add(lo + t);
+            barScale = barScale.WithTicks(ticks);
+        }
         double barLabelWidth = barScale.Ticks.Max(t => SvgDocument.TextWidth(barScale.Format(t), ChartFrame.TickSize));
         double width = barX + barW + 10 + barLabelWidth + (string.IsNullOrEmpty(ScaleLabel) ? 8 : 28);
         double height = top + gridH + (string.IsNullOrEmpty(XLabel) ? 12 : 40);
@@ -59,7 +72,7 @@ public sealed class Heatmap
             for (int c = 0; c < cols; c++)
             {
                 double v = Values[r][c];
-                var rgb = Palette.Blues((v - lo) / (hi - lo));
+                var rgb = Palette.Blues(Norm(v));
                 double x = left + c * cs, yy = top + r * cs;
                 string rowName = RowLabels.Count > 0 ? RowLabels[r] : r.ToString(CultureInfo.InvariantCulture);
                 string colName = ColumnLabels.Count > 0 ? ColumnLabels[c] : c.ToString(CultureInfo.InvariantCulture);
@@ -67,7 +80,7 @@ public sealed class Heatmap
                 svg.Rect(x, yy, cs, cs, Palette.Hex(rgb), "#ffffff", 1, tooltip: $"{YLabel ?? "row"} {rowName}, {XLabel ?? "column"} {colName}: {text}");
                 if (CellFormat is not null)
                     svg.Text(x + cs / 2, yy + cs / 2 + fontSize * 0.36, text, fontSize, "middle",
-                        Palette.Luminance(rgb) > 0.4 ? Palette.Text : "#ffffff");
+                        Palette.Luminance(rgb) <= 0.4 ? "#ffffff" : v == 0 ? "#aaaaaa" : Palette.Text); // zeros recede
             }
             if (RowLabels.Count > 0) svg.Text(left - 6, top + r * cs + cs / 2 + 4, RowLabels[r], ChartFrame.TickSize, "end", Palette.Axis);
         }
@@ -85,7 +98,7 @@ public sealed class Heatmap
         svg.Rect(barX, top, barW, gridH, $"url(#{gradId})", Palette.Axis, 0.5);
         foreach (double t in barScale.Ticks)
         {
-            double py = barScale.Map(t);
+            double py = top + gridH - Norm(t) * gridH;
             svg.Line(barX + barW, py, barX + barW + 4, py, Palette.Axis);
             svg.Text(barX + barW + 7, py + 4, barScale.Format(t), ChartFrame.TickSize, "start", Palette.Axis);
         }

@@ -17,6 +17,8 @@ public sealed class LineChart
     public bool LogX { get; init; }
     public double? YMin { get; init; }
     public double? YMax { get; init; }
+    /// <summary>Explicit x tick positions (e.g. the learning rates of a sweep); null for automatic ticks.</summary>
+    public IReadOnlyList<double>? XTicks { get; init; }
     public double Width { get; init; } = 640;
     public double Height { get; init; } = 380;
 
@@ -40,6 +42,7 @@ public sealed class LineChart
         var xs = Series.SelectMany(s => s.X).ToArray();
         var ys = Series.SelectMany(s => s.Y).ToArray();
         var x = LogX ? Scale.Log(xs.Min(), xs.Max(), left, right) : Scale.Linear(xs.Min(), xs.Max(), left, right, 7);
+        if (XTicks is { Count: > 0 }) x = x.WithTicks(XTicks);
         bool fixedY = YMin.HasValue && YMax.HasValue;
         var y = Scale.Linear(YMin ?? ys.Min(), YMax ?? ys.Max(), bottom, top, 6, exact: fixedY);
 

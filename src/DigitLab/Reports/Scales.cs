@@ -43,19 +43,33 @@ public sealed class Scale
         return new Scale(min, max, pixelStart, pixelEnd, false, ticks.ToArray(), step);
     }
 
-    /// <summary>A base-10 logarithmic scale over whole decades (values must be positive), ticks at each power of ten.</summary>
+    /// <summary>
+    /// A base-10 logarithmic scale (values must be positive) padded by a tenth of a decade each side; ticks at powers
+    /// of ten, plus 2× and 5× when the range spans fewer than three decades.
+    /// </summary>
     public static Scale Log(double dataMin, double dataMax, double pixelStart, double pixelEnd)
     {
         RequireFinite(dataMin, dataMax);
         if (dataMin <= 0 || dataMax <= 0)
             throw new ArgumentException($"A log axis needs positive values; found the range [{dataMin}, {dataMax}]. Use a linear axis or drop non-positive values.");
         if (dataMin > dataMax) (dataMin, dataMax) = (dataMax, dataMin);
-        double lo = Math.Floor(Math.Log10(dataMin) + 1e-9), hi = Math.Ceiling(Math.Log10(dataMax) - 1e-9);
-        if (hi <= lo) { lo -= 0.5; hi += 0.5; }
+        double lo = Math.Log10(dataMin) - 0.1, hi = Math.Log10(dataMax) + 0.1;
+        if (hi - lo < 1) { double mid = (lo + hi) / 2; lo = mid - 0.5; hi = mid + 0.5; }
         var ticks = new List<double>();
-        for (double e = Math.Ceiling(lo); e <= hi + 1e-9; e++) ticks.Add(Math.Pow(10, e));
+        bool minor = hi - lo < 3;
+        for (int e = (int)Math.Floor(lo); e <= (int)Math.Ceiling(hi); e++)
+            foreach (double m in minor ? new[] { 1.0, 2, 5 } : [1.0])
+            {
+                double t = m * Math.Pow(10, e);
+                double lt = Math.Log10(t);
+                if (lt >= lo - 1e-9 && lt <= hi + 1e-9) ticks.Add(t);
+            }
         return new Scale(Math.Pow(10, lo), Math.Pow(10, hi), pixelStart, pixelEnd, true, ticks.ToArray(), 0);
     }
+
+    /// <summary>The same mapping with ticks at <paramref name="ticks"/> (e.g. exactly the learning rates swept).</summary>
+    public Scale WithTicks(IEnumerable<double> ticks) =>
+        new(Min, Max, PixelStart, PixelEnd, IsLog, ticks.Where(t => t >= Min - 1e-12 && t <= Max + 1e-12).Distinct().Order().ToArray(), TickStep);
 
     /// <summary>The pixel position of <paramref name="value"/>.</summary>
     public double Map(double value)
@@ -73,19 +87,29 @@ public sealed class Scale
     {
         if (value == 0) return "0";
         double abs = Math.Abs(value);
-        if (abs >= 1e6 || abs < 1e-4) return value.ToString("0.##e+0", CultureInfo.InvariantCulture);
-        if (abs >= 1000 && step >= 1000 && step % 1000 == 0 && abs >= 10000) return (value / 1000).ToString("0.##", CultureInfo.InvariantCulture) + "k";
-        int decimals = step >= 1 ? 0 : (int)Math.Ceiling(-Math.Log10(step) - 1e-9);
-        return value.ToString("F" + Math.Clamp(decimals, 0, 8), CultureInfo.InvariantCulture);
+        if (abs < 1e-4) return value.ToString("0.##e+0", CultureInfo.InvariantCulture);
+        // Large values read better compactly: 12.5M, 250k (only when the step keeps the digits exact).
+        if (abs >= 1e6 && step >= 1e5) return Trim(value / 1e6, step / 1e6) + "M";
+        if (abs >= 1e4 && step >= 1e3) return Trim(value / 1e3, step / 1e3) + "k";
+        return Trim(value, step);
     }
 
-    /// <summary>Powers of ten as 10⁻⁴ … 10⁴ when the axis spans tiny or huge values, else plain numbers (0.1, 1, 10).</summary>
+    /// <summary>The value with as many decimals as the step needs (step 0.25 → 2, step 0.01 → 2, step 5 → 0).</summary>
+    private static string Trim(double value, double step)
+    {
+        int decimals = 0;
+        while (decimals < 8 && Math.Abs(step * Math.Pow(10, decimals) - Math.Round(step * Math.Pow(10, decimals))) > 1e-6 * Math.Max(1, step * Math.Pow(10, decimals)))
+            decimals++;
+        return value.ToString("F" + decimals, CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Powers of ten as 10⁻⁴ when the axis reaches below 0.01 or above 10⁴, other ticks as plain numbers (0.0002, 0.5, 20).</summary>
     public string FormatLog(double value)
     {
         double e = Math.Log10(value);
         bool powers = Min < 0.01 || Max > 1e4;
         if (powers && Math.Abs(e - Math.Round(e)) < 1e-9) return "10" + Superscript((int)Math.Round(e));
-        return value.ToString("0.####", CultureInfo.InvariantCulture);
+        return value.ToString(value >= 1e4 ? "N0" : "0.#######", CultureInfo.InvariantCulture);
     }
 
     private static string Superscript(int k)

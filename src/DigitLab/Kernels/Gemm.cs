@@ -176,6 +176,9 @@ public static unsafe class Gemm
     }
 
     /// <summary>Computes rows [i0, i1) × columns [j0, j1) of C on the calling thread.</summary>
+    // Fully optimised from the first call: a GEMM is called few times but loops long, so tier-0 code
+    // (kept until a method has been called 30 times) would otherwise time the first training steps.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunRange(in Problem p, int i0, int i1, int j0, int j1)
     {
         var bl = p.Blocking;

@@ -72,7 +72,8 @@ public static unsafe class Gemm
                 return;
             }
             var problem = new Problem(Blocking.For(kernel), transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate);
-            Run(problem);
+            if (UsesDotPath(kernel, transA, transB, m, n, k)) RunDot(problem, kernel == GemmKernel.Avx512);
+            else Run(problem);
         }
     }
 
@@ -124,6 +125,51 @@ public static unsafe class Gemm
         public readonly float* A = a, B = b, C = c;
     }
 
+    /// <summary>
+    /// A·Bᵀ with a narrow C (at most <see cref="DotPathMaxWidth"/> rows or columns, as in a weight gradient
+    /// with few outputs or a single-sample forward pass) runs as dot products: see <see cref="GemmDotKernels"/>.
+    /// </summary>
+    private static bool UsesDotPath(GemmKernel kernel, bool transA, bool transB, int m, int n, int k)
+        => transB && !transA && kernel != GemmKernel.Portable && k >= 16 && Math.Min(m, n) <= DotPathMaxWidth;
+
+    /// <summary>Narrowest C side that still fills packed micro-tiles well enough to beat dot products.</summary>
+    private const int DotPathMaxWidth = 16;
+
+    private static void RunDot(in Problem problem, bool avx512)
+    {
+        // The longer side of C goes to the 4-row side of the dot tiles (and is what threads split).
+        int xCount = Math.Max(problem.M, problem.N), yCount = Math.Min(problem.M, problem.N);
+        int groups = (xCount + GemmDotKernels.XRows - 1) / GemmDotKernels.XRows;
+        long macs = (long)problem.M * problem.N * problem.K;
+        if (Threading.Threads == 1 || macs < 2 * MinParallelMacs)
+        {
+            RunDotRange(problem, avx512, 0, groups);
+            return;
+        }
+        long macsPerGroup = (long)GemmDotKernels.XRows * yCount * problem.K;
+        var job = Interlocked.Exchange(ref _spareJob, null) ?? new Job();
+        job.Problem = problem;
+        job.Mode = avx512 ? JobMode.Dot512 : JobMode.Dot256;
+        Threading.For(groups, (int)Math.Max(1, (MinParallelMacs + macsPerGroup - 1) / macsPerGroup), job.Body);
+        job.Problem = default;
+        _spareJob = job;
+    }
+
+    private static void RunDotRange(in Problem p, bool avx512, int groupStart, int groupEnd)
+    {
+        int x0 = groupStart * GemmDotKernels.XRows;
+        if (p.M >= p.N)
+        {
+            int x1 = Math.Min(groupEnd * GemmDotKernels.XRows, p.M);
+            GemmDotKernels.Run(avx512, p.A, p.Lda, x0, x1, p.B, p.Ldb, p.N, p.K, p.C, p.Ldc, 1, p.Accumulate);
+        }
+        else
+        {
+            int x1 = Math.Min(groupEnd * GemmDotKernels.XRows, p.N);
+            GemmDotKernels.Run(avx512, p.B, p.Ldb, x0, x1, p.A, p.Lda, p.M, p.K, p.C, 1, p.Ldc, p.Accumulate);
+        }
+    }
+
     private static void Run(in Problem problem)
     {
         int mr = problem.Blocking.MR, nr = problem.Blocking.NR;
@@ -143,7 +189,7 @@ public static unsafe class Gemm
 
         var job = Interlocked.Exchange(ref _spareJob, null) ?? new Job();
         job.Problem = problem;
-        job.SplitColumns = splitColumns;
+        job.Mode = splitColumns ? JobMode.SplitColumns : JobMode.SplitRows;
         Threading.For(splitColumns ? colBlocks : rowBlocks, minBlocksPerThread, job.Body);
         job.Problem = default;
         _spareJob = job;
@@ -151,26 +197,31 @@ public static unsafe class Gemm
 
     private static Job? _spareJob;
 
+    private enum JobMode { SplitColumns, SplitRows, Dot512, Dot256 }
+
     /// <summary>A reusable closure over one call, so a parallel call allocates no delegate of its own.</summary>
     private sealed class Job
     {
         public Problem Problem;
-        public bool SplitColumns;
+        public JobMode Mode;
         public readonly Action<int, int> Body;
 
         public Job() => Body = RunBlocks;
 
         private void RunBlocks(int start, int end)
         {
-            if (SplitColumns)
+            int mr = Problem.Blocking.MR, nr = Problem.Blocking.NR;
+            switch (Mode)
             {
-                int nr = Problem.Blocking.NR;
-                RunRange(Problem, 0, Problem.M, start * nr, Math.Min(end * nr, Problem.N));
-            }
-            else
-            {
-                int mr = Problem.Blocking.MR;
-                RunRange(Problem, start * mr, Math.Min(end * mr, Problem.M), 0, Problem.N);
+                case JobMode.SplitColumns:
+                    RunRange(Problem, 0, Problem.M, start * nr, Math.Min(end * nr, Problem.N));
+                    break;
+                case JobMode.SplitRows:
+                    RunRange(Problem, start * mr, Math.Min(end * mr, Problem.M), 0, Problem.N);
+                    break;
+                default:
+                    RunDotRange(Problem, Mode == JobMode.Dot512, start, end);
+                    break;
             }
         }
     }

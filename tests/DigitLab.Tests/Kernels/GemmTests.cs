@@ -125,6 +125,18 @@ public class GemmTests
 
     [Theory]
     [MemberData(nameof(Kernels))]
+    public void NarrowTransposedBAcrossDotChunks(GemmKernel kernel)
+    {
+        // A·Bᵀ with a C at most 16 wide runs as dot products in chunks of 2048 k values.
+        foreach (int k in new[] { 16, 17, 31, 2047, 2048, 2049, 4100 })
+        {
+            CheckAgainstReference(kernel, new Case(13, 5, k, false, true, Accumulate: k % 2 == 0, PadA: 1, PadB: 3, PadC: 2));
+            CheckAgainstReference(kernel, new Case(1, 21, k, false, true, Accumulate: k % 2 == 1, PadB: 1));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Kernels))]
     public void RandomShapesAndLeadingDimensions(GemmKernel kernel)
     {
         var rng = new Rng(2024);
@@ -153,6 +165,9 @@ public class GemmTests
                     // Tall and narrow: the threads split rows instead of columns.
                     CheckAgainstReference(kernel, new Case(700, 20, 100, ta, tb, Accumulate: true, PadC: 5));
                 }
+                // Narrow A·Bᵀ (dot-product path), split over the long side of C.
+                CheckAgainstReference(kernel, new Case(32, 9, 5000, false, true, Accumulate: false));
+                CheckAgainstReference(kernel, new Case(5, 300, 2100, false, true, Accumulate: true, PadA: 1));
                 // Wider than one column block (NC) and taller than one row block (MC).
                 CheckAgainstReference(kernel, new Case(250, 3200, 7, false, false, Accumulate: true, PadB: 2));
             }
@@ -169,7 +184,11 @@ public class GemmTests
         {
             foreach (var (ta, tb) in TransposeCombinations())
             {
-                var shapes = new[] { new Case(257, 129, 300, ta, tb, false), new Case(700, 20, 100, ta, tb, true) };
+                var shapes = new[]
+                {
+                    new Case(257, 129, 300, ta, tb, false), new Case(700, 20, 100, ta, tb, true),
+                    new Case(32, 9, 5000, ta, tb, false),
+                };
                 foreach (var shape in shapes)
                 {
                     Threading.Threads = 1;

@@ -254,35 +254,52 @@ public static unsafe class Gemm
                 {
                     int mc = Math.Min(bl.MC, i1 - ic);
                     GemmPacking.PackA(p.TransA, p.A, p.Lda, ic, pc, mc, kc, mr, packA);
-                    for (int jr = 0; jr < nc; jr += nr)
+                    if (kc > ShallowK)
                     {
-                        int cols = Math.Min(nr, nc - jr);
-                        float* bPanel = packB + (long)jr * kc;
+                        // BLIS order: one B panel stays in L1 while every A panel of the block streams past it.
+                        for (int jr = 0; jr < nc; jr += nr)
+                            for (int ir = 0; ir < mc; ir += mr)
+                                Tile(p, kernel, kc, packA, packB, tile, ic, jc, ir, jr, mc, nc, addToC);
+                    }
+                    else
+                    {
+                        // Shallow k (first convolution layers: k = 9 or 25): the tiles are store-bound, so
+                        // sweep C row block by row block, which writes MR rows as a few long sequential streams.
                         for (int ir = 0; ir < mc; ir += mr)
-                        {
-                            int rows = Math.Min(mr, mc - ir);
-                            float* aPanel = packA + (long)ir * kc;
-                            float* cTile = p.C + (long)(ic + ir) * p.Ldc + jc + jr;
-                            if (rows == mr && cols == nr)
-                            {
-                                kernel(kc, aPanel, bPanel, cTile, p.Ldc, addToC);
-                            }
-                            else
-                            {
-                                // Edge tile: full tile into scratch, then the same single add (or copy) into C.
-                                kernel(kc, aPanel, bPanel, tile, nr, false);
-                                for (int r = 0; r < rows; r++)
-                                {
-                                    float* dst = cTile + (long)r * p.Ldc;
-                                    float* src = tile + r * nr;
-                                    if (addToC) for (int j = 0; j < cols; j++) dst[j] = src[j] + dst[j];
-                                    else for (int j = 0; j < cols; j++) dst[j] = src[j];
-                                }
-                            }
-                        }
+                            for (int jr = 0; jr < nc; jr += nr)
+                                Tile(p, kernel, kc, packA, packB, tile, ic, jc, ir, jr, mc, nc, addToC);
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>k depth up to which C is swept row block by row block (see RunRange).</summary>
+    private const int ShallowK = 32;
+
+    /// <summary>One MR×NR tile of C from packed panels; edge tiles go through <paramref name="tile"/> scratch.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Tile(in Problem p, delegate*<int, float*, float*, float*, int, bool, void> kernel, int kc,
+        float* packA, float* packB, float* tile, int ic, int jc, int ir, int jr, int mc, int nc, bool addToC)
+    {
+        int mr = p.Blocking.MR, nr = p.Blocking.NR;
+        int rows = Math.Min(mr, mc - ir), cols = Math.Min(nr, nc - jr);
+        float* aPanel = packA + (long)ir * kc;
+        float* bPanel = packB + (long)jr * kc;
+        float* cTile = p.C + (long)(ic + ir) * p.Ldc + jc + jr;
+        if (rows == mr && cols == nr)
+        {
+            kernel(kc, aPanel, bPanel, cTile, p.Ldc, addToC);
+            return;
+        }
+        // Edge tile: full tile into scratch, then the same single add (or copy) into C.
+        kernel(kc, aPanel, bPanel, tile, nr, false);
+        for (int r = 0; r < rows; r++)
+        {
+            float* dst = cTile + (long)r * p.Ldc;
+            float* src = tile + r * nr;
+            if (addToC) for (int j = 0; j < cols; j++) dst[j] = src[j] + dst[j];
+            else for (int j = 0; j < cols; j++) dst[j] = src[j];
         }
     }
 

@@ -28,7 +28,12 @@ public static class WebSetup
             var configuration = sp.GetRequiredService<IConfiguration>();
             return DigitLabOptions.From(configuration, configuration["urls"] ?? DigitLabOptions.DefaultUrl);
         });
-        // LIBRARY-WIRING
+        services.TryAddSingleton(sp => new CheckpointModelStore(
+            sp.GetRequiredService<DigitLabOptions>().ModelsDirectory, sp.GetRequiredService<ILogger<CheckpointModelStore>>()));
+        services.TryAddSingleton<IModelStore>(sp => sp.GetRequiredService<CheckpointModelStore>());
+        services.TryAddSingleton<IDatasetProvider>(sp => new MnistProvider(sp.GetRequiredService<DigitLabOptions>().DataDirectory));
+        services.TryAddSingleton<ITrainingBackend>(sp => new LibraryTrainingBackend(
+            sp.GetRequiredService<IDatasetProvider>(), sp.GetRequiredService<CheckpointModelStore>()));
         services.AddSingleton<TrainingJobs>();
         return builder;
     }

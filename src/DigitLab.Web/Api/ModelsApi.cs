@@ -27,18 +27,18 @@ public static class ModelsApi
     public static Results<Ok<ModelDetails>, ProblemHttpResult> Get(string name, IModelStore store) =>
         store.Details(name) is { } details ? TypedResults.Ok(details) : Unknown(name, store);
 
-    /// <summary>An SVG chart of the model: "curves.svg" (learning curves), "confusion.svg" (test confusion matrix).</summary>
+    /// <summary>An SVG chart of the model: "loss.svg" and "accuracy.svg" (learning curves), "confusion.svg" (test confusion matrix).</summary>
     public static Results<ContentHttpResult, ProblemHttpResult> Chart(string name, string chart, IModelStore store)
     {
         if (store.Details(name) is not { } details) return Unknown(name, store);
+        if (chart is not ("loss.svg" or "accuracy.svg" or "confusion.svg"))
+            return Problems.NotFound("Unknown chart", $"There is no chart '{chart}': use loss.svg, accuracy.svg or confusion.svg.");
         string? svg = chart switch
         {
-            "curves.svg" => ModelCharts.LearningCurves(details.Log),
-            "confusion.svg" => ModelCharts.Confusion(details.Log.Test),
-            _ => null,
+            "loss.svg" => ModelCharts.Loss(details.Log),
+            "accuracy.svg" => ModelCharts.Accuracy(details.Log),
+            _ => ModelCharts.Confusion(details.Log.Test),
         };
-        if (chart is not ("curves.svg" or "confusion.svg"))
-            return Problems.NotFound("Unknown chart", $"There is no chart '{chart}': use curves.svg or confusion.svg.");
         if (svg is null)
             return Problems.NotFound("No data for this chart",
                 chart == "confusion.svg" ? $"Model '{name}' has not been tested yet: press Test to evaluate it on the test set." : $"Model '{name}' has no finished epoch to draw.");

@@ -1,6 +1,8 @@
 // PredictApi: recognise a digit from 784 pixel values, from a canvas drawing, or from an uploaded PNG,
 // with the active model, a chosen one, or every saved model side by side ("compare").
-using System.Text.Json;
+using System.Buffers.Binary;
+using DigitLab.Data;
+using DigitLab.Reports;
 using DigitLab.Web.Services;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Http.Json;
@@ -28,6 +30,7 @@ public static class PredictApi
     public const long DrawingBodyLimit = 1536 * 1024;
     public const long ImageBodyLimit = 2 * 1024 * 1024;
     public const int MaxDrawingSide = 1024;
+    public const int MaxImageSide = 4096;
 
     public static RouteGroupBuilder MapPredictApi(this IEndpointRouteBuilder routes)
     {
@@ -72,10 +75,9 @@ public static class PredictApi
             return Problems.BadRequest("Bad pixels", $"'pixels' is not base64 of {grey.Length} bytes ({body.Width}×{body.Height}); it is {body.Pixels.Length} characters long.");
         if (written != grey.Length)
             return Problems.BadRequest("Wrong number of pixels", $"Expected {grey.Length} bytes ({body.Width}×{body.Height}), found {written}.");
-        var image = DrawingPreprocessor.ToMnist(grey, body.Width, body.Height);
-        if (image is null)
-            return Problems.BadRequest("Empty drawing", "The drawing is empty: draw a digit first, then press Recognise.");
-        return Answer(store, image, body.Model, body.Compare);
+        if (!Preprocess.TryRun(grey, body.Width, body.Height, out var prepared, out var empty))
+            return Problems.BadRequest("Empty drawing", empty!);
+        return Answer(store, ToUnit(prepared!.Pixels), body.Model, body.Compare);
     }
 
     /// <summary>A PNG upload: multipart form field "image", or the raw PNG as the body (Content-Type image/png).</summary>
@@ -109,22 +111,33 @@ public static class PredictApi
             if (problem is not null) return problem;
             bytes = body!;
         }
-        if (!PngDecoder.TryDecodeGrey(bytes, out var grey, out int width, out int height, out var error))
-            return Problems.BadRequest("Not a PNG image", error!);
-        float[]? image;
-        if (width == 28 && height == 28)
+        if (!PngReader.IsPng(bytes))
+            return Problems.BadRequest("Not a PNG image",
+                $"The upload is not a PNG image (its first bytes are {(bytes.Length == 0 ? "missing: the upload is empty" : Convert.ToHexString(bytes.AsSpan(0, Math.Min(8, bytes.Length))))}). Upload a PNG file.");
+        // The size comes first (IHDR), so a small file that would inflate to a huge image is refused before decoding.
+        if (bytes.Length >= 24)
         {
-            image = new float[784];
-            for (int i = 0; i < 784; i++) image[i] = grey[i] / 255f;
+            int w = BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(16)), h = BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(20));
+            if (w > MaxImageSide || h > MaxImageSide)
+                return Problems.BadRequest("Image too large", $"The image is {w}×{h}; at most {MaxImageSide}×{MaxImageSide} is accepted.");
         }
+        RasterImage raster;
+        try
+        {
+            raster = PngReader.Decode(bytes, "The uploaded PNG");
+        }
+        catch (Exception e) when (e is InvalidDataException or ArgumentException or IndexOutOfRangeException)
+        {
+            return Problems.BadRequest("Not a readable PNG image", e.Message);
+        }
+        float[] image;
+        var grey = raster.ToGrey();
+        if (raster.Width == 28 && raster.Height == 28)
+            image = ToUnit(grey); // already an MNIST-sized image: used as it is
+        else if (Preprocess.TryRun(grey, raster.Width, raster.Height, out var prepared, out var empty))
+            image = ToUnit(prepared!.Pixels);
         else
-        {
-            if (width > 4096 || height > 4096)
-                return Problems.BadRequest("Image too large", $"The image is {width}×{height}; at most 4096×4096 is accepted.");
-            DrawingPreprocessor.InvertIfLightBackground(grey, width, height);
-            image = DrawingPreprocessor.ToMnist(grey, width, height);
-            if (image is null) return Problems.BadRequest("Empty image", "The image has no ink: it is one flat colour.");
-        }
+            return Problems.BadRequest("Empty image", empty!);
         return Answer(store, image, model, compare ?? false);
     }
 
@@ -163,6 +176,13 @@ public static class PredictApi
         if (store.Open(name) is { } classifier) return ([classifier], null);
         return (null, Problems.BadRequest("Unknown model",
             $"There is no model named '{name}'. Saved models: {string.Join(", ", saved.Select(m => m.Name))}."));
+    }
+
+    internal static float[] ToUnit(ReadOnlySpan<byte> pixels)
+    {
+        var unit = new float[pixels.Length];
+        for (int i = 0; i < pixels.Length; i++) unit[i] = pixels[i] / 255f;
+        return unit;
     }
 
     internal static byte[] ToBytes(ReadOnlySpan<float> image)

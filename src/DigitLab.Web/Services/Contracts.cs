@@ -25,10 +25,10 @@ public sealed record ModelInfo(
     bool Partial);
 
 /// <summary>One row of a model summary: layer, output shape, parameter count.</summary>
-public sealed record SummaryRow(string Layer, string OutputShape, long Parameters);
+public sealed record LayerRow(string Layer, string OutputShape, long Parameters);
 
 /// <summary>Everything the Models page shows for one model.</summary>
-public sealed record ModelDetails(ModelInfo Info, IReadOnlyList<SummaryRow> Summary, RunLog Log);
+public sealed record ModelDetails(ModelInfo Info, IReadOnlyList<LayerRow> Summary, RunLog Log);
 
 /// <summary>The saved models under the models directory, and which one is active.</summary>
 public interface IModelStore

@@ -202,7 +202,7 @@ public sealed class TrainingJobs : IDisposable
             if (double.IsFinite(update.Loss)) _loss = update.Loss;
             LossPoint? point = null;
             int every = Math.Max(1, update.Batches / PointsPerEpoch);
-            if (update.Batch > 0 && double.IsFinite(update.Loss) && (update.Batch % every == 0 || update.Batch == update.Batches))
+            if (update.EpochDone is null && update.Batch > 0 && double.IsFinite(update.Loss) && (update.Batch % every == 0 || update.Batch == update.Batches))
             {
                 point = new LossPoint((update.Epoch - 1) + update.Batch / (double)Math.Max(1, update.Batches), update.Loss);
                 _losses.Add(point);

@@ -47,7 +47,7 @@
       const test = d.log.test;
       const n = encodeURIComponent(name);
       let html = '<div class="charts">';
-      if (d.log.epochs.length) html += `<img src="api/models/${n}/charts/curves.svg" alt="Learning curves of ${escape(name)}">`;
+      if (d.log.epochs.length) html += `<img src="api/models/${n}/charts/loss.svg" alt="Loss per epoch of ${escape(name)}"><img src="api/models/${n}/charts/accuracy.svg" alt="Accuracy per epoch of ${escape(name)}">`;
       if (test) html += `<img src="api/models/${n}/charts/confusion.svg" alt="Confusion matrix of ${escape(name)} on the test set">`;
       html += '</div>';
       if (test) html += `<details><summary>Per-class precision, recall and F1</summary><div class="scroll"><table>

@@ -58,6 +58,15 @@ public class LayerParityTests(ITestOutputHelper log)
         GoldenModule.Check(name, new MaxPool2d(g.MetaInt("kernel"), g.MetaInt("stride"), g.MetaInt("padding")), GoldenTolerances.Elementwise, log);
     }
 
+    [Theory]
+    [InlineData("avgpool2d_k2")]
+    [InlineData("avgpool2d_k3_s2")]
+    public void AvgPool2dMatchesPyTorch(string name)
+    {
+        var g = GoldenFile.Load(name);
+        GoldenModule.Check(name, new AvgPool2d(g.MetaInt("kernel"), g.MetaInt("stride")), GoldenTolerances.Elementwise, log);
+    }
+
     [Fact]
     public void DropoutIsTheIdentityWithPZeroAndInEvalMode()
     {

@@ -46,6 +46,19 @@ public class ScheduleTests
     }
 
     [Fact]
+    public void OneCycleWithAOneStepWarmUpPeaksAtStepZeroInsteadOfDividingByZero()
+    {
+        // 10 steps, pctStart 0.1: PyTorch's warm-up phase ends at step 0.1·10 - 1 = 0 and its formula is 0/0 there.
+        var s = new OneCycleSchedule(maxLr: 1.0, totalSteps: 10, pctStart: 0.1);
+        Assert.Equal(1.0, s.At(0));
+        Assert.Equal(0.85, s.MomentumAt(0)!.Value, Digits);
+        Assert.Equal(1.0 / 25 / 1e4, s.At(9), Digits);
+        var allWarmUp = new OneCycleSchedule(maxLr: 1.0, totalSteps: 10, pctStart: 1.0);
+        Assert.Equal(1.0, allWarmUp.At(9), Digits);
+        Assert.True(double.IsFinite(allWarmUp.At(10)));
+    }
+
+    [Fact]
     public void ApplySetsLearningRateAndCyclesMomentumOnlyWhereThereIsOne()
     {
         var p = new Parameter("w", 1);

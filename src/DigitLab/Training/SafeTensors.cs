@@ -191,7 +191,7 @@ public static class SafeTensors
             || !off[0].TryGetInt64(out long begin) || !off[1].TryGetInt64(out long end))
             throw new InvalidDataException(bad($"tensor '{name}' needs data_offsets [begin, end] as two integers"));
         if (begin < 0 || end < begin || end > dataLength)
-            throw new InvalidDataException(bad($"tensor '{name}' has data_offsets [{begin}, {end}] outside the {dataLength}-byte data buffer"));
+            throw new InvalidDataException(bad($"tensor '{name}' has data_offsets [{begin}, {end}] outside the {dataLength}-byte data buffer (truncated or tampered file)"));
         if (end - begin != count * sizeof(float))
             throw new InvalidDataException(bad($"tensor '{name}' of shape {Tensor.Format(shape.ToArray())} needs {count * sizeof(float)} bytes but its offsets span {end - begin}"));
         return (name, shape.ToArray(), begin, end);

@@ -55,7 +55,7 @@ internal sealed class FakeModelStore : IModelStore
     public IDigitClassifier? Open(string name) => _models.GetValueOrDefault(name);
 
     public ModelDetails? Details(string name) => _models.ContainsKey(name)
-        ? new ModelDetails(List().First(m => m.Name == name), [new SummaryRow("Band", "(N, 10)", 10)], new RunLog
+        ? new ModelDetails(List().First(m => m.Name == name), [new LayerRow("Band", "(N, 10)", 10)], new RunLog
         {
             Model = "band",
             Epochs = [new EpochRecord(1, 0.5, 0.9, 0.4, 0.92, 1e-3, 1.0), new EpochRecord(2, 0.3, 0.95, 0.35, 0.94, 1e-3, 1.0)],
@@ -123,9 +123,15 @@ internal sealed class FakeTrainingBackend : ITrainingBackend
                     catch (OperationCanceledException) { return log; }
                 }
                 if (cancellationToken.IsCancellationRequested) return log;
-                var record = batch == BatchesPerEpoch ? new EpochRecord(epoch, 1.0 / epoch, 0.5, null, null, request.LearningRate, 0.1) : null;
-                if (record is not null) log.Epochs.Add(record);
-                progress.Report(new TrainingUpdate(epoch, request.Epochs, batch, BatchesPerEpoch, 2.0 / (batch + epoch), record));
+                var update = new TrainingUpdate(epoch, request.Epochs, batch, BatchesPerEpoch, 2.0 / (batch + epoch));
+                progress.Report(update);
+                if (batch == BatchesPerEpoch)
+                {
+                    // As the real backend does: the epoch's record follows its last batch as a separate report.
+                    var record = new EpochRecord(epoch, 1.0 / epoch, 0.5, null, null, request.LearningRate, 0.1);
+                    log.Epochs.Add(record);
+                    progress.Report(update with { EpochDone = record });
+                }
             }
         }
         return log;

@@ -40,16 +40,19 @@ public sealed class ModelsApiTests : IDisposable
         await HttpAssert.Problem(await _client.GetAsync("/api/models/zeta"), HttpStatusCode.NotFound, "'zeta'", "alpha, beta");
         await HttpAssert.Problem(await _client.PostAsync("/api/models/zeta/activate", null), HttpStatusCode.NotFound, "'zeta'");
         await HttpAssert.Problem(await _client.PostAsync("/api/models/zeta/test", null), HttpStatusCode.NotFound, "'zeta'");
-        await HttpAssert.Problem(await _client.GetAsync("/api/models/zeta/charts/curves.svg"), HttpStatusCode.NotFound, "'zeta'");
+        await HttpAssert.Problem(await _client.GetAsync("/api/models/zeta/charts/loss.svg"), HttpStatusCode.NotFound, "'zeta'");
     }
 
     [Fact]
     public async Task Charts_AreSvg_AndConfusionNeedsATest()
     {
-        var curves = await _client.GetAsync("/api/models/alpha/charts/curves.svg");
-        Assert.Equal(HttpStatusCode.OK, curves.StatusCode);
-        Assert.Equal("image/svg+xml", curves.Content.Headers.ContentType?.MediaType);
-        Assert.StartsWith("<svg", (await curves.Content.ReadAsStringAsync()).TrimStart());
+        foreach (var chart in new[] { "loss.svg", "accuracy.svg" })
+        {
+            var curves = await _client.GetAsync($"/api/models/alpha/charts/{chart}");
+            Assert.Equal(HttpStatusCode.OK, curves.StatusCode);
+            Assert.Equal("image/svg+xml", curves.Content.Headers.ContentType?.MediaType);
+            Assert.Contains("<svg", await curves.Content.ReadAsStringAsync());
+        }
         await HttpAssert.Problem(await _client.GetAsync("/api/models/alpha/charts/confusion.svg"), HttpStatusCode.NotFound, "not been tested", "Test");
         await HttpAssert.Problem(await _client.GetAsync("/api/models/alpha/charts/pie.svg"), HttpStatusCode.NotFound, "'pie.svg'");
     }

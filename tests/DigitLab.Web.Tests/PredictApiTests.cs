@@ -139,7 +139,7 @@ public sealed class PredictApiTests : IDisposable
     public async Task Drawing_Empty_Is400_WithAClearMessage()
     {
         var response = await _client.PostAsJsonAsync("/api/predict/drawing", new { width = 280, height = 280, pixels = Convert.ToBase64String(new byte[280 * 280]) });
-        await HttpAssert.Problem(response, HttpStatusCode.BadRequest, "empty", "draw a digit");
+        await HttpAssert.Problem(response, HttpStatusCode.BadRequest, "empty", "Draw a digit");
     }
 
     [Fact]
@@ -192,7 +192,7 @@ public sealed class PredictApiTests : IDisposable
         text.Headers.ContentType = new MediaTypeHeaderValue("image/png");
         await HttpAssert.Problem(await _client.PostAsync("/api/predict/image", text), HttpStatusCode.BadRequest, "not a PNG", "68656C6C");
         var truncated = new ByteArrayContent(TestImages.GreyPng(new byte[784], 28, 28)[..40]);
-        await HttpAssert.Problem(await _client.PostAsync("/api/predict/image", truncated), HttpStatusCode.BadRequest, "PNG");
+        await HttpAssert.Problem(await _client.PostAsync("/api/predict/image", truncated), HttpStatusCode.BadRequest, "PNG", "truncated");
         using var form = new MultipartFormDataContent { { new StringContent("x"), "note" } };
         await HttpAssert.Problem(await _client.PostAsync("/api/predict/image", form), HttpStatusCode.BadRequest, "no file");
     }

@@ -17,7 +17,8 @@
       if (wanted && options.architectures.includes(wanted)) $('arch').value = wanted;
       $('epochs').value = options.epochs; $('epochs').max = options.maxEpochs;
       $('batch').value = options.batchSize; $('batch').max = options.maxBatchSize;
-      $('lr').value = options.learningRate;
+      $('lr').value = options.learningRates[$('arch').value] ?? options.learningRate;
+      $('arch').addEventListener('change', () => { $('lr').value = options.learningRates[$('arch').value] ?? options.learningRate; });
       $('token-row').classList.toggle('hidden', !options.tokenRequired);
       $('token').value = localStorage.getItem('digitlab-token') || '';
     } catch (e) {

@@ -123,7 +123,7 @@ public sealed class Augmenter
         for (int i = 0; i < N * N; i++) { _dx[i] *= alpha; _dy[i] *= alpha; }
     }
 
-    /// <summary>Separable Gaussian blur in place, edges clamped.</summary>
+    /// <summary>Separable Gaussian blur in place; outside the frame counts as 0 (as scipy's mode="constant" in the usual implementation), which keeps displacements small at the border.</summary>
     private void Smooth(float[] field)
     {
         int r = _kernel.Length / 2;
@@ -131,14 +131,14 @@ public sealed class Augmenter
             for (int x = 0; x < N; x++)
             {
                 float s = 0;
-                for (int k = -r; k <= r; k++) s += _kernel[k + r] * field[y * N + Math.Clamp(x + k, 0, N - 1)];
+                for (int k = Math.Max(-r, -x); k <= Math.Min(r, N - 1 - x); k++) s += _kernel[k + r] * field[y * N + x + k];
                 _tmp[y * N + x] = s;
             }
         for (int y = 0; y < N; y++)
             for (int x = 0; x < N; x++)
             {
                 float s = 0;
-                for (int k = -r; k <= r; k++) s += _kernel[k + r] * _tmp[Math.Clamp(y + k, 0, N - 1) * N + x];
+                for (int k = Math.Max(-r, -y); k <= Math.Min(r, N - 1 - y); k++) s += _kernel[k + r] * _tmp[(y + k) * N + x];
                 field[y * N + x] = s;
             }
     }

@@ -181,9 +181,10 @@ public static unsafe class Gemm
             return;
         }
         int rowBlocks = (problem.M + mr - 1) / mr, colBlocks = (problem.N + nr - 1) / nr;
-        // Split the dimension whose split duplicates less packing: splitting columns makes every thread
-        // pack all of A (m×k), splitting rows makes every thread pack all of B (k×n).
-        bool splitColumns = colBlocks >= threads && (problem.M <= problem.N || rowBlocks < threads);
+        // Split the dimension whose blocks share out more evenly; on a tie, the one whose split duplicates
+        // less packing: splitting columns makes every thread pack all of A (m×k), rows all of B (k×n).
+        double columnBalance = Balance(colBlocks, threads), rowBalance = Balance(rowBlocks, threads);
+        bool splitColumns = columnBalance > rowBalance || (columnBalance == rowBalance && problem.M <= problem.N);
         long macsPerBlock = splitColumns ? (long)nr * problem.M * problem.K : (long)mr * problem.N * problem.K;
         int minBlocksPerThread = (int)Math.Max(1, (MinParallelMacs + macsPerBlock - 1) / macsPerBlock);
 
@@ -193,6 +194,13 @@ public static unsafe class Gemm
         Threading.For(splitColumns ? colBlocks : rowBlocks, minBlocksPerThread, job.Body);
         job.Problem = default;
         _spareJob = job;
+    }
+
+    /// <summary>Share of the threads' time spent working when <paramref name="blocks"/> are dealt out in contiguous runs.</summary>
+    private static double Balance(int blocks, int threads)
+    {
+        int parts = Math.Min(blocks, threads);
+        return (double)blocks / (parts * ((blocks + parts - 1) / parts)) * parts / threads;
     }
 
     private static Job? _spareJob;

@@ -17,8 +17,12 @@ namespace DigitLab.Kernels;
 /// then computes each MR×NR tile of C from one A panel (kept in L2) and one B panel (kept in L1).
 /// Pack buffers are pinned, 64-byte aligned, owned by each thread and reused: no allocation per
 /// call once they have grown to the largest problem seen.</para>
-/// <para>Threads (<see cref="Threading.Threads"/>): C is split into contiguous runs of NR columns (or of
-/// MR rows when C is tall and narrow), fixed by the sizes and the thread count alone. Each C element is
+/// <para>Two shapes take other routes: A·Bᵀ with a C at most 16 wide (weight gradients with few outputs,
+/// single-sample forward passes) runs as unpacked dot products (<see cref="GemmDotKernels"/>), and a
+/// shallow k (≤ 32, first convolution layers) sweeps C row block by row block, since those tiles are
+/// bound by writing C rather than by arithmetic.</para>
+/// <para>Threads (<see cref="Threading.Threads"/>): C is split into contiguous runs of NR columns or of
+/// MR rows, whichever shares out more evenly, fixed by the sizes and the thread count alone. Each C element is
 /// computed by one thread, in the same k order whatever the split, so results are deterministic and
 /// in fact identical for any thread count. Problems under <see cref="MinParallelMacs"/> multiply-adds
 /// per thread stay on the calling thread.</para>

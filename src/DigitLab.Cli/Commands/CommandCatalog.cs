@@ -13,5 +13,6 @@ internal static class CommandCatalog
         yield return PredictCommand.Create();
         yield return CompareCommand.Create();
         yield return SummaryCommand.Create();
+        yield return BenchCommand.Create();
     }
 }

@@ -38,4 +38,25 @@ public class PoolingTests
         Assert.Equal("MaxPool2d(k=2, s=2)", new MaxPool2d(2).ToString());
         Assert.Throws<ArgumentOutOfRangeException>(() => new MaxPool2d(2, padding: 2));
     }
+
+    [Theory]
+    [InlineData(2, 2, 6, 6, 2, null)]
+    [InlineData(1, 3, 7, 5, 3, 2)]
+    [InlineData(2, 1, 5, 5, 2, 1)]
+    public void AvgPoolGradientsMatchFiniteDifferences(int n, int c, int h, int w, int k, int? s)
+    {
+        GradCheck.Module(new AvgPool2d(k, s), TestUtil.Random(new Rng(3), n, c, h, w), seed: 4);
+    }
+
+    [Fact]
+    public void AvgPoolAveragesEachWindow()
+    {
+        var pool = new AvgPool2d(2);
+        var y = pool.Forward(new Tensor([1f, 2f, 5f, 6f, 3f, 4f, 7f, 8f], 1, 1, 2, 4));
+        Assert.Equal([1, 1, 1, 2], y.Shape);
+        Assert.Equal([2.5f, 6.5f], y.ReadOnlySpan.ToArray());
+        Assert.Equal("AvgPool2d(k=2, s=2)", pool.ToString());
+        var ex = Assert.Throws<ArgumentException>(() => pool.OutputShape([1, 1, 1, 5]));
+        Assert.Contains("(1, 1, 1, 5)", ex.Message);
+    }
 }

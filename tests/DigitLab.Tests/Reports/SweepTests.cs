@@ -19,7 +19,7 @@ public class SweepTests
         var trials = plan.Trials().ToList();
         Assert.Equal(2 * 4 * 2, trials.Count);
         Assert.Equal(trials.Count, trials.Select(t => t.Key).Distinct().Count());
-        Assert.Equal("mlp_lr0.0002_bs64_n1000_e10_s1", trials.Single(t => t.Model == "mlp" && t.LearningRate == 0.0002 && t.TrainSize == 1000).Key);
+        Assert.Equal("mlp_adam_lr0.0002_bs64_n1000_e10_s1", trials.Single(t => t.Model == "mlp" && t.LearningRate == 0.0002 && t.TrainSize == 1000).Key);
     }
 
     [Fact]

@@ -45,8 +45,8 @@ internal static class EvaluateCommand
             var worst = result.Misclassified.OrderByDescending(m => m.Confidence).Take(10).ToList();
             if (worst.Count > 0)
             {
-                var t = new Table().Border(TableBorder.Simple).Title("Most confident mistakes");
-                foreach (var h in new[] { "Test index", "True", "Predicted", "Confidence" }) t.AddColumn(new TableColumn(h).RightAligned());
+                var t = new Table().Border(TableBorder.Simple).Title("Most confident mistakes (index in the evaluated set)");
+                foreach (var h in new[] { "Index", "True", "Predicted", "Confidence" }) t.AddColumn(new TableColumn(h).RightAligned());
                 foreach (var m in worst) t.AddRow($"{m.Index}", $"{m.True}", $"{m.Predicted}", ModelCli.Percent(m.Confidence, 1));
                 AnsiConsole.Write(t);
             }

@@ -219,7 +219,7 @@ public static class ReportBuilder
             }.ToSvg());
             section.EndRow();
             var table = new ReportTable($"confusion-{Slug(r.Name)}", $"{r.Name}: confusion matrix (rows true, columns predicted)",
-                [new TableColumn("true"), .. Digits.Select(d => new TableColumn(d, ColumnFormat.Integer))]);
+                [new ReportColumn("true"), .. Digits.Select(d => new ReportColumn(d, ColumnFormat.Integer))]);
             for (int t = 0; t < 10; t++) table.Add([Digits[t], .. c[t].Cast<object?>()]);
             section.Raw("<details><summary>Table</summary>").Table(table, showTitle: false).Raw("</details>");
         }
@@ -270,7 +270,7 @@ public static class ReportBuilder
     private static void Misclassified(HtmlSection section, List<RunEntry> runs, ReportData data)
     {
         var pairs = new ReportTable("confused-pairs", "Most confused pairs (test set counts)",
-            [new TableColumn("true → predicted"), .. runs.Select(r => new TableColumn(r.Name, ColumnFormat.Integer)), new TableColumn("total", ColumnFormat.Integer)]);
+            [new ReportColumn("true → predicted"), .. runs.Select(r => new ReportColumn(r.Name, ColumnFormat.Integer)), new ReportColumn("total", ColumnFormat.Integer)]);
         var totals = new List<(int T, int P, int Total)>();
         for (int t = 0; t < 10; t++)
             for (int p = 0; p < 10; p++)
@@ -410,7 +410,7 @@ public static class ReportBuilder
             // Pivot: one row per model (and other settings), one column per value — the studies' layout.
             var values = groups.SelectMany(g => g.Select(t => value(t.Trial)!.Value)).Distinct().OrderByDescending(v => v).ToList();
             var pivot = new ReportTable($"sweep-{id}-test", $"Test accuracy by {name}",
-                [new TableColumn("model"), new TableColumn("other settings"), .. values.Select(v => new TableColumn($"{name} {FormatValue(v)}", ColumnFormat.Percent))]);
+                [new ReportColumn("model"), new ReportColumn("other settings"), .. values.Select(v => new ReportColumn($"{name} {FormatValue(v)}", ColumnFormat.Percent))]);
             foreach (var g in groups)
                 pivot.Add([g.Key.Model, g.Key.Other, .. values.Select(v => (object?)g.FirstOrDefault(t => value(t.Trial) == v)?.Run.Test?.Accuracy)]);
             section.Table(pivot, showTitle: true);
@@ -457,7 +457,7 @@ public static class ReportBuilder
     private static void Dataset(HtmlSection section, ReportData data)
     {
         var sets = new[] { data.Train, data.Test }.Where(s => s is not null).Select(s => s!).ToList();
-        var counts = new ReportTable("class-counts", "Images per digit", [new TableColumn("digit"), .. sets.Select(s => new TableColumn(s.Name, ColumnFormat.Integer))]);
+        var counts = new ReportTable("class-counts", "Images per digit", [new ReportColumn("digit"), .. sets.Select(s => new ReportColumn(s.Name, ColumnFormat.Integer))]);
         var perSet = sets.Select(s => { var c = new int[10]; for (int i = 0; i < s.Count; i++) if (s.Labels[i] < 10) c[s.Labels[i]]++; return c; }).ToList();
         for (int d = 0; d < 10; d++) counts.Add([Digits[d], .. perSet.Select(c => (object?)c[d])]);
 

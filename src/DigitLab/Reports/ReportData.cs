@@ -5,8 +5,8 @@ using DigitLab.Training;
 
 namespace DigitLab.Reports;
 
-/// <summary>A run to report: a display name (unique; the file stem) and its log.</summary>
-public sealed record RunEntry(string Name, RunLog Log);
+/// <summary>A run to report: a display name (unique; the file stem), its log, and the file it came from (to find its checkpoint).</summary>
+public sealed record RunEntry(string Name, RunLog Log, string? SourcePath = null);
 
 /// <summary>One row of a model summary table: layer name, type, output shape text, own parameters, nesting depth.</summary>
 public sealed record LayerRow(string Layer, string Type, string OutputShape, long Parameters, int Depth = 0);
@@ -77,7 +77,7 @@ public static class ReportJson
                 else if (Has("Model") && Has("Epochs"))
                 {
                     var log = doc.RootElement.Deserialize<RunLog>(Options);
-                    if (log is not null) runs.Add(new RunEntry(Path.GetFileNameWithoutExtension(file), log));
+                    if (log is not null) runs.Add(new RunEntry(Path.GetFileNameWithoutExtension(file), log, file));
                 }
                 else skipped.Add($"{file}: neither a run log nor a sweep trial");
             }

@@ -10,7 +10,7 @@ namespace DigitLab.Reports;
 /// <summary>How a column's numbers are shown in HTML (CSV and JSON always keep full precision).</summary>
 public enum ColumnFormat { Text, Integer, Percent, Fixed3, Fixed4, Seconds, Scientific }
 
-public sealed record TableColumn(string Name, ColumnFormat Format = ColumnFormat.Text);
+public sealed record ReportColumn(string Name, ColumnFormat Format = ColumnFormat.Text);
 
 /// <summary>
 /// A table with typed cells (string, int, long, double or null). <see cref="ToHtml"/> formats numbers for
@@ -18,7 +18,7 @@ public sealed record TableColumn(string Name, ColumnFormat Format = ColumnFormat
 /// </summary>
 public sealed class ReportTable
 {
-    public ReportTable(string id, string title, params TableColumn[] columns)
+    public ReportTable(string id, string title, params ReportColumn[] columns)
     {
         Id = id; Title = title; Columns = columns;
     }
@@ -26,7 +26,7 @@ public sealed class ReportTable
     /// <summary>File stem of the CSV/JSON and the HTML anchor: letters, digits, '-' and '_' only.</summary>
     public string Id { get; }
     public string Title { get; }
-    public IReadOnlyList<TableColumn> Columns { get; }
+    public IReadOnlyList<ReportColumn> Columns { get; }
     public List<object?[]> Rows { get; } = [];
 
     public ReportTable Add(params object?[] cells)

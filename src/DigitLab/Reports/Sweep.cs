@@ -6,11 +6,11 @@ using DigitLab.Training;
 namespace DigitLab.Reports;
 
 /// <summary>One cell of a sweep grid. <see cref="TrainSize"/> null means the full training set.</summary>
-public sealed record SweepTrial(string Model, double LearningRate, int BatchSize, int? TrainSize, int Epochs, ulong Seed)
+public sealed record SweepTrial(string Model, double LearningRate, int BatchSize, int? TrainSize, int Epochs, ulong Seed, string Optimizer = "adam")
 {
-    /// <summary>A file-safe key naming every setting, e.g. "lenet5_lr0.01_bs64_nall_e10_s1".</summary>
+    /// <summary>A file-safe key naming every setting, e.g. "lenet5_adam_lr0.01_bs64_nall_e10_s1".</summary>
     public string Key => string.Create(CultureInfo.InvariantCulture,
-        $"{Sanitize(Model)}_lr{LearningRate:R}_bs{BatchSize}_n{(TrainSize?.ToString(CultureInfo.InvariantCulture) ?? "all")}_e{Epochs}_s{Seed}");
+        $"{Sanitize(Model)}_{Sanitize(Optimizer)}_lr{LearningRate:R}_bs{BatchSize}_n{(TrainSize?.ToString(CultureInfo.InvariantCulture) ?? "all")}_e{Epochs}_s{Seed}");
 
     private static string Sanitize(string s) => new(s.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' ? c : '-').ToArray());
 }
@@ -29,7 +29,8 @@ public sealed record SweepPlan(
     IReadOnlyList<int> BatchSizes,
     IReadOnlyList<int?> TrainSizes,
     int Epochs,
-    ulong Seed)
+    ulong Seed,
+    string Optimizer = "adam")
 {
     public IEnumerable<SweepTrial> Trials()
     {
@@ -37,7 +38,7 @@ public sealed record SweepPlan(
             foreach (var lr in LearningRates)
                 foreach (var bs in BatchSizes)
                     foreach (var n in TrainSizes)
-                        yield return new SweepTrial(model, lr, bs, n, Epochs, Seed);
+                        yield return new SweepTrial(model, lr, bs, n, Epochs, Seed, Optimizer);
     }
 }
 

@@ -87,22 +87,25 @@ public class ChartTests
     }
 
     [Fact]
-    public void LogAxisCoversLearningRateDecades()
+    public void LogAxisCoversLearningRatesWithDecadesAndMinorTicks()
     {
         var s = Scale.Log(1e-4, 0.02, 0, 300);
-        Assert.Equal([1e-4, 1e-3, 1e-2, 1e-1], s.Ticks);
-        Assert.Equal(["10⁻⁴", "10⁻³", "10⁻²", "10⁻¹"], s.Ticks.Select(s.Format).ToArray());
-        Assert.Equal(100.0, s.Map(1e-3), 9);
+        Assert.True(s.Min < 1e-4 && s.Max > 0.02);
+        Assert.Equal(new[] { 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2 }, s.Ticks, (a, b) => Math.Abs(a - b) < 1e-15);
+        Assert.Equal(["10⁻⁴", "0.0002", "0.0005", "10⁻³", "0.002", "0.005", "10⁻²", "0.02"], s.Ticks.Select(s.Format).ToArray());
+        Assert.Equal(s.Map(1e-3) - s.Map(1e-4), s.Map(1e-2) - s.Map(1e-3), 9); // equal decades
+        var wide = Scale.Log(1e-6, 1, 0, 300);
+        Assert.Equal(new[] { 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1 }, wide.Ticks, (a, b) => Math.Abs(a - b) < 1e-15);
         Assert.Throws<ArgumentException>(() => Scale.Log(0, 1, 0, 1));
     }
 
     [Fact]
     public void HeatmapTextIsLightOnDarkCellsAndDarkOnLightCells()
     {
-        var doc = ParseSvg(new Heatmap { Values = [[0.0, 100.0]], CellFormat = "N0" }.ToSvg());
+        var doc = ParseSvg(new Heatmap { Values = [[1.0, 100.0]], CellFormat = "N0" }.ToSvg());
         var texts = doc.Descendants(Svg + "text").Where(t => t.Attribute("fill")!.Value != Palette.Axis).ToDictionary(t => t.Value, t => t.Attribute("fill")!.Value);
         Assert.Equal("#ffffff", texts["100"]);
-        Assert.Equal(Palette.Text, texts["0"]);
+        Assert.Equal(Palette.Text, texts["1"]);
     }
 
     [Fact]

@@ -134,6 +134,8 @@ public sealed class BrowserTests(BrowserFixture fixture)
         await Expect(page.Locator("#cancel")).ToBeEnabledAsync();
         await page.WaitForFunctionAsync($"w => ({Width})() >= w", first); // after a reload the page shows the running job's progress
         await Expect(page.Locator("#curve polyline")).ToHaveCountAsync(1);
+        Directory.CreateDirectory(Path.Combine(AppContext.BaseDirectory, "screenshots"));
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(AppContext.BaseDirectory, "screenshots", "train-running-desktop.png"), FullPage = true });
 
         await page.ClickAsync("#cancel");
         await Expect(page.Locator("#status")).ToContainTextAsync("partial model is saved");

@@ -1,0 +1,86 @@
+// Conv2d: 2-D convolution (cross-correlation, as PyTorch), on im2col + Gemm.
+using DigitLab.Kernels;
+using DigitLab.Tensors;
+
+namespace DigitLab.Nn;
+
+/// <summary>
+/// PyTorch's <c>nn.Conv2d(in, out, kernel_size, stride, padding, bias)</c> with a square kernel:
+/// input (N, C, H, W), output (N, O, OH, OW) with OH = ⌊(H + 2·padding − kernel)/stride⌋ + 1;
+/// weight (O, C, K, K), bias (O).
+/// </summary>
+/// <remarks>
+/// Initialisation (PyTorch's default): weight and bias ~ U(−1/√fan_in, 1/√fan_in), fan_in = C·K·K
+/// (<c>kaiming_uniform_(a=√5)</c> for the weight). The work is done by <see cref="Convolution"/>;
+/// this layer owns its workspace, grown once and reused.
+/// </remarks>
+public sealed class Conv2d : Module
+{
+    public int InChannels { get; }
+    public int OutChannels { get; }
+    public int KernelSize { get; }
+    public int Stride { get; }
+    public int Padding { get; }
+    public Parameter Weight { get; }
+    public Parameter? Bias { get; }
+
+    private Tensor? _input;                      // (N, C, H, W), the caller's tensor, read again by Backward
+    private readonly Tensor _output = new(0);    // (N, O, OH, OW)
+    private readonly Tensor _inputGrad = new(0); // (N, C, H, W)
+    private float[] _workspace = [];             // im2col columns and GEMM result, see Convolution.WorkspaceLength
+    private bool _columnsReady;                  // the workspace holds the last input's im2col
+    private ConvGeometry _geometry;
+
+    public Conv2d(int inChannels, int outChannels, int kernelSize, int stride = 1, int padding = 0, bool bias = true)
+    {
+        if (inChannels <= 0 || outChannels <= 0 || kernelSize <= 0 || stride <= 0 || padding < 0)
+            throw new ArgumentOutOfRangeException(nameof(inChannels),
+                $"Conv2d needs positive channels, kernel and stride and padding ≥ 0; found in={inChannels}, out={outChannels}, k={kernelSize}, s={stride}, p={padding}.");
+        InChannels = inChannels;
+        OutChannels = outChannels;
+        KernelSize = kernelSize;
+        Stride = stride;
+        Padding = padding;
+        Weight = new Parameter("weight", outChannels, inChannels, kernelSize, kernelSize);
+        Bias = bias ? new Parameter("bias", outChannels) : null;
+    }
+
+    public override Tensor Forward(Tensor input)
+    {
+        var shape = OutputShape(input.Shape);
+        var s = input.Shape;
+        _geometry = new ConvGeometry(s[0], InChannels, s[2], s[3], OutChannels, KernelSize, Stride, Padding);
+        int need = Convolution.WorkspaceLength(_geometry);
+        if (_workspace.Length < need) _workspace = new float[need];
+        _output.Resize(shape);
+        _columnsReady = Convolution.Forward(_geometry, input.Data, Weight.Value.Data, Bias?.Value.Data, _output.Data, _workspace);
+        _input = input;
+        return _output;
+    }
+
+    public override Tensor Backward(Tensor outputGrad)
+    {
+        var input = ShapeCheck.Forwarded(this, _input);
+        ShapeCheck.Grad(this, outputGrad, _output.Shape);
+        _inputGrad.Resize(input.Shape);
+        Convolution.Backward(_geometry, input.Data, Weight.Value.Data, outputGrad.Data, _inputGrad.Data,
+            Weight.Grad.Data, Bias?.Grad.Data, _workspace, _columnsReady);
+        _columnsReady = false; // Backward wrote the input gradient's columns over them
+        return _inputGrad;
+    }
+
+    public override int[] OutputShape(int[] inputShape) =>
+        PoolShape.Output(this, inputShape, KernelSize, Stride, Padding, InChannels, OutChannels);
+
+    public override IEnumerable<Parameter> OwnParameters() => Bias is null ? [Weight] : [Weight, Bias];
+
+    public override void ResetParameters(Rng rng)
+    {
+        float bound = Init.DefaultBound(InChannels * KernelSize * KernelSize);
+        Init.Uniform(Weight.Value.Span, bound, rng);
+        if (Bias is not null) Init.Uniform(Bias.Value.Span, bound, rng);
+    }
+
+    public override string ToString() =>
+        $"Conv2d({InChannels} -> {OutChannels}, k={KernelSize}, s={Stride}, p={Padding}{(Bias is null ? ", bias=false" : "")})";
+}

@@ -1,0 +1,48 @@
+// Max pooling against its window-by-window reference: values, argmax indices, gradients, ties.
+using DigitLab.Kernels;
+using DigitLab.Tensors;
+
+namespace DigitLab.Tests.Kernels;
+
+public class MaxPoolTests
+{
+    [Theory]
+    [InlineData(2, 3, 28, 28, 2, 2, 0)]
+    [InlineData(1, 2, 7, 9, 2, 2, 0)]   // odd sizes: the last row/column is dropped
+    [InlineData(2, 1, 9, 8, 3, 2, 1)]
+    [InlineData(1, 4, 6, 6, 3, 3, 0)]
+    [InlineData(3, 2, 5, 7, 2, 1, 1)]
+    [InlineData(2, 2, 4, 5, 4, 2, 2)]
+    [InlineData(40, 20, 6, 6, 2, 2, 0)] // enough planes to split across threads
+    public void MatchesReference(int n, int c, int h, int w, int k, int s, int p)
+    {
+        var g = new ConvGeometry(n, c, h, w, c, k, s, p);
+        var rng = new Rng((ulong)(n * 1000 + h * 10 + k));
+        var x = TestUtil.RandomArray(rng, g.InputLength);
+        for (int i = 0; i < x.Length; i += 5) x[i] = x[Math.Max(0, i - 1)]; // some ties
+        float[] y = new float[g.OutputLength], yRef = new float[g.OutputLength];
+        int[] idx = new int[g.OutputLength], idxRef = new int[g.OutputLength];
+        MaxPool.Forward(g, x, y, idx);
+        MaxPoolReference.Forward(g, x, yRef, idxRef);
+        Assert.Equal(yRef, y);
+        Assert.Equal(idxRef, idx);
+
+        var dy = TestUtil.RandomArray(rng, g.OutputLength);
+        float[] dx = new float[g.InputLength], dxRef = new float[g.InputLength];
+        Array.Fill(dx, 3f);
+        MaxPool.Backward(g, dy, idx, dx);
+        MaxPoolReference.Backward(g, dy, idxRef, dxRef);
+        TestUtil.AssertClose(dxRef, dx, 0, EngineTolerances.ElementwiseRelative, "max-pool input gradient");
+    }
+
+    [Fact]
+    public void FirstMaximumWinsATie()
+    {
+        var g = new ConvGeometry(1, 1, 2, 2, 1, 2, 2, 0);
+        float[] y = new float[1];
+        int[] idx = new int[1];
+        MaxPool.Forward(g, [1f, 3f, 3f, 2f], y, idx);
+        Assert.Equal(3f, y[0]);
+        Assert.Equal(1, idx[0]);
+    }
+}

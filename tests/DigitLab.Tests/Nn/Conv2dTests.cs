@@ -1,0 +1,81 @@
+// Conv2d: finite-difference gradients for input, weight and bias; initialisation; shape errors; buffer reuse.
+using DigitLab.Nn;
+using DigitLab.Tensors;
+
+namespace DigitLab.Tests.Nn;
+
+public class Conv2dTests
+{
+    [Theory]
+    [InlineData(2, 1, 6, 6, 3, 3, 1, 1, true)]
+    [InlineData(1, 2, 7, 5, 2, 3, 2, 0, true)]
+    [InlineData(2, 3, 5, 5, 2, 1, 1, 0, false)]
+    [InlineData(1, 2, 6, 7, 3, 5, 1, 2, true)]
+    [InlineData(3, 2, 4, 4, 2, 2, 2, 1, false)]
+    public void GradientsMatchFiniteDifferences(int n, int c, int h, int w, int o, int k, int s, int p, bool bias)
+    {
+        var conv = new Conv2d(c, o, k, s, p, bias);
+        conv.ResetParameters(new Rng(1));
+        GradCheck.Module(conv, TestUtil.Random(new Rng(2), n, c, h, w), seed: 3);
+    }
+
+    [Fact]
+    public void OutputShapeFollowsPyTorch()
+    {
+        Assert.Equal([8, 32, 28, 28], new Conv2d(1, 32, 3, padding: 1).OutputShape([8, 1, 28, 28]));
+        Assert.Equal([8, 6, 24, 24], new Conv2d(1, 6, 5).OutputShape([8, 1, 28, 28]));
+        Assert.Equal([2, 64, 14, 14], new Conv2d(64, 64, 3, stride: 2, padding: 1).OutputShape([2, 64, 28, 28]));
+        Assert.Equal([2, 4, 4, 3], new Conv2d(3, 4, 3, stride: 2).OutputShape([2, 3, 9, 8]));
+    }
+
+    [Fact]
+    public void WrongChannelsNameBothShapes()
+    {
+        var conv = new Conv2d(3, 8, 3);
+        var ex = Assert.Throws<ArgumentException>(() => conv.Forward(new Tensor(2, 1, 28, 28)));
+        Assert.Contains("(N, 3, H, W)", ex.Message);
+        Assert.Contains("(2, 1, 28, 28)", ex.Message);
+        ex = Assert.Throws<ArgumentException>(() => conv.OutputShape([2, 784]));
+        Assert.Contains("(2, 784)", ex.Message);
+        ex = Assert.Throws<ArgumentException>(() => new Conv2d(1, 2, 5).OutputShape([1, 1, 3, 3]));
+        Assert.Contains("smaller than the kernel", ex.Message);
+    }
+
+    [Fact]
+    public void InitialisationUsesFanIn()
+    {
+        var conv = new Conv2d(4, 6, 3);
+        conv.ResetParameters(new Rng(4));
+        float bound = 1f / MathF.Sqrt(4 * 3 * 3);
+        Assert.All(conv.Weight.Value.Data, v => Assert.InRange(v, -bound, bound));
+        Assert.All(conv.Bias!.Value.Data, v => Assert.InRange(v, -bound, bound));
+        Assert.True(TestUtil.MaxAbs(conv.Weight.Value.Span) > 0.9 * bound);
+    }
+
+    [Fact]
+    public void ReusesItsBuffersAcrossSteps()
+    {
+        var conv = new Conv2d(2, 3, 3, padding: 1);
+        conv.ResetParameters(new Rng(5));
+        var x = TestUtil.Random(new Rng(6), 4, 2, 8, 8);
+        var y1 = conv.Forward(x);
+        var first = y1.Clone();
+        var dx1 = conv.Backward(y1);
+        var y2 = conv.Forward(x);
+        Assert.Same(y1, y2);
+        Assert.Equal(first.ReadOnlySpan.ToArray(), y2.ReadOnlySpan.ToArray());
+        Assert.Same(dx1, conv.Backward(y2));
+        // A smaller batch reuses the same storage.
+        var data = y2.Data;
+        conv.Forward(TestUtil.Random(new Rng(7), 2, 2, 8, 8));
+        Assert.Same(data, conv.Forward(TestUtil.Random(new Rng(7), 2, 2, 8, 8)).Data);
+    }
+
+    [Fact]
+    public void ToStringAndNames()
+    {
+        Assert.Equal("Conv2d(1 -> 32, k=3, s=1, p=1)", new Conv2d(1, 32, 3, padding: 1).ToString());
+        Assert.Equal(["weight", "bias"], new Conv2d(1, 2, 3).NamedParameters().Select(p => p.Name));
+        Assert.Equal([2, 1, 3, 3], new Conv2d(1, 2, 3).Weight.Shape);
+    }
+}

@@ -72,8 +72,8 @@ def save(name, tensors, metadata=None):
 
 
 def float_state(module):
-    """state_dict entries that are floating point (drops batch norm's int64 num_batches_tracked)."""
-    return {k: v.detach().clone() for k, v in module.state_dict().items() if v.is_floating_point()}
+    """state_dict entries as float32 (batch norm's int64 num_batches_tracked too: ours is a float buffer)."""
+    return {k: v.detach().clone().to(torch.float32) for k, v in module.state_dict().items()}
 
 
 def layer_case(name, module, x, metadata=None, train=True):
@@ -90,8 +90,7 @@ def layer_case(name, module, x, metadata=None, train=True):
     for k, p in module.named_parameters():
         tensors["grad." + k] = p.grad
     for k, v in module.named_buffers():
-        if v.is_floating_point():
-            tensors["after." + k] = v
+        tensors["after." + k] = v.to(torch.float32)
     meta = {"module": type(module).__name__, "train": train}
     meta.update(metadata or {})
     save(name, tensors, meta)

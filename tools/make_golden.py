@@ -18,6 +18,8 @@ little-endian data. Tensor names inside a file:
     <optimizer>.<state_dict name>              parameters after one optimizer step (model file)
     step<k>.<name>, grad<k>.<name>, state.<n>  optimizer files: parameters after step k, the gradient
                                                used by step k, the optimizer state after the last step
+    <run>_losses, <run>.<name>                 model_small_cnn_train: losses of five training steps and the
+                                               parameters after them
 
 The metadata holds each case's configuration (kernel size, stride, lr...), which the tests read.
 """

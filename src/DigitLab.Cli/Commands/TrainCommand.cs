@@ -51,6 +51,7 @@ internal static class TrainCommand
 
             var (trainAll, test) = data.Load(r, kind, quiet: asJson);
             var o = trainer.Options;
+            if (o.Threads > 0) Tensors.Threading.Threads = o.Threads;
             var (train, validation) = o.ValidationCount > 0 ? Split.Stratified(trainAll, o.ValidationCount, o.Seed) : (trainAll, null);
             if (!asJson)
                 AnsiConsole.MarkupLine($"Training [bold]{o.Model}[/] ({trainer.Model.ParameterCount():N0} parameters) on {train.Count:N0} images, validating on {validation?.Count ?? 0:N0}: " +

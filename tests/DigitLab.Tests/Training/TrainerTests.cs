@@ -47,9 +47,9 @@ public sealed class TrainerTests(MnistFixture mnist) : IDisposable
     }
 
     [Theory]
-    [InlineData(1, 5)]   // stop in the middle of the second epoch
-    [InlineData(0, 31)]  // stop after the last batch of the first epoch, before validation
-    public void ResumedRunEqualsUninterruptedRun(int stopEpoch, int stopBatch)
+    [InlineData(1, 5, 1, 5)]   // stop in the middle of the second epoch
+    [InlineData(0, 32, 1, 0)]  // stop at the last batch of the first epoch: the checkpoint sits on the epoch boundary
+    public void ResumedRunEqualsUninterruptedRun(int stopEpoch, int stopBatch, int pausedEpochs, int pausedBatches)
     {
         // Dropout, augmentation and shuffling all draw random numbers: the resumed run must draw the same ones.
         var options = new TrainerOptions
@@ -68,6 +68,8 @@ public sealed class TrainerTests(MnistFixture mnist) : IDisposable
         var stop = new SyncProgressForTest(p => { if (p.Epoch == stopEpoch + 1 && p.Batch == stopBatch) cts.Cancel(); });
         var partial = first.Train(train, validation, stop, cts.Token);
         Assert.False(partial.Complete);
+        Assert.Equal((pausedEpochs, pausedBatches), (first.State!.CompletedEpochs, first.State.CompletedBatches));
+        Assert.Equal(pausedEpochs, partial.Epochs.Count);
         string path = Path.Combine(_dir, "paused.safetensors");
         first.SaveCheckpoint(path);
 

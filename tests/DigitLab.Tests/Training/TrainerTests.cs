@@ -93,6 +93,34 @@ public sealed class TrainerTests(MnistFixture mnist) : IDisposable
     }
 
     [Fact]
+    public void EvaluatorAndPredictorAgree()
+    {
+        var trainer = Trainer.Create(new TrainerOptions { Model = "mlp", Epochs = 1, ValidationCount = 0, Seed = 4 });
+        trainer.Train(Head(mnist.Train, 3000), null);
+        var test = Head(mnist.Test, 400);
+        var model = trainer.Model;
+        var result = Evaluator.Evaluate(model, test, trainer.Normalization, batchSize: 128);
+        Assert.True(model.IsTraining); // the evaluator restores the mode it found
+        Assert.Equal(400, result.Confusion.Sum(row => row.Sum()));
+        Assert.Equal(400 - result.Misclassified.Count, Enumerable.Range(0, 10).Sum(i => result.Confusion[i][i]));
+        Assert.NotEmpty(result.Misclassified);
+        foreach (var m in result.Misclassified)
+        {
+            var p = Predictor.Probabilities(model, test.Image(m.Index), trainer.Normalization);
+            Assert.Equal(1.0, p.Sum(), ProbabilitySumTolerance);
+            Assert.Equal(m.Predicted, Trainer.ArgMax(p));
+            Assert.Equal(test.Labels[m.Index], m.True);
+            // One image alone versus inside a batch of 128: the same sums, possibly in another order.
+            Assert.Equal(m.Confidence, p[m.Predicted], BatchOrderTolerance);
+        }
+    }
+
+    // Ten float32 probabilities summed in float: a few ulps of 1.
+    private const double ProbabilitySumTolerance = 1e-5;
+    // Probabilities are in [0, 1]; a different summation order moves logits by ~1e-6 relative.
+    private const double BatchOrderTolerance = 1e-4;
+
+    [Fact]
     public void ResumingAFinishedModelIsRefused()
     {
         var trainer = Trainer.Create(new TrainerOptions { Model = "mlp", Epochs = 1, ValidationCount = 0 });

@@ -8,6 +8,13 @@ internal static class CommandCatalog
     public static IEnumerable<Command> All()
     {
         yield return DataCommand.Create();
+        yield return TrainCommand.Create();
+        yield return EvaluateCommand.Create();
+        yield return PredictCommand.Create();
+        yield return CompareCommand.Create();
+        yield return SummaryCommand.Create();
         yield return BenchCommand.Create();
+        yield return ReportCommand.Create();
+        yield return SweepCommand.Create();
     }
 }

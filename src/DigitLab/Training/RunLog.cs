@@ -1,4 +1,7 @@
 // RunLog: what one training run records. The CLI prints it, checkpoints keep it, reports and the web app draw it.
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
 namespace DigitLab.Training;
 
 /// <summary>One epoch's figures. Accuracies are fractions in [0, 1].</summary>
@@ -50,4 +53,36 @@ public sealed class RunLog
     public double TrainSeconds { get; set; }
     public EvaluationResult? Test { get; set; }
     public string Version { get; set; } = typeof(RunLog).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+    /// <summary>False when the run was stopped (Ctrl+C) before its last epoch; its checkpoint can resume it.</summary>
+    public bool Complete { get; set; } = true;
+    /// <summary>When the run started (UTC).</summary>
+    public DateTime StartedUtc { get; set; } = DateTime.UtcNow;
+
+    /// <summary>JSON settings for run logs: property names as declared (PascalCase), indented, NaN allowed (a diverged loss).</summary>
+    public static JsonSerializerOptions JsonOptions { get; } = new()
+    {
+        WriteIndented = true,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+
+    public static RunLog FromJson(string json) =>
+        JsonSerializer.Deserialize<RunLog>(json, JsonOptions) ?? throw new InvalidDataException("The run log JSON is empty (null).");
+
+    /// <summary>Writes the log as JSON atomically (temporary file, then rename).</summary>
+    public void Save(string path)
+    {
+        string full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        string temp = full + $".tmp-{Environment.ProcessId}";
+        File.WriteAllText(temp, ToJson());
+        File.Move(temp, full, overwrite: true);
+    }
+
+    public static RunLog Load(string path)
+    {
+        try { return FromJson(File.ReadAllText(path)); }
+        catch (JsonException e) { throw new InvalidDataException($"'{path}' is not a DigitLab run log (JSON error: {e.Message}).", e); }
+    }
 }

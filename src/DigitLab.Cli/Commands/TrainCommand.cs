@@ -1,0 +1,172 @@
+// TrainCommand: `digitlab train` trains one zoo model, shows progress per epoch, evaluates on the test set and saves a checkpoint.
+using System.CommandLine;
+using DigitLab.Data;
+using DigitLab.Models;
+using DigitLab.Training;
+using Spectre.Console;
+
+namespace DigitLab.Cli.Commands;
+
+internal static class TrainCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model")
+        {
+            Description = $"Architecture: {string.Join(", ", ModelZoo.Names)}. `fast` brings its own recipe (2 epochs, onecycle, lr 0.01, batch 128) for options not given",
+            DefaultValueFactory = _ => "mlp",
+        };
+        var recipe = new RecipeOptions();
+        var data = new DataOptions();
+        var output = new Option<string?>("--out") { Description = "Checkpoint path (default: runs/<model>-<UTC time>.safetensors, or the --resume file); the run log is written beside it as .json" };
+        var resume = new Option<string?>("--resume") { Description = "Continue the paused run saved in this checkpoint (its recipe and data are used; recipe options are ignored)" };
+        var json = ModelCli.JsonOption();
+
+        var command = new Command("train", "Train a model, print per-epoch figures, test accuracy and the classification report, and save a checkpoint. Ctrl+C stops after the current batch and saves a resumable checkpoint.");
+        command.Options.Add(model);
+        recipe.AddTo(command);
+        data.AddTo(command);
+        command.Options.Add(output);
+        command.Options.Add(resume);
+        command.Options.Add(json);
+        command.SetAction(r => ModelCli.Run(() =>
+        {
+            bool asJson = r.GetValue(json);
+            Trainer trainer;
+            string? resumePath = r.GetValue(resume);
+            DatasetKind kind;
+            if (resumePath is not null)
+            {
+                trainer = Trainer.Resume(Checkpoint.Load(resumePath));
+                kind = DatasetSpec.ParseKind(trainer.Log.Dataset);
+                if (!asJson) AnsiConsole.MarkupLine($"Resuming [bold]{trainer.Options.Model}[/] from {Markup.Escape(resumePath)} at epoch {trainer.State!.CompletedEpochs + 1}, batch {trainer.State.CompletedBatches + 1}.");
+            }
+            else
+            {
+                trainer = Trainer.Create(recipe.Read(r, r.GetValue(model)!));
+                kind = data.Kind(r);
+                trainer.Log.Dataset = kind.ToString().ToLowerInvariant();
+            }
+            string path = r.GetValue(output) ?? resumePath ?? ModelCli.DefaultCheckpointPath(trainer.Options.Model);
+
+            var (trainAll, test) = data.Load(r, kind, quiet: asJson);
+            var o = trainer.Options;
+            if (o.Threads > 0) Tensors.Threading.Threads = o.Threads;
+            var (train, validation) = o.ValidationCount > 0 ? Split.Stratified(trainAll, o.ValidationCount, o.Seed) : (trainAll, null);
+            if (!asJson)
+                AnsiConsole.MarkupLine($"Training [bold]{o.Model}[/] ({trainer.Model.ParameterCount():N0} parameters) on {train.Count:N0} images, validating on {validation?.Count ?? 0:N0}: " +
+                    $"{o.Optimizer} lr {o.LearningRate}, batch {o.BatchSize}, {o.Epochs} epochs, schedule {o.Schedule}, seed {o.Seed}, {Tensors.Threading.Threads} threads. Ctrl+C stops and saves.");
+
+            var log = RunWithProgress(trainer, train, validation, quiet: asJson);
+            if (!log.Complete)
+            {
+                trainer.SaveCheckpoint(path);
+                log.Save(ModelCli.RunLogPath(path));
+                var s = trainer.State!;
+                if (asJson) Console.WriteLine(log.ToJson());
+                else AnsiConsole.MarkupLine($"[yellow]Stopped[/] at epoch {s.CompletedEpochs + 1}, batch {s.CompletedBatches}. Checkpoint saved to {Markup.Escape(path)}.\n" +
+                                            $"Resume with: digitlab train --resume {Markup.Escape(path)}");
+                return 130;
+            }
+
+            log.Test = Evaluator.Evaluate(trainer.Model, test, trainer.Normalization);
+            trainer.SaveCheckpoint(path);
+            log.Save(ModelCli.RunLogPath(path));
+            if (asJson) { Console.WriteLine(log.ToJson()); return 0; }
+            PrintResult(log, path);
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>Trains with Ctrl+C wired to a clean stop, and a Spectre progress bar per epoch when the console is interactive.</summary>
+    internal static RunLog RunWithProgress(Trainer trainer, MnistDataset train, MnistDataset? validation, bool quiet)
+    {
+        using var cts = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            if (cts.IsCancellationRequested) return; // a second Ctrl+C ends the process at once
+            e.Cancel = true;
+            cts.Cancel();
+            Console.Error.WriteLine("Stopping after the current batch and saving a checkpoint (Ctrl+C again to quit without saving)...");
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            if (quiet) return trainer.Train(train, validation, null, cts.Token);
+            if (!AnsiConsole.Profile.Capabilities.Interactive)
+            {
+                int printed = trainer.Log.Epochs.Count;
+                var plain = new SyncProgress<TrainingProgress>(p =>
+                {
+                    while (trainer.Log.Epochs.Count > printed) Console.WriteLine(EpochLine(trainer.Log.Epochs[printed++], trainer.Options.Epochs));
+                });
+                var result = trainer.Train(train, validation, plain, cts.Token);
+                while (result.Epochs.Count > printed) Console.WriteLine(EpochLine(result.Epochs[printed++], trainer.Options.Epochs));
+                return result;
+            }
+
+            RunLog log = trainer.Log;
+            AnsiConsole.Progress()
+                .AutoClear(false).HideCompleted(false)
+                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = 10 }, new PercentageColumn())
+                .Start(ctx =>
+                {
+                    ProgressTask? task = null;
+                    int taskEpoch = 0;
+                    void Finish()
+                    {
+                        if (task is null) return;
+                        var record = trainer.Log.Epochs.LastOrDefault(e => e.Epoch == taskEpoch);
+                        if (record is not null) { task.Description = Markup.Escape(ShortEpochLine(record, trainer.Options.Epochs)); task.Value = task.MaxValue; }
+                        task.StopTask();
+                    }
+                    var progress = new SyncProgress<TrainingProgress>(p =>
+                    {
+                        if (p.Epoch != taskEpoch)
+                        {
+                            Finish();
+                            task = ctx.AddTask($"Epoch {p.Epoch}/{p.Epochs}", maxValue: p.Batches);
+                            taskEpoch = p.Epoch;
+                        }
+                        if (p.Batch % 5 == 0 || p.Batch == p.Batches)
+                        {
+                            task!.Value = p.Batch;
+                            task.Description = Markup.Escape($"Epoch {p.Epoch}/{p.Epochs} {p.Batch}/{p.Batches} loss {p.Loss:F4} acc {ModelCli.Percent(p.Accuracy)} ETA {p.EpochRemaining:m\\:ss}");
+                        }
+                    });
+                    log = trainer.Train(train, validation, progress, cts.Token);
+                    Finish();
+                });
+            return log;
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    internal static string EpochLine(EpochRecord e, int epochs)
+    {
+        string val = e.ValidationLoss is double vl ? $"  val loss {vl:F4} acc {ModelCli.Percent(e.ValidationAccuracy ?? 0)}" : "";
+        return $"Epoch {e.Epoch}/{epochs}  train loss {e.TrainLoss:F4} acc {ModelCli.Percent(e.TrainAccuracy)}{val}  lr {e.LearningRate:G3}  {e.Seconds:F1} s";
+    }
+
+    /// <summary>The epoch's figures in a line short enough to sit beside a progress bar in 80 columns.</summary>
+    internal static string ShortEpochLine(EpochRecord e, int epochs)
+    {
+        string val = e.ValidationLoss is double vl ? $" | val {vl:F4} {ModelCli.Percent(e.ValidationAccuracy ?? 0)}" : "";
+        return $"Epoch {e.Epoch}/{epochs} train {e.TrainLoss:F4} {ModelCli.Percent(e.TrainAccuracy)}{val} | {e.Seconds:F1} s";
+    }
+
+    private static void PrintResult(RunLog log, string path)
+    {
+        var test = log.Test!;
+        AnsiConsole.MarkupLine($"Training time {log.TrainSeconds:F1} s.");
+        AnsiConsole.MarkupLine($"[bold]Test accuracy {ModelCli.Percent(test.Accuracy)}[/] ({test.Count - test.Misclassified.Count:N0}/{test.Count:N0}), test loss {test.Loss:F4}, macro F1 {test.Macro.F1:F4}");
+        Console.WriteLine();
+        Console.Write(Metrics.ClassificationReport(test, digits: 4));
+        Console.WriteLine();
+        AnsiConsole.MarkupLine($"Checkpoint: {Markup.Escape(path)}   run log: {Markup.Escape(ModelCli.RunLogPath(path))}");
+    }
+}

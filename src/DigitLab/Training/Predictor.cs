@@ -1,0 +1,50 @@
+// Predictor: the ten class probabilities for one image.
+using DigitLab.Data;
+using DigitLab.Nn;
+using DigitLab.Tensors;
+
+namespace DigitLab.Training;
+
+public static class Predictor
+{
+    /// <summary>
+    /// Class probabilities (softmax of the logits) for one normalised 28x28 image (784 floats, row-major),
+    /// with the model in evaluation mode (restored afterwards).
+    /// </summary>
+    public static float[] Probabilities(Module model, ReadOnlySpan<float> normalizedImage784)
+    {
+        if (normalizedImage784.Length != MnistDataset.Pixels)
+            throw new ArgumentException($"An image for prediction has {MnistDataset.Pixels} values (28x28), found {normalizedImage784.Length}.");
+        var input = new Tensor(1, 1, MnistDataset.Rows, MnistDataset.Cols);
+        normalizedImage784.CopyTo(input.Span);
+        bool wasTraining = model.IsTraining;
+        model.Eval();
+        try
+        {
+            var logits = model.Forward(input).ReadOnlySpan;                  // (1, 10)
+            return Softmax(logits);
+        }
+        finally { model.SetTraining(wasTraining); }
+    }
+
+    /// <summary>Probabilities for 784 raw pixels (0 = background, 255 = ink, as in MNIST), normalised with <paramref name="normalization"/>.</summary>
+    public static float[] Probabilities(Module model, ReadOnlySpan<byte> image784, Normalization normalization)
+    {
+        var x = new float[MnistDataset.Pixels];
+        normalization.Apply(image784, x);
+        return Probabilities(model, x);
+    }
+
+    /// <summary>Numerically stable softmax in double precision.</summary>
+    public static float[] Softmax(ReadOnlySpan<float> logits)
+    {
+        float max = float.NegativeInfinity;
+        foreach (float v in logits) max = Math.Max(max, v);
+        var e = new double[logits.Length];
+        double sum = 0;
+        for (int i = 0; i < logits.Length; i++) sum += e[i] = Math.Exp(logits[i] - max);
+        var p = new float[logits.Length];
+        for (int i = 0; i < p.Length; i++) p[i] = (float)(e[i] / sum);
+        return p;
+    }
+}

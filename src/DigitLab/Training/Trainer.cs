@@ -1,0 +1,230 @@
+// Trainer: the training loop. Batches -> forward -> loss -> backward -> optimizer step, per-epoch figures into a RunLog,
+// progress reports, and a clean stop on cancellation that can be resumed to the identical result.
+using System.Diagnostics;
+using DigitLab.Data;
+using DigitLab.Models;
+using DigitLab.Nn;
+using DigitLab.Tensors;
+
+namespace DigitLab.Training;
+
+/// <summary>Trains one model with one <see cref="TrainerOptions"/> recipe.</summary>
+/// <remarks>
+/// Reproducible: initialisation, shuffling, augmentation and dropout all draw from generators derived from
+/// <see cref="TrainerOptions.Seed"/>, and kernels split work deterministically for a given thread count, so the same
+/// options and thread count give bit-identical weights. Cancellation is checked after every batch: the current batch
+/// finishes, the run returns with <see cref="RunLog.Complete"/> false and <see cref="State"/> holding everything a
+/// checkpoint needs; <see cref="Resume"/> continues from there to exactly the weights an uninterrupted run reaches.
+/// </remarks>
+public sealed class Trainer
+{
+    public Module Model { get; }
+    public TrainerOptions Options { get; }
+    public Optimizer Optimizer { get; }
+    public Normalization Normalization { get; }
+    public RunLog Log { get; }
+    /// <summary>Where the run stands after <see cref="Train"/> returned incomplete; null before and after a complete run.</summary>
+    public ResumeState? State { get; private set; }
+
+    public Trainer(Module model, TrainerOptions options)
+    {
+        options.Validate();
+        Model = model;
+        Options = options;
+        Normalization = Data.Normalization.Parse(options.Normalization);
+        Optimizer = options.Optimizer == "sgd"
+            ? new Sgd(model.NamedParameters(), options.LearningRate, options.Momentum, weightDecay: options.WeightDecay)
+            : new Adam(model.NamedParameters(), options.LearningRate, weightDecay: options.WeightDecay);
+        Log = new RunLog
+        {
+            Model = options.Model,
+            Parameters = model.ParameterCount(),
+            Config = options.ToConfig(),
+            BatchLossInterval = options.BatchLossInterval,
+        };
+    }
+
+    /// <summary>A fresh zoo model for <paramref name="options"/> and a trainer for it.</summary>
+    public static Trainer Create(TrainerOptions options)
+    {
+        options.Validate();
+        var model = ModelZoo.Create(options.Model, options.Seed, new ModelOptions { Dropout = options.Dropout });
+        return new Trainer(model, options);
+    }
+
+    /// <summary>A trainer that continues the run saved in <paramref name="checkpoint"/> (weights, optimizer state, position, generators).</summary>
+    public static Trainer Resume(LoadedCheckpoint checkpoint)
+    {
+        var info = checkpoint.Info;
+        if (info.Log is null || info.Resume is null)
+            throw new InvalidDataException("This checkpoint holds a finished model, not a paused run: there is nothing to resume. Train a new model instead.");
+        var options = TrainerOptions.FromConfig(info.Log.Config);
+        var trainer = new Trainer(checkpoint.Model, options);
+        Checkpoint.RestoreOptimizer(trainer.Optimizer, checkpoint.OptimizerState, info.Resume.OptimizerStep);
+        trainer.Log.Epochs.AddRange(info.Log.Epochs);
+        trainer.Log.BatchLosses.AddRange(info.Log.BatchLosses);
+        trainer.Log.TrainSeconds = info.Log.TrainSeconds;
+        trainer.Log.StartedUtc = info.Log.StartedUtc;
+        trainer.Log.Dataset = info.Log.Dataset;
+        trainer.State = info.Resume;
+        return trainer;
+    }
+
+    /// <summary>The metadata to save with this run's checkpoint (resume state included when the run is incomplete).</summary>
+    public CheckpointInfo CheckpointInfo() => new()
+    {
+        Architecture = Options.Model,
+        Options = new ModelOptions { Dropout = Options.Dropout },
+        NormalizationMean = Normalization.Mean,
+        NormalizationStd = Normalization.Std,
+        Seed = Options.Seed,
+        Log = Log,
+        Resume = State,
+        Optimizer = Options.Optimizer,
+    };
+
+    /// <summary>Saves the model, metadata and optimizer state atomically.</summary>
+    public void SaveCheckpoint(string path) => Checkpoint.Save(path, Model, CheckpointInfo(), Optimizer.NamedState());
+
+    /// <summary>
+    /// Trains for the remaining epochs on <paramref name="train"/>, evaluating on <paramref name="validation"/> (if any)
+    /// after each epoch. Returns the log; incomplete (with <see cref="State"/> set) when <paramref name="cancellationToken"/> fired.
+    /// </summary>
+    public RunLog Train(MnistDataset train, MnistDataset? validation, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        if (Options.Threads > 0) Threading.Threads = Options.Threads;
+        var augmentation = AugmentationOptions.Parse(Options.Augmentation); // null for "none"
+        var batcher = new Batcher(train, Options.BatchSize, Normalization, Rng.Derive(Options.Seed, "data").NextUInt64(),
+            shuffle: true, augmenter: augmentation is null ? null : new Augmenter(augmentation));
+        int batches = batcher.BatchesPerEpoch;
+        var schedule = BuildSchedule(batches);
+        var lossFunction = new SoftmaxCrossEntropy((float)Options.LabelSmoothing);
+        var parameters = Model.Parameters().ToArray();
+        var total = Stopwatch.StartNew();
+
+        int startEpoch = 0, startBatch = 0;
+        double lossSum = 0, epochSeconds = 0, blockSum = 0;
+        long correct = 0, seen = 0;
+        int blockCount = 0;
+        if (State is { } s)
+        {
+            startEpoch = s.CompletedEpochs; startBatch = s.CompletedBatches;
+            (lossSum, correct, seen, epochSeconds, blockSum, blockCount) = (s.EpochLossSum, s.EpochCorrect, s.EpochSeen, s.EpochSeconds, s.BlockLossSum, s.BlockCount);
+            batcher.SetState(new BatcherState(s.BatcherEpoch, s.BatcherPosition,
+                Checkpoint.ParseState(s.Rngs["shuffle"], "shuffle"), Checkpoint.ParseState(s.Rngs["augment"], "augment")));
+            State = null;
+        }
+
+        for (int epoch = startEpoch; epoch < Options.Epochs; epoch++)
+        {
+            Model.Train();
+            int batch = 0;
+            if (epoch == startEpoch && startBatch > 0) batch = startBatch;
+            else
+            {
+                batcher.StartEpoch();
+                (lossSum, correct, seen, epochSeconds) = (0, 0, 0, 0);
+            }
+            var watch = Stopwatch.StartNew();
+            double priorSeconds = epochSeconds;
+            while (batcher.Next())
+            {
+                schedule.Apply(Optimizer, Optimizer.StepCount);
+                Optimizer.ZeroGrad();
+                var logits = Model.Forward(batcher.Images);                 // (n, 10)
+                float loss = lossFunction.Forward(logits, batcher.LabelSpan);
+                Model.Backward(lossFunction.Backward());
+                if (Options.ClipNorm > 0) GradientClipping.ClipByNorm(parameters, Options.ClipNorm);
+                Optimizer.Step();
+
+                int n = batcher.Count;
+                lossSum += (double)loss * n;
+                seen += n;
+                correct += CountCorrect(lossFunction.Probabilities, batcher.LabelSpan);
+                blockSum += loss; blockCount++;
+                if (blockCount == Options.BatchLossInterval)
+                {
+                    Log.BatchLosses.Add(blockSum / blockCount);
+                    (blockSum, blockCount) = (0, 0);
+                }
+                batch++;
+                double elapsed = priorSeconds + watch.Elapsed.TotalSeconds;
+                progress?.Report(new TrainingProgress(epoch + 1, Options.Epochs, batch, batches, lossSum / seen, (double)correct / seen,
+                    total.Elapsed, TimeSpan.FromSeconds(elapsed / batch * (batches - batch))));
+
+                if (cancellationToken.IsCancellationRequested && batch < batches)
+                {
+                    State = Snapshot(epoch, batch, batcher, lossSum, correct, seen, priorSeconds + watch.Elapsed.TotalSeconds, blockSum, blockCount);
+                    Log.TrainSeconds += watch.Elapsed.TotalSeconds;
+                    Log.Complete = false;
+                    return Log;
+                }
+            }
+            watch.Stop();
+            epochSeconds = priorSeconds + watch.Elapsed.TotalSeconds;
+            Log.TrainSeconds += watch.Elapsed.TotalSeconds;
+
+            EvaluationResult? val = validation is { Count: > 0 } ? Evaluator.Evaluate(Model, validation, Normalization, collectMisclassified: false) : null;
+            Log.Epochs.Add(new EpochRecord(epoch + 1, lossSum / seen, (double)correct / seen, val?.Loss, val?.Accuracy,
+                Optimizer.LearningRate, epochSeconds));
+
+            if (cancellationToken.IsCancellationRequested && epoch + 1 < Options.Epochs)
+            {
+                State = Snapshot(epoch + 1, 0, batcher, 0, 0, 0, 0, blockSum, blockCount);
+                Log.Complete = false;
+                return Log;
+            }
+        }
+        Log.Complete = true;
+        State = null;
+        return Log;
+    }
+
+    private ResumeState Snapshot(int epoch, int batch, Batcher batcher, double lossSum, long correct, long seen, double seconds, double blockSum, int blockCount)
+    {
+        var b = batcher.GetState();
+        return new ResumeState
+        {
+            CompletedEpochs = epoch, CompletedBatches = batch, OptimizerStep = Optimizer.StepCount,
+            BatcherEpoch = b.Epoch, BatcherPosition = b.Position,
+            Rngs = new()
+            {
+                ["shuffle"] = b.EpochShuffleState.Select(w => w.ToString("x16")).ToArray(),
+                ["augment"] = b.AugmentState.Select(w => w.ToString("x16")).ToArray(),
+            },
+            EpochLossSum = lossSum, EpochCorrect = correct, EpochSeen = seen, EpochSeconds = seconds,
+            BlockLossSum = blockSum, BlockCount = blockCount,
+        };
+    }
+
+    private LearningRateSchedule BuildSchedule(int batchesPerEpoch)
+    {
+        long totalSteps = (long)batchesPerEpoch * Options.Epochs;
+        double lr = Options.LearningRate;
+        return Options.Schedule switch
+        {
+            "step" => new StepSchedule(lr, (long)batchesPerEpoch * Options.StepEpochs, Options.StepGamma),
+            "cosine" => new CosineSchedule(lr, totalSteps),
+            "onecycle" => new OneCycleSchedule(lr, totalSteps),
+            _ => new ConstantSchedule(lr),
+        };
+    }
+
+    /// <summary>Rows of <paramref name="probabilities"/> (n, classes) whose largest entry is at the label.</summary>
+    internal static int CountCorrect(Tensor probabilities, ReadOnlySpan<byte> labels)
+    {
+        int classes = probabilities.Shape[1], correct = 0;
+        var p = probabilities.ReadOnlySpan;
+        for (int i = 0; i < labels.Length; i++)
+            if (ArgMax(p.Slice(i * classes, classes)) == labels[i]) correct++;
+        return correct;
+    }
+
+    /// <summary>Index of the largest value (the first on ties, as torch.argmax).</summary>
+    public static int ArgMax(ReadOnlySpan<float> values)
+    {
+        int best = 0;
+        for (int j = 1; j < values.Length; j++) if (values[j] > values[best]) best = j;
+        return best;
+    }
+}

@@ -14,5 +14,7 @@ internal static class CommandCatalog
         yield return CompareCommand.Create();
         yield return SummaryCommand.Create();
         yield return BenchCommand.Create();
+        yield return ReportCommand.Create();
+        yield return SweepCommand.Create();
     }
 }

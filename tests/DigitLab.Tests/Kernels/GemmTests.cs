@@ -256,6 +256,30 @@ public class GemmTests
     }
 
     [Fact]
+    public void SteadyStateCallsOnTwoThreadsReuseThePackBuffers()
+    {
+        int saved = Threading.Threads;
+        try
+        {
+            Threading.Threads = 2;
+            const int M = 257, N = 1024, K = 300;
+            var a = new float[M * K];
+            var b = new float[K * N];
+            var c = new float[M * N];
+            for (int i = 0; i < 3; i++) Gemm.Multiply(false, false, M, N, K, a, K, b, N, c, N, false);
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            const int Calls = 10;
+            for (int i = 0; i < Calls; i++) Gemm.Multiply(false, false, M, N, K, a, K, b, N, c, N, false);
+            long perCall = (GC.GetTotalAllocatedBytes(precise: true) - before) / Calls;
+            // One thread's B pack buffer for this problem is 160 × 528 floats (338 KB); the parallel loop's
+            // own bookkeeping is about 2 KB a call. Anything near the buffer size means buffers were not reused.
+            const long PackBufferBytes = 160 * 528 * sizeof(float);
+            Assert.True(perCall < PackBufferBytes / 8, $"{perCall} bytes allocated per call");
+        }
+        finally { Threading.Threads = saved; }
+    }
+
+    [Fact]
     public void SteadyStateCallsAllocateNothingOnOneThread()
     {
         int saved = Threading.Threads;

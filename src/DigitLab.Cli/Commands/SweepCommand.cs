@@ -1,0 +1,108 @@
+// SweepCommand: `digitlab sweep` trains a grid of (model × learning rate × batch size × training-set size), resumably.
+using System.CommandLine;
+using System.Globalization;
+using DigitLab.Data;
+using DigitLab.Models;
+using DigitLab.Reports;
+using DigitLab.Training;
+using Spectre.Console;
+
+namespace DigitLab.Cli.Commands;
+
+internal static class SweepCommand
+{
+    public static Command Create()
+    {
+        var defaults = new TrainerOptions();
+        var models = new Option<string>("--models") { Description = $"Comma-separated architectures ({string.Join(", ", ModelZoo.Names)})", DefaultValueFactory = _ => "mlp,lenet5" };
+        var lrs = new Option<string>("--lr") { Description = "Learning rates, comma-separated", DefaultValueFactory = _ => "0.02,0.01,0.0002,0.0001" };
+        var batchSizes = new Option<string>("--batch-sizes") { Description = "Batch sizes, comma-separated", DefaultValueFactory = _ => defaults.BatchSize.ToString(CultureInfo.InvariantCulture) };
+        var trainSizes = new Option<string>("--train-sizes") { Description = "Training-set sizes (stratified subsets), comma-separated; 'all' for the whole set", DefaultValueFactory = _ => "all" };
+        var epochs = new Option<int>("--epochs") { Description = "Epochs per trial", DefaultValueFactory = _ => 10 };
+        var optimizer = new Option<string>("--optimizer") { Description = "Optimizer: adam or sgd", DefaultValueFactory = _ => defaults.Optimizer };
+        var validation = new Option<int>("--validation") { Description = "Training images held out for validation (stratified)", DefaultValueFactory = _ => defaults.ValidationCount };
+        var seed = new Option<ulong>("--seed") { Description = "Seed for every trial (init, shuffling, subsets)", DefaultValueFactory = _ => defaults.Seed };
+        var threads = new Option<int>("--threads") { Description = "Kernel threads; 0 = all cores", DefaultValueFactory = _ => 0 };
+        var output = new Option<string>("--out") { Description = "Folder for one trial-*.json per finished trial (rerun to resume) and sweep.csv/json", DefaultValueFactory = _ => Path.Combine("runs", "sweep") };
+        var data = new DataOptions();
+
+        var command = new Command("sweep", "Train every combination of models, learning rates, batch sizes and training-set sizes; print train/validation/test accuracy. Finished trials are kept and skipped on rerun")
+        {
+            models, lrs, batchSizes, trainSizes, epochs, optimizer, validation, seed, threads, output,
+        };
+        data.AddTo(command);
+        command.SetAction(r => ModelCli.Run(() =>
+        {
+            var names = r.GetValue(models)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(n => n.ToLowerInvariant()).ToList();
+            var plan = new SweepPlan(
+                names,
+                ReportCommand.ParseList(r.GetValue(lrs)!, "--lr", double.Parse),
+                ReportCommand.ParseList(r.GetValue(batchSizes)!, "--batch-sizes", int.Parse),
+                ReportCommand.ParseList(r.GetValue(trainSizes)!, "--train-sizes", (s, p) => s.Equals("all", StringComparison.OrdinalIgnoreCase) ? (int?)null : int.Parse(s, p)),
+                r.GetValue(epochs), r.GetValue(seed), r.GetValue(optimizer)!.Trim().ToLowerInvariant());
+            if (plan.Models.Count == 0 || plan.LearningRates.Count == 0 || plan.BatchSizes.Count == 0 || plan.TrainSizes.Count == 0)
+                throw new ArgumentException("--models, --lr, --batch-sizes and --train-sizes each need at least one value.");
+            int validationCount = r.GetValue(validation);
+            var trials = plan.Trials().ToList();
+            // Validate every trial's recipe before any training, so a typo fails at once rather than hours in.
+            foreach (var t in trials) Recipe(t, validationCount, r.GetValue(threads)).Validate();
+            if (plan.TrainSizes.Any(n => n is < 10))
+                throw new ArgumentException("--train-sizes: each size must be at least 10 images (or 'all').");
+
+            var (trainAll, test) = data.Load(r, data.Kind(r), quiet: false);
+            var (train, validationSet) = validationCount > 0 ? Split.Stratified(trainAll, validationCount, plan.Seed) : (trainAll, null);
+            if (plan.TrainSizes.Any(n => n > train.Count))
+                throw new ArgumentException($"--train-sizes: the training set has {train.Count:N0} images after holding out {validationCount:N0} for validation; use sizes up to that.");
+            string outDir = r.GetValue(output)!;
+
+            using var cts = new CancellationTokenSource();
+            ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); Console.Error.WriteLine("Stopping after the current batch; finished trials are kept (rerun to resume)."); };
+            Console.CancelKeyPress += onCancel;
+            List<SweepTrialResult> results;
+            try
+            {
+                int done = 0;
+                results = SweepRunner.Run(trials, outDir, (trial, ct) =>
+                {
+                    var subset = trial.TrainSize is int n && n < train.Count ? Split.Stratified(train, train.Count - n, trial.Seed).Train : train;
+                    var trainer = Trainer.Create(Recipe(trial, validationCount, r.GetValue(threads)));
+                    trainer.Log.Dataset = data.Kind(r).ToString().ToLowerInvariant();
+                    var log = trainer.Train(subset, validationSet, null, ct);
+                    if (!log.Complete) return null;
+                    log.Test = Evaluator.Evaluate(trainer.Model, test, trainer.Normalization);
+                    var last = log.Epochs[^1];
+                    AnsiConsole.MarkupLine($"  train {ModelCli.Percent(last.TrainAccuracy)}, val {(last.ValidationAccuracy is double v ? ModelCli.Percent(v) : "-")}, test {ModelCli.Percent(log.Test.Accuracy)} ({log.TrainSeconds:F0} s)");
+                    return log;
+                }, (trial, skipped) =>
+                {
+                    done++;
+                    AnsiConsole.MarkupLine($"[bold][[{done}/{trials.Count}]][/] {Markup.Escape(Describe(trial))}{(skipped ? " [grey](finished earlier, skipped)[/]" : "")}");
+                }, cts.Token);
+            }
+            finally { Console.CancelKeyPress -= onCancel; }
+
+            var table = SweepRunner.Table(results);
+            AtomicFile.WriteAllText(Path.Combine(outDir, "sweep.csv"), table.ToCsv());
+            AtomicFile.WriteAllText(Path.Combine(outDir, "sweep-table.json"), table.ToJson());
+            var shown = new Table().Border(TableBorder.Rounded).Title($"{plan.Epochs} epochs, {plan.Optimizer}, seed {plan.Seed}");
+            // The console shows the columns the studies print; sweep.csv has them all.
+            var columns = new[] { "model", "lr", "batch size", "train size", "train acc", "val acc", "test acc", "time" }
+                .Select(n => table.Columns.ToList().FindIndex(c => c.Name == n)).ToArray();
+            foreach (int c in columns) shown.AddColumn(new TableColumn(table.Columns[c].Name) { Alignment = c == 0 ? Justify.Left : Justify.Right });
+            foreach (var row in table.Rows) shown.AddRow(columns.Select(c => Markup.Escape(ReportTable.FormatCell(row[c], table.Columns[c].Format))).ToArray());
+            AnsiConsole.Write(shown);
+            AnsiConsole.MarkupLine($"{results.Count} of {trials.Count} trials finished; results in {Markup.Escape(outDir)} (report: digitlab report --runs {Markup.Escape(outDir)})");
+            return results.Count == trials.Count ? 0 : 130;
+        }));
+        return command;
+    }
+
+    private static TrainerOptions Recipe(SweepTrial t, int validationCount, int threads) => new()
+    {
+        Model = t.Model, LearningRate = t.LearningRate, BatchSize = t.BatchSize, Epochs = t.Epochs, Seed = t.Seed,
+        Optimizer = t.Optimizer, ValidationCount = validationCount, Threads = threads,
+    };
+
+    private static string Describe(SweepTrial t) => string.Create(CultureInfo.InvariantCulture,
+        $"{t.Model}, {t.Optimizer} lr {t.LearningRate}, batch {t.BatchSize}, {(t.TrainSize is int n ? $"{n:N0}" : "all")} training images, {t.Epochs} epochs");
+}

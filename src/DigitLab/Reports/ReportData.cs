@@ -1,0 +1,91 @@
+// ReportData: everything a report draws, gathered by the CLI (runs, model summaries, images, t-SNE maps, sweeps).
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using DigitLab.Training;
+
+namespace DigitLab.Reports;
+
+/// <summary>A run to report: a display name (unique; the file stem), its log, and the file it came from (to find its checkpoint).</summary>
+public sealed record RunEntry(string Name, RunLog Log, string? SourcePath = null);
+
+/// <summary>One row of a model summary table: layer name, type, output shape text, own parameters, nesting depth.</summary>
+public sealed record LayerRow(string Layer, string Type, string OutputShape, long Parameters, int Depth = 0);
+
+/// <summary>Greyscale images (Count × Width·Height bytes, row-major) with a label each.</summary>
+public sealed record ImageSet(string Name, byte[] Images, byte[] Labels, int Count, int Width = 28, int Height = 28)
+{
+    public int PixelsPerImage => Width * Height;
+
+    public byte[] Image(int index) => Images.AsSpan(index * PixelsPerImage, PixelsPerImage).ToArray();
+}
+
+/// <summary>A finished 2-D embedding to plot: Y is Count×2, Labels the digit of each point.</summary>
+public sealed record TsneMap(string Id, string Title, string Space, double[] Y, int[] Labels, double Seconds, double KlDivergence)
+{
+    public int Count => Labels.Length;
+}
+
+/// <summary>Everything the report shows. Missing parts (no images, no t-SNE, no sweep) leave their sections out.</summary>
+public sealed class ReportData
+{
+    public string Title { get; init; } = "DigitLab report";
+    public List<RunEntry> Runs { get; init; } = [];
+    /// <summary>Model summary rows per run name (or per model name).</summary>
+    public Dictionary<string, IReadOnlyList<LayerRow>> Summaries { get; init; } = new();
+    public ImageSet? Train { get; init; }
+    public ImageSet? Test { get; init; }
+    public List<TsneMap> TsneMaps { get; init; } = [];
+    public List<SweepTrialResult> Sweep { get; init; } = [];
+    /// <summary>Encodes greyscale pixels as PNG (the data library's PngWriter); null draws images as SVG rectangles.</summary>
+    public Func<byte[], int, int, byte[]>? PngEncoder { get; init; }
+    /// <summary>Free-form lines shown under the title (e.g. which command made the runs).</summary>
+    public List<string> Notes { get; init; } = [];
+}
+
+/// <summary>JSON settings shared by run logs and sweep trial files: PascalCase as declared, NaN allowed, names matched case-insensitively.</summary>
+public static class ReportJson
+{
+    public static JsonSerializerOptions Options { get; } = new()
+    {
+        WriteIndented = true,
+        PropertyNameCaseInsensitive = true,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    /// <summary>
+    /// Reads every run in <paramref name="directory"/> (not recursive): RunLog files (*.json) and sweep trial
+    /// files (a "Trial" and a "Run"). Files that are neither are skipped and named in <paramref name="skipped"/>.
+    /// </summary>
+    public static (List<RunEntry> Runs, List<SweepTrialResult> Trials) LoadDirectory(string directory, List<string> skipped)
+    {
+        if (!Directory.Exists(directory))
+            throw new DirectoryNotFoundException($"Runs folder '{directory}' does not exist. Run `digitlab compare --out {directory}` or `digitlab sweep --out {directory}` first, or pass the folder they wrote.");
+        var runs = new List<RunEntry>();
+        var trials = new List<SweepTrialResult>();
+        foreach (string file in Directory.EnumerateFiles(directory, "*.json").Order(StringComparer.Ordinal))
+        {
+            try
+            {
+                using var doc = JsonDocument.Parse(File.ReadAllText(file));
+                if (doc.RootElement.ValueKind != JsonValueKind.Object) continue; // tables written beside the runs (sweep-table.json)
+                bool Has(string name) => doc.RootElement.EnumerateObject().Any(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase));
+                if (Has("Trial") && Has("Run"))
+                {
+                    var trial = doc.RootElement.Deserialize<SweepTrialResult>(Options);
+                    if (trial?.Run is not null) trials.Add(trial);
+                }
+                else if (Has("Model") && Has("Epochs"))
+                {
+                    var log = doc.RootElement.Deserialize<RunLog>(Options);
+                    if (log is not null) runs.Add(new RunEntry(Path.GetFileNameWithoutExtension(file), log, file));
+                }
+                else skipped.Add($"{file}: neither a run log nor a sweep trial");
+            }
+            catch (JsonException e)
+            {
+                skipped.Add($"{file}: {e.Message}");
+            }
+        }
+        return (runs, trials);
+    }
+}

@@ -1,0 +1,108 @@
+// Sweep: the studies' grids (learning rate, batch size, training-set size per model), one file per finished trial.
+using System.Globalization;
+using System.Text.Json;
+using DigitLab.Training;
+
+namespace DigitLab.Reports;
+
+/// <summary>One cell of a sweep grid. <see cref="TrainSize"/> null means the full training set.</summary>
+public sealed record SweepTrial(string Model, double LearningRate, int BatchSize, int? TrainSize, int Epochs, ulong Seed, string Optimizer = "adam")
+{
+    /// <summary>A file-safe key naming every setting, e.g. "lenet5_adam_lr0.01_bs64_nall_e10_s1".</summary>
+    public string Key => string.Create(CultureInfo.InvariantCulture,
+        $"{Sanitize(Model)}_{Sanitize(Optimizer)}_lr{LearningRate:R}_bs{BatchSize}_n{(TrainSize?.ToString(CultureInfo.InvariantCulture) ?? "all")}_e{Epochs}_s{Seed}");
+
+    private static string Sanitize(string s) => new(s.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' ? c : '-').ToArray());
+}
+
+/// <summary>A finished trial as saved on disk: its settings and the run's log.</summary>
+public sealed class SweepTrialResult
+{
+    public SweepTrial Trial { get; set; } = new("", 0, 0, null, 0, 0);
+    public RunLog Run { get; set; } = new();
+}
+
+/// <summary>The cross product of the values to try.</summary>
+public sealed record SweepPlan(
+    IReadOnlyList<string> Models,
+    IReadOnlyList<double> LearningRates,
+    IReadOnlyList<int> BatchSizes,
+    IReadOnlyList<int?> TrainSizes,
+    int Epochs,
+    ulong Seed,
+    string Optimizer = "adam")
+{
+    public IEnumerable<SweepTrial> Trials()
+    {
+        foreach (var model in Models)
+            foreach (var lr in LearningRates)
+                foreach (var bs in BatchSizes)
+                    foreach (var n in TrainSizes)
+                        yield return new SweepTrial(model, lr, bs, n, Epochs, Seed, Optimizer);
+    }
+}
+
+/// <summary>Runs a sweep so that an interrupted one resumes: every finished trial is its own file and is not run again.</summary>
+public static class SweepRunner
+{
+    public static string TrialPath(string directory, SweepTrial trial) => Path.Combine(directory, $"trial-{trial.Key}.json");
+
+    /// <summary>The saved result of <paramref name="trial"/>, or null when it has not finished (no file, or an unreadable one).</summary>
+    public static SweepTrialResult? TryLoad(string directory, SweepTrial trial)
+    {
+        string path = TrialPath(directory, trial);
+        if (!File.Exists(path)) return null;
+        try
+        {
+            var result = JsonSerializer.Deserialize<SweepTrialResult>(File.ReadAllText(path), ReportJson.Options);
+            return result is not null && result.Trial == trial ? result : null;
+        }
+        catch (JsonException)
+        {
+            return null; // a damaged file counts as unfinished; the trial runs again and overwrites it
+        }
+    }
+
+    /// <summary>
+    /// Runs each trial of <paramref name="trials"/> that has no saved result, saving each as soon as it finishes.
+    /// <paramref name="runTrial"/> returns the trial's log, or null when it was cancelled part-way (nothing is saved then).
+    /// <paramref name="onTrial"/> hears (trial, skipped) before each trial.
+    /// </summary>
+    public static List<SweepTrialResult> Run(IEnumerable<SweepTrial> trials, string directory,
+        Func<SweepTrial, CancellationToken, RunLog?> runTrial, Action<SweepTrial, bool>? onTrial = null,
+        CancellationToken cancellationToken = default)
+    {
+        Directory.CreateDirectory(directory);
+        var results = new List<SweepTrialResult>();
+        foreach (var trial in trials)
+        {
+            var saved = TryLoad(directory, trial);
+            onTrial?.Invoke(trial, saved is not null);
+            if (saved is not null) { results.Add(saved); continue; }
+            if (cancellationToken.IsCancellationRequested) break;
+            var log = runTrial(trial, cancellationToken);
+            if (log is null || cancellationToken.IsCancellationRequested) break;
+            var result = new SweepTrialResult { Trial = trial, Run = log };
+            AtomicFile.WriteAllText(TrialPath(directory, trial), JsonSerializer.Serialize(result, ReportJson.Options));
+            results.Add(result);
+        }
+        return results;
+    }
+
+    /// <summary>The studies' table: one row per trial with its settings and final train / validation / test accuracy.</summary>
+    public static ReportTable Table(IEnumerable<SweepTrialResult> results, string id = "sweep")
+    {
+        var table = new ReportTable(id, "Sweep results (accuracy after the last epoch)",
+            new("model"), new("lr", ColumnFormat.Scientific), new("batch size", ColumnFormat.Integer), new("train size", ColumnFormat.Integer),
+            new("epochs", ColumnFormat.Integer), new("train acc", ColumnFormat.Percent), new("val acc", ColumnFormat.Percent),
+            new("test acc", ColumnFormat.Percent), new("test loss", ColumnFormat.Fixed4), new("time", ColumnFormat.Seconds));
+        foreach (var r in results.OrderBy(r => r.Trial.Model, StringComparer.Ordinal).ThenBy(r => r.Trial.TrainSize ?? int.MaxValue)
+                     .ThenBy(r => r.Trial.BatchSize).ThenByDescending(r => r.Trial.LearningRate))
+        {
+            var last = r.Run.Epochs.LastOrDefault();
+            table.Add(r.Trial.Model, r.Trial.LearningRate, r.Trial.BatchSize, (object?)r.Trial.TrainSize ?? "all", r.Trial.Epochs,
+                last?.TrainAccuracy, last?.ValidationAccuracy, r.Run.Test?.Accuracy, r.Run.Test?.Loss, r.Run.TrainSeconds);
+        }
+        return table;
+    }
+}

@@ -1,0 +1,79 @@
+using DigitLab.Reports;
+using DigitLab.Training;
+
+namespace DigitLab.Tests.Reports;
+
+public class SweepTests
+{
+    private static RunLog Quick(SweepTrial t) => new()
+    {
+        Model = t.Model,
+        Epochs = [new EpochRecord(1, 0.1, 0.9 + t.LearningRate, 0.1, 0.9, t.LearningRate, 1)],
+        Test = new EvaluationResult { Accuracy = 0.95 + t.LearningRate },
+    };
+
+    [Fact]
+    public void PlanIsTheCrossProductWithDistinctKeys()
+    {
+        var plan = new SweepPlan(["mlp", "lenet5"], [0.02, 0.01, 0.0002, 0.0001], [64], [1000, null], 10, 1);
+        var trials = plan.Trials().ToList();
+        Assert.Equal(2 * 4 * 2, trials.Count);
+        Assert.Equal(trials.Count, trials.Select(t => t.Key).Distinct().Count());
+        Assert.Equal("mlp_adam_lr0.0002_bs64_n1000_e10_s1", trials.Single(t => t.Model == "mlp" && t.LearningRate == 0.0002 && t.TrainSize == 1000).Key);
+    }
+
+    [Fact]
+    public void InterruptedSweepResumesAndSkipsFinishedTrials()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "digitlab-sweep-" + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            var trials = new SweepPlan(["mlp", "lenet5"], [0.01, 0.001], [64], [null], 1, 1).Trials().ToList();
+            var ran = new List<string>();
+            using var cts = new CancellationTokenSource();
+            // First run: the third trial is interrupted part-way (returns null), so only two are saved.
+            var first = SweepRunner.Run(trials, dir, (t, ct) =>
+            {
+                if (ran.Count == 2) { cts.Cancel(); return null; }
+                ran.Add(t.Key);
+                return Quick(t);
+            }, cancellationToken: cts.Token);
+            Assert.Equal(2, first.Count);
+            Assert.Equal(2, Directory.GetFiles(dir, "trial-*.json").Length);
+
+            // Second run: the two finished trials are skipped, the other two run.
+            var skipped = new List<string>();
+            ran.Clear();
+            var second = SweepRunner.Run(trials, dir, (t, ct) => { ran.Add(t.Key); return Quick(t); }, (t, skip) => { if (skip) skipped.Add(t.Key); });
+            Assert.Equal(trials.Take(2).Select(t => t.Key), skipped);
+            Assert.Equal(trials.Skip(2).Select(t => t.Key), ran);
+            Assert.Equal(4, second.Count);
+            Assert.Equal(trials, second.Select(r => r.Trial));
+
+            // Third run: nothing left to do; the saved numbers come back unchanged.
+            ran.Clear();
+            var third = SweepRunner.Run(trials, dir, (t, ct) => { ran.Add(t.Key); return Quick(t); });
+            Assert.Empty(ran);
+            Assert.Equal(second.Select(r => r.Run.Test!.Accuracy), third.Select(r => r.Run.Test!.Accuracy));
+
+            // A damaged file counts as unfinished and is run again.
+            File.WriteAllText(SweepRunner.TrialPath(dir, trials[1]), "{ not json");
+            var fourth = SweepRunner.Run(trials, dir, (t, ct) => { ran.Add(t.Key); return Quick(t); });
+            Assert.Equal([trials[1].Key], ran);
+            Assert.Equal(4, fourth.Count);
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void SweepTableHasOneRowPerTrialWithItsAccuracies()
+    {
+        var results = new SweepPlan(["mlp"], [0.01, 0.001], [64], [null], 1, 1).Trials()
+            .Select(t => new SweepTrialResult { Trial = t, Run = Quick(t) }).ToList();
+        var table = SweepRunner.Table(results);
+        Assert.Equal(2, table.Rows.Count);
+        var row = table.Rows.Single(r => (double)r[1]! == 0.001);
+        Assert.Equal(0.951, (double)row[7]!);
+        Assert.Equal(0.901, (double)row[5]!);
+    }
+}

@@ -5,6 +5,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using DigitLab.Kernels;
+using DigitLab.Nn;
 using DigitLab.Tensors;
 
 namespace DigitLab.Cli.Commands;
@@ -29,6 +30,17 @@ internal static class BenchKernelsCommand
         new("cnn conv2 backward dX", 288, 64 * 196, 64, true, false),
     ];
 
+    /// <summary>A convolution layer of the model zoo at batch 64: (in, out, kernel, padding, input height = width).</summary>
+    private sealed record ConvLayer(string Name, int InChannels, int OutChannels, int Kernel, int Padding, int Size);
+
+    private static readonly ConvLayer[] ConvLayers =
+    [
+        new("cnn conv1", 1, 32, 3, 1, 28),
+        new("cnn conv2", 32, 64, 3, 1, 14),
+    ];
+
+    private const int ConvBatch = 64;
+
     public static Command Create()
     {
         var threadsOption = new Option<string>("--threads")
@@ -47,7 +59,7 @@ internal static class BenchKernelsCommand
             Description = $"GEMM micro-kernel: Avx512, Avx2 or Portable (default: the best this CPU runs, {Gemm.BestKernel}).",
         };
         var command = new Command("kernels",
-            "GFLOP/s of the GEMM at the models' sizes and at 1024³ (median of several runs after warm-up), bytes allocated per call, and the CPU's FMA peak for scale.")
+            "GFLOP/s of the GEMM at the models' sizes and at 1024³ and of the CNN's convolution layers (median and best of several runs after warm-up), bytes allocated per call, and the CPU's FMA peak for scale. Other processes on the machine lower the figures: check the load average printed first.")
         {
             threadsOption, repsOption, largeOption, kernelOption,
         };
@@ -89,14 +101,16 @@ internal static class BenchKernelsCommand
             {
                 Threading.Threads = threads;
                 string label = threads == 1 ? "1 thread " : $"{threads} threads";
-                Console.WriteLine($"FMA peak (independent AVX-512/AVX2 FMAs)  {label}  {PeakGflops(threads),7:F1} GFLOP/s");
+                string fma = Avx512F.IsSupported ? "AVX-512" : "AVX2";
+                Console.WriteLine($"FMA peak ({fma}, independent FMAs)  {label}  {PeakGflops(threads),7:F1} GFLOP/s");
+                foreach (var layer in ConvLayers) TimeConv(layer, reps, label);
                 foreach (var shape in shapes)
                 {
-                    var (seconds, bytes) = TimeGemm(shape, kernel, reps);
-                    double gflops = 2.0 * shape.M * shape.N * shape.K / seconds / 1e9;
+                    var (median, best, bytes) = TimeGemm(shape, kernel, reps);
+                    double flops = 2.0 * shape.M * shape.N * shape.K;
                     string op = $"{(shape.TransA ? 'T' : 'N')}{(shape.TransB ? 'T' : 'N')}";
-                    Console.WriteLine($"GEMM {shape.M}x{shape.N}x{shape.K} {op}  {label}  {gflops,7:F1} GFLOP/s  " +
-                                      $"{seconds * 1e3,9:F3} ms  {bytes,6} B/call  ({shape.Name})");
+                    Console.WriteLine($"GEMM {shape.M}x{shape.N}x{shape.K} {op}  {label}  {flops / median / 1e9,7:F1} GFLOP/s  " +
+                                      $"(best {flops / best / 1e9,6:F1})  {median * 1e3,8:F3} ms  {bytes,5} B/call  {shape.Name}");
                 }
             }
         }
@@ -106,8 +120,8 @@ internal static class BenchKernelsCommand
         }
     }
 
-    /// <summary>Median seconds per call and bytes allocated per call (all threads) of one GEMM shape.</summary>
-    private static (double Seconds, long BytesPerCall) TimeGemm(GemmShape s, GemmKernel kernel, int reps)
+    /// <summary>Median and fastest seconds per call, and bytes allocated per call (all threads), of one GEMM shape.</summary>
+    private static (double Median, double Best, long BytesPerCall) TimeGemm(GemmShape s, GemmKernel kernel, int reps)
     {
         var rng = new Rng(1234);
         var a = new float[s.M * s.K];
@@ -136,7 +150,60 @@ internal static class BenchKernelsCommand
             allocated += GC.GetTotalAllocatedBytes(precise: true) - before;
         }
         Array.Sort(samples);
-        return (samples[reps / 2], allocated / ((long)reps * calls));
+        return (samples[reps / 2], samples[0], allocated / ((long)reps * calls));
+    }
+
+    /// <summary>
+    /// Times one Conv2d layer's Forward, and its Backward (weight, bias and input gradients) right after
+    /// a Forward, as in training; prints median ms, GFLOP/s of the convolution arithmetic and bytes per call.
+    /// </summary>
+    private static void TimeConv(ConvLayer layer, int reps, string label)
+    {
+        var conv = new Conv2d(layer.InChannels, layer.OutChannels, layer.Kernel, stride: 1, padding: layer.Padding);
+        conv.ResetParameters(new Rng(5));
+        var input = new Tensor(ConvBatch, layer.InChannels, layer.Size, layer.Size);
+        var rng = new Rng(6);
+        foreach (ref float v in input.Span) v = rng.Uniform(-1, 1);
+        var outShape = conv.OutputShape(input.Shape);
+        var outputGrad = new Tensor(outShape);
+        foreach (ref float v in outputGrad.Span) v = rng.Uniform(-1, 1);
+        double forwardFlops = 2.0 * ConvBatch * layer.OutChannels * outShape[2] * outShape[3]
+                              * layer.InChannels * layer.Kernel * layer.Kernel;
+
+        for (int i = 0; i < 3; i++) { conv.Forward(input); conv.Backward(outputGrad); } // warm-up
+        long t0 = Stopwatch.GetTimestamp();
+        conv.Forward(input);
+        int calls = Math.Max(1, (int)(0.05 / Math.Max(1e-6, Stopwatch.GetElapsedTime(t0).TotalSeconds)));
+        var forward = new double[reps];
+        var backward = new double[reps];
+        long forwardBytes = 0, backwardBytes = 0;
+        for (int r = 0; r < reps; r++)
+        {
+            for (int i = 0; i < calls; i++)
+            {
+                long before = GC.GetTotalAllocatedBytes(precise: true);
+                long start = Stopwatch.GetTimestamp();
+                conv.Forward(input);
+                forward[r] += Stopwatch.GetElapsedTime(start).TotalSeconds;
+                long middle = GC.GetTotalAllocatedBytes(precise: true);
+                start = Stopwatch.GetTimestamp();
+                conv.Backward(outputGrad);
+                backward[r] += Stopwatch.GetElapsedTime(start).TotalSeconds;
+                backwardBytes += GC.GetTotalAllocatedBytes(precise: true) - middle;
+                forwardBytes += middle - before;
+            }
+            forward[r] /= calls;
+            backward[r] /= calls;
+        }
+        Array.Sort(forward);
+        Array.Sort(backward);
+        long total = (long)reps * calls;
+        string name = $"{conv} on {Tensor.Format(input.Shape)}";
+        Console.WriteLine($"{name} forward   {label}  {forwardFlops / forward[reps / 2] / 1e9,7:F1} GFLOP/s  " +
+                          $"{forward[reps / 2] * 1e3,8:F3} ms  {forwardBytes / total,5} B/call  {layer.Name}");
+        // Backward: the weight gradient and the input gradient, each as much arithmetic as the forward pass.
+        Console.WriteLine($"{name} backward  {label}  {2 * forwardFlops / backward[reps / 2] / 1e9,7:F1} GFLOP/s  " +
+                          $"{backward[reps / 2] * 1e3,8:F3} ms  {backwardBytes / total,5} B/call  {layer.Name}");
     }
 
     /// <summary>

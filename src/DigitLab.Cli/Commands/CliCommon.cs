@@ -69,7 +69,7 @@ internal static class CliCommon
         {
             source = await AnsiConsole.Progress()
                 .AutoClear(false)
-                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new SpinnerColumn())
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn { Width = 24 }, new PercentageColumn(), new SpinnerColumn())
                 .StartAsync(async ctx => await store.EnsureAsync(new SpectreFetchProgress(ctx), cancellationToken));
         }
         else
@@ -105,7 +105,9 @@ internal static class CliCommon
                     AnsiConsole.MarkupLine($"[grey]{Markup.Escape(value.Message)}[/]");
                 if (!_tasks.TryGetValue(value.Task, out var task))
                 {
-                    task = context.AddTask(Markup.Escape(value.Task), autoStart: true, maxValue: Math.Max(1, value.Total ?? 1));
+                    // Descriptions are kept short so the bar still fits an 80-column terminal.
+                    string name = value.Task.Length <= 44 ? value.Task : value.Task[..43] + "…";
+                    task = context.AddTask(Markup.Escape(name), autoStart: true, maxValue: Math.Max(1, value.Total ?? 1));
                     _tasks[value.Task] = task;
                 }
                 if (value.Total is long total && total > 0)

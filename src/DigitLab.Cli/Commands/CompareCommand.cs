@@ -29,7 +29,7 @@ internal static class CompareCommand
             bool asJson = r.GetValue(json);
             var names = r.GetValue(models)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(n => n.ToLowerInvariant()).ToList();
             if (names.Count == 0) throw new ArgumentException("--models needs at least one model name.");
-            var recipes = names.Select(n => recipe.Read(r, n)).ToList(); // validates every name before any training
+            var recipes = names.Select(n => recipe.Read(r, n, modelDefaults: false)).ToList(); // one recipe for all; validates every name before any training
             string outDir = r.GetValue(output) ?? Path.Combine("runs", "compare-" + DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
             Directory.CreateDirectory(outDir);
 

@@ -21,11 +21,13 @@ internal static class DataCommand
         var split = new Option<string>("--split") { Description = "Which set the grid shows: train or test", DefaultValueFactory = _ => "train" };
         split.AcceptOnlyFromAmong("train", "test");
         var zoom = new Option<int>("--zoom") { Description = "Grid pixel size (1 = 28 px per image)", DefaultValueFactory = _ => 2 };
-        var seed = new Option<ulong>("--seed") { Description = "Seed for picking the grid's samples", DefaultValueFactory = _ => 1UL };
+        var seed = new Option<ulong>("--seed") { Description = "Seed for picking (and augmenting) the grid's samples", DefaultValueFactory = _ => 1UL };
+        var augment = new Option<string>("--augment") { Description = "Show the grid's samples augmented as training would: none, affine, elastic or affine+elastic", DefaultValueFactory = _ => "none" };
+        augment.AcceptOnlyFromAmong("none", "affine", "elastic", "affine+elastic");
 
         var command = new Command("data", "Fetch and verify the dataset (SHA-256), print per-class counts and pixel statistics, optionally write a sample grid")
         {
-            dataDir, dataset, json, output, digit, perRow, rows, split, zoom, seed,
+            dataDir, dataset, json, output, digit, perRow, rows, split, zoom, seed, augment,
         };
         command.SetAction((parse, ct) => CliCommon.RunAsync(async () =>
         {
@@ -39,7 +41,9 @@ internal static class DataCommand
             {
                 var source = parse.GetValue(split) == "test" ? data.Test : data.Train;
                 int[] labels = onlyDigit is int d ? Enumerable.Repeat(d, Math.Max(1, parse.GetValue(rows))).ToArray() : Enumerable.Range(0, 10).ToArray();
-                var grid = SampleGrid.Render(source, labels, parse.GetValue(perRow), parse.GetValue(seed), parse.GetValue(zoom));
+                var options = AugmentationOptions.Parse(parse.GetValue(augment) ?? "none");
+                var grid = SampleGrid.Render(source, labels, parse.GetValue(perRow), parse.GetValue(seed), parse.GetValue(zoom),
+                    options is null ? null : new Augmenter(options));
                 PngWriter.WriteGrey(gridPath, grid.Width, grid.Height, grid.Pixels);
                 gridPath = Path.GetFullPath(gridPath);
             }

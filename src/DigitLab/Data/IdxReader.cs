@@ -29,7 +29,10 @@ public static class IdxReader
     {
         byte[] bytes;
         try { bytes = File.ReadAllBytes(path); }
-        catch (FileNotFoundException) { throw new FileNotFoundException($"{path}: file not found.", path); }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new FileNotFoundException($"{path}: file not found.", path);
+        }
         return Decode(bytes, path);
     }
 

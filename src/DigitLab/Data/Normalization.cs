@@ -1,4 +1,6 @@
 // Normalization: how pixel bytes become network inputs, x = (p/255 - Mean) / Std.
+using System.Numerics.Tensors;
+
 namespace DigitLab.Data;
 
 /// <summary>
@@ -29,15 +31,17 @@ public readonly record struct Normalization(float Mean, float Std)
     {
         if (destination.Length != pixels.Length)
             throw new ArgumentException($"Normalization: destination has {destination.Length} values, expected {pixels.Length}.");
-        float scale = 1f / (255f * Std), offset = -Mean / Std;
-        for (int i = 0; i < pixels.Length; i++) destination[i] = pixels[i] * scale + offset;
+        // Vectorised: bytes to floats, scale, shift. Reference: p * scale + offset per pixel.
+        TensorPrimitives.ConvertTruncating(pixels, destination);
+        TensorPrimitives.Multiply(destination, 1f / (255f * Std), destination);
+        TensorPrimitives.Add(destination, -Mean / Std, destination);
     }
 
     /// <summary>Normalises unit-scaled pixels ([0, 1]) in place.</summary>
     public void ApplyInPlace(Span<float> unitPixels)
     {
-        float scale = 1f / Std, offset = -Mean / Std;
-        for (int i = 0; i < unitPixels.Length; i++) unitPixels[i] = unitPixels[i] * scale + offset;
+        TensorPrimitives.Multiply(unitPixels, 1f / Std, unitPixels);
+        TensorPrimitives.Add(unitPixels, -Mean / Std, unitPixels);
     }
 
     public override string ToString() => $"mean {Mean}, std {Std}";

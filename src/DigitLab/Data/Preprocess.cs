@@ -23,7 +23,7 @@ public sealed record PreprocessResult(byte[] Pixels, bool Inverted, int BoxX, in
 /// Steps: (1) polarity — if the border is light the image is inverted, so ink is bright as in MNIST;
 /// (2) the border's median is taken as background and subtracted (stretching the rest to 0..255);
 /// (3) the bounding box of pixels above 10 % of the brightest ink; (4) area-averaging when shrinking,
-/// bilinear when enlarging, into at most 20×20; (5) integer shift putting the centre of mass at (13.5, 13.5),
+/// bilinear when enlarging, into at most 20×20; (5) integer shift putting the centre of mass at (14, 14) within half a pixel, as in MNIST,
 /// clamped so the box stays in the frame. An image without ink throws <see cref="EmptyImageException"/>
 /// (or <see cref="Preprocess.TryRun"/> returns false).
 /// </remarks>
@@ -114,9 +114,10 @@ public static class Preprocess
         for (int j = 0; j < th; j++)
             for (int i = 0; i < tw; i++) { double v = scaled[j * tw + i]; mass += v; mx += v * i; my += v * j; }
         double cx = mass > 0 ? mx / mass : (tw - 1) / 2.0, cy = mass > 0 ? my / mass : (th - 1) / 2.0;
-        const double centre = (Size - 1) / 2.0;
-        int ox = Math.Clamp((int)Math.Round(centre - cx), 0, Size - tw);
-        int oy = Math.Clamp((int)Math.Round(centre - cy), 0, Size - th);
+        // MNIST's own images have their centre of mass in [13.5, 14.5) (pixel-index coordinates), i.e. at 14.
+        const double centre = Size / 2.0;
+        int ox = Math.Clamp((int)Math.Floor(centre - cx + 0.5), 0, Size - tw);
+        int oy = Math.Clamp((int)Math.Floor(centre - cy + 0.5), 0, Size - th);
         var pixels = new byte[Size * Size];
         for (int j = 0; j < th; j++)
             for (int i = 0; i < tw; i++)

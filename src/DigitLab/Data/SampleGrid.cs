@@ -21,11 +21,15 @@ public static class SampleGrid
     /// <paramref name="perRow"/> samples each, picked at random (seeded) without repetition within a class.
     /// <paramref name="zoom"/> enlarges every pixel to zoom × zoom.
     /// </summary>
-    public static GridImage Render(MnistDataset data, IReadOnlyList<int> rowLabels, int perRow = 10, ulong seed = 1, int zoom = 2)
+    /// <param name="augmenter">When given, each sample is shown augmented (seeded by <paramref name="seed"/>), to see what training sees.</param>
+    public static GridImage Render(MnistDataset data, IReadOnlyList<int> rowLabels, int perRow = 10, ulong seed = 1, int zoom = 2, Augmenter? augmenter = null)
     {
         if (perRow < 1) throw new ArgumentOutOfRangeException(nameof(perRow), perRow, "At least one sample per row.");
         if (zoom is < 1 or > 16) throw new ArgumentOutOfRangeException(nameof(zoom), zoom, "Zoom must be 1..16.");
         var rng = Rng.Derive(seed, "sample-grid");
+        var augmentRng = Rng.Derive(seed, "sample-grid.augment");
+        var augmented = new float[MnistDataset.Pixels];
+        var shown = new byte[MnistDataset.Pixels];
         var byClass = new Dictionary<int, Queue<int>>();
         foreach (int label in rowLabels.Distinct())
         {
@@ -51,7 +55,14 @@ public static class SampleGrid
             {
                 var queue = byClass[rowLabels[r]];
                 if (queue.Count == 0) break; // fewer samples than cells: leave the rest grey
-                Blit(pixels, width, data.Image(queue.Dequeue()), Gap + (c + 1) * (Cell + Gap), top, zoom);
+                var image = data.Image(queue.Dequeue());
+                if (augmenter is not null)
+                {
+                    augmenter.Apply(image, augmented, augmentRng);
+                    for (int i = 0; i < shown.Length; i++) shown[i] = (byte)Math.Clamp(MathF.Round(augmented[i] * 255f), 0f, 255f);
+                    image = shown;
+                }
+                Blit(pixels, width, image, Gap + (c + 1) * (Cell + Gap), top, zoom);
             }
         }
         return new GridImage(width, height, pixels);

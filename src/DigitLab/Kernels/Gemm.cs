@@ -15,10 +15,14 @@ namespace DigitLab.Kernels;
 /// KC×NC block of op(B) is packed into NR-wide panels; for each MC-tall row block, an MC×KC block of
 /// op(A) is packed into MR-tall panels; a register-blocked micro-kernel (<see cref="GemmMicroKernels"/>)
 /// then computes each MR×NR tile of C from one A panel (kept in L2) and one B panel (kept in L1).
-/// Pack buffers are pinned, 64-byte aligned, owned by each thread and reused: no allocation per
-/// call once they have grown to the largest problem seen.</para>
-/// <para>Threads (<see cref="Threading.Threads"/>): C is split into contiguous runs of NR columns (or of
-/// MR rows when C is tall and narrow), fixed by the sizes and the thread count alone. Each C element is
+/// Pack buffers are pinned, 64-byte aligned, pooled and reused: no allocation per call once they have
+/// grown to the largest problem seen.</para>
+/// <para>Two shapes take other routes: A·Bᵀ with a C at most 16 wide (weight gradients with few outputs,
+/// single-sample forward passes) runs as unpacked dot products (<see cref="GemmDotKernels"/>), and a
+/// shallow k (≤ 32, first convolution layers) sweeps C row block by row block, since those tiles are
+/// bound by writing C rather than by arithmetic.</para>
+/// <para>Threads (<see cref="Threading.Threads"/>): C is split into contiguous runs of NR columns or of
+/// MR rows, whichever shares out more evenly, fixed by the sizes and the thread count alone. Each C element is
 /// computed by one thread, in the same k order whatever the split, so results are deterministic and
 /// in fact identical for any thread count. Problems under <see cref="MinParallelMacs"/> multiply-adds
 /// per thread stay on the calling thread.</para>
@@ -181,9 +185,10 @@ public static unsafe class Gemm
             return;
         }
         int rowBlocks = (problem.M + mr - 1) / mr, colBlocks = (problem.N + nr - 1) / nr;
-        // Split the dimension whose split duplicates less packing: splitting columns makes every thread
-        // pack all of A (m×k), splitting rows makes every thread pack all of B (k×n).
-        bool splitColumns = colBlocks >= threads && (problem.M <= problem.N || rowBlocks < threads);
+        // Split the dimension whose blocks share out more evenly; on a tie, the one whose split duplicates
+        // less packing: splitting columns makes every thread pack all of A (m×k), rows all of B (k×n).
+        double columnBalance = Balance(colBlocks, threads), rowBalance = Balance(rowBlocks, threads);
+        bool splitColumns = columnBalance > rowBalance || (columnBalance == rowBalance && problem.M <= problem.N);
         long macsPerBlock = splitColumns ? (long)nr * problem.M * problem.K : (long)mr * problem.N * problem.K;
         int minBlocksPerThread = (int)Math.Max(1, (MinParallelMacs + macsPerBlock - 1) / macsPerBlock);
 
@@ -193,6 +198,13 @@ public static unsafe class Gemm
         Threading.For(splitColumns ? colBlocks : rowBlocks, minBlocksPerThread, job.Body);
         job.Problem = default;
         _spareJob = job;
+    }
+
+    /// <summary>Share of the threads' time spent working when <paramref name="blocks"/> are dealt out in contiguous runs.</summary>
+    private static double Balance(int blocks, int threads)
+    {
+        int parts = Math.Min(blocks, threads);
+        return (double)blocks / (parts * ((blocks + parts - 1) / parts)) * parts / threads;
     }
 
     private static Job? _spareJob;
@@ -237,8 +249,9 @@ public static unsafe class Gemm
         int kcMax = Math.Min(bl.KC, p.K);
         int mcMax = Math.Min(bl.MC, RoundUp(i1 - i0, mr));
         int ncMax = Math.Min(bl.NC, RoundUp(j1 - j0, nr));
-        float* packA = PackBuffers.A(mcMax * kcMax);
-        float* packB = PackBuffers.B(ncMax * kcMax);
+        var buffers = PackBuffers.Rent();
+        float* packA = buffers.A(mcMax * kcMax);
+        float* packB = buffers.B(ncMax * kcMax);
         float* tile = stackalloc float[mr * nr];
         var kernel = bl.Kernel;
 
@@ -254,55 +267,91 @@ public static unsafe class Gemm
                 {
                     int mc = Math.Min(bl.MC, i1 - ic);
                     GemmPacking.PackA(p.TransA, p.A, p.Lda, ic, pc, mc, kc, mr, packA);
-                    for (int jr = 0; jr < nc; jr += nr)
+                    if (kc > ShallowK)
                     {
-                        int cols = Math.Min(nr, nc - jr);
-                        float* bPanel = packB + (long)jr * kc;
+                        // BLIS order: one B panel stays in L1 while every A panel of the block streams past it.
+                        for (int jr = 0; jr < nc; jr += nr)
+                            for (int ir = 0; ir < mc; ir += mr)
+                                Tile(p, kernel, kc, packA, packB, tile, ic, jc, ir, jr, mc, nc, addToC);
+                    }
+                    else
+                    {
+                        // Shallow k (first convolution layers: k = 9 or 25): the tiles are store-bound, so
+                        // sweep C row block by row block, which writes MR rows as a few long sequential streams.
                         for (int ir = 0; ir < mc; ir += mr)
-                        {
-                            int rows = Math.Min(mr, mc - ir);
-                            float* aPanel = packA + (long)ir * kc;
-                            float* cTile = p.C + (long)(ic + ir) * p.Ldc + jc + jr;
-                            if (rows == mr && cols == nr)
-                            {
-                                kernel(kc, aPanel, bPanel, cTile, p.Ldc, addToC);
-                            }
-                            else
-                            {
-                                // Edge tile: full tile into scratch, then the same single add (or copy) into C.
-                                kernel(kc, aPanel, bPanel, tile, nr, false);
-                                for (int r = 0; r < rows; r++)
-                                {
-                                    float* dst = cTile + (long)r * p.Ldc;
-                                    float* src = tile + r * nr;
-                                    if (addToC) for (int j = 0; j < cols; j++) dst[j] = src[j] + dst[j];
-                                    else for (int j = 0; j < cols; j++) dst[j] = src[j];
-                                }
-                            }
-                        }
+                            for (int jr = 0; jr < nc; jr += nr)
+                                Tile(p, kernel, kc, packA, packB, tile, ic, jc, ir, jr, mc, nc, addToC);
                     }
                 }
             }
+        }
+        PackBuffers.Return(buffers);
+    }
+
+    /// <summary>k depth up to which C is swept row block by row block (see RunRange).</summary>
+    private const int ShallowK = 32;
+
+    /// <summary>One MR×NR tile of C from packed panels; edge tiles go through <paramref name="tile"/> scratch.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Tile(in Problem p, delegate*<int, float*, float*, float*, int, bool, void> kernel, int kc,
+        float* packA, float* packB, float* tile, int ic, int jc, int ir, int jr, int mc, int nc, bool addToC)
+    {
+        int mr = p.Blocking.MR, nr = p.Blocking.NR;
+        int rows = Math.Min(mr, mc - ir), cols = Math.Min(nr, nc - jr);
+        float* aPanel = packA + (long)ir * kc;
+        float* bPanel = packB + (long)jr * kc;
+        float* cTile = p.C + (long)(ic + ir) * p.Ldc + jc + jr;
+        if (rows == mr && cols == nr)
+        {
+            kernel(kc, aPanel, bPanel, cTile, p.Ldc, addToC);
+            return;
+        }
+        // Edge tile: full tile into scratch, then the same single add (or copy) into C.
+        kernel(kc, aPanel, bPanel, tile, nr, false);
+        for (int r = 0; r < rows; r++)
+        {
+            float* dst = cTile + (long)r * p.Ldc;
+            float* src = tile + r * nr;
+            if (addToC) for (int j = 0; j < cols; j++) dst[j] = src[j] + dst[j];
+            else for (int j = 0; j < cols; j++) dst[j] = src[j];
         }
     }
 
     private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
 
     /// <summary>
-    /// Per-thread pack buffers: pinned arrays that only grow, addressed 64-byte aligned so packed panels
-    /// start on cache lines. A thread uses one pair at a time (a Gemm call never waits inside RunRange).
+    /// Pack buffers: pinned arrays that only grow, addressed 64-byte aligned so packed panels start on
+    /// cache lines. A RunRange borrows one set and returns it, so the number of sets follows how many
+    /// ranges run at once (the thread count), not which pool threads happen to run them.
     /// </summary>
-    private static class PackBuffers
+    private sealed class PackBuffers
     {
-        [ThreadStatic] private static float[]? _a, _b;
+        private float[] _a = [], _b = [];
+        private static readonly PackBuffers?[] Spare = new PackBuffers?[32];
 
-        public static float* A(int floats) => Aligned(ref _a, floats);
-        public static float* B(int floats) => Aligned(ref _b, floats);
+        public static PackBuffers Rent()
+        {
+            for (int i = 0; i < Spare.Length; i++)
+            {
+                var set = Interlocked.Exchange(ref Spare[i], null);
+                if (set is not null) return set;
+            }
+            return new PackBuffers();
+        }
 
-        private static float* Aligned(ref float[]? buffer, int floats)
+        public static void Return(PackBuffers set)
+        {
+            for (int i = 0; i < Spare.Length; i++)
+                if (Interlocked.CompareExchange(ref Spare[i], set, null) is null) return;
+        }
+
+        public float* A(int floats) => Aligned(ref _a, floats);
+        public float* B(int floats) => Aligned(ref _b, floats);
+
+        private static float* Aligned(ref float[] buffer, int floats)
         {
             const int Slack = 16; // 64 bytes, room to align the start
-            if (buffer is null || buffer.Length < floats + Slack)
+            if (buffer.Length < floats + Slack)
                 buffer = GC.AllocateUninitializedArray<float>(floats + Slack, pinned: true);
             nint start = (nint)Unsafe.AsPointer(ref buffer[0]);
             return (float*)((start + 63) & ~(nint)63);

@@ -13,7 +13,7 @@ public static class GradientClipping
     /// <remarks>
     /// As PyTorch: the factor is min(1, maxNorm / (norm + 1e-6)), so gradients are left exactly as they
     /// are whenever it is 1. Each tensor's norm is summed in double here (PyTorch uses float), so the
-    /// returned norm can differ from PyTorch's in the last float digits. A non-finite norm throws, as
+    /// returned norm can differ from PyTorch's in the last float digit. A non-finite norm throws, as
     /// PyTorch does with error_if_nonfinite.
     /// </remarks>
     public static double ClipByNorm(IEnumerable<Parameter> parameters, double maxNorm)
@@ -27,7 +27,8 @@ public static class GradientClipping
         double total = Math.Sqrt(sumSquares);
         if (!double.IsFinite(total))
             throw new ArithmeticException($"The gradients' total norm is {total}; training has diverged (lower the learning rate, or check the inputs for NaN).");
-        float coefficient = (float)(maxNorm / (total + 1e-6));
+        // In float, as PyTorch computes it from its float32 norm tensor.
+        float coefficient = (float)maxNorm / ((float)total + 1e-6f);
         if (coefficient < 1f)
             foreach (var p in list) TensorPrimitives.Multiply(p.Grad.ReadOnlySpan, coefficient, p.Grad.Span);
         return total;

@@ -71,9 +71,13 @@ public sealed class OneCycleSchedule : LearningRateSchedule
         // PyTorch allows step == total_steps (it raises only beyond); that step extrapolates the last phase.
         if (step > TotalSteps)
             throw new ArgumentOutOfRangeException(nameof(step), step, $"OneCycleSchedule was built for {TotalSteps} steps; step {step} is past its end. Build it with the run's total number of batches.");
-        if (step <= _warmupEnd) return ((step - 0) / (_warmupEnd - 0), true);
-        return ((step - _warmupEnd) / (_finalStep - _warmupEnd), false);
+        if (step <= _warmupEnd) return (Fraction(step - 0, _warmupEnd - 0), true);
+        return (Fraction(step - _warmupEnd, _finalStep - _warmupEnd), false);
     }
+
+    /// <summary>done / length, with a zero-length phase counted as finished (PyTorch divides by zero there,
+    /// e.g. 10 steps with pctStart 0.1 makes step 0 the whole warm-up).</summary>
+    private static double Fraction(double done, double length) => length > 0 ? done / length : 1.0;
 
     /// <summary>Cosine from <paramref name="start"/> (pct 0) to <paramref name="end"/> (pct 1), PyTorch's _annealing_cos.</summary>
     private static double Anneal(double start, double end, double pct) => end + (start - end) / 2.0 * (Math.Cos(Math.PI * pct) + 1);

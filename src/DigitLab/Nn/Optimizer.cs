@@ -75,8 +75,13 @@ public abstract class Optimizer
     /// <summary>Applies one update to every parameter from its current gradient, then counts the step.</summary>
     public void Step()
     {
+        // Plain for loops over the list: a foreach through the interface would allocate an enumerator per step.
+        for (int i = 0; i < NamedParameters.Count; i++)
+        {
+            var p = NamedParameters[i].Parameter;
+            if (p.Grad.Length != p.Length) p.Grad.RequireShape(p.Shape, $"gradient of {NamedParameters[i].Name}");
+        }
         StepCount++;
-        foreach (var (_, p) in NamedParameters) p.Grad.RequireShape(p.Shape, $"gradient of {p}");
         for (int i = 0; i < NamedParameters.Count; i++) Update(i, NamedParameters[i].Parameter);
     }
 
@@ -86,7 +91,7 @@ public abstract class Optimizer
     /// <summary>Sets every gradient to zero (PyTorch's <c>zero_grad(set_to_none=False)</c>).</summary>
     public void ZeroGrad()
     {
-        foreach (var (_, p) in NamedParameters) p.Grad.Zero();
+        for (int i = 0; i < NamedParameters.Count; i++) NamedParameters[i].Parameter.Grad.Zero();
     }
 
     /// <summary>

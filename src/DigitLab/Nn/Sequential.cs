@@ -14,6 +14,9 @@ public sealed class Sequential : Module
     /// <summary>The layers in order.</summary>
     public IReadOnlyList<Module> Layers { get; }
 
+    /// <summary>An empty stack (the identity); without this, <c>new Sequential()</c> would match both params constructors.</summary>
+    public Sequential() : this(Array.Empty<Module>()) { }
+
     public Sequential(params Module[] layers)
         : this(layers.Select((m, i) => (i.ToString(System.Globalization.CultureInfo.InvariantCulture), m)).ToArray()) { }
 
@@ -31,14 +34,14 @@ public sealed class Sequential : Module
     public override Tensor Forward(Tensor input)
     {
         var x = input;
-        foreach (var layer in Layers) x = layer.Forward(x);
+        foreach (var (_, layer) in _layers) x = layer.Forward(x); // over the array: no enumerator allocated per step
         return x;
     }
 
     public override Tensor Backward(Tensor outputGrad)
     {
         var g = outputGrad;
-        for (int i = Layers.Count - 1; i >= 0; i--) g = Layers[i].Backward(g);
+        for (int i = _layers.Length - 1; i >= 0; i--) g = _layers[i].Module.Backward(g);
         return g;
     }
 

@@ -1,0 +1,194 @@
+// PredictApi: recognise a digit from 784 pixel values, from a canvas drawing, or from an uploaded PNG,
+// with the active model, a chosen one, or every saved model side by side ("compare").
+using System.Buffers.Binary;
+using DigitLab.Data;
+using DigitLab.Reports;
+using DigitLab.Web.Services;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.Options;
+
+namespace DigitLab.Web.Api;
+
+/// <summary>784 values (28×28 row by row, 0 = background, 1 = ink), used as they are.</summary>
+public sealed record PixelsRequest(float[]? Pixels, string? Model = null, bool Compare = false);
+
+/// <summary>A canvas drawing: <c>Width</c>×<c>Height</c> grey bytes (0 = background, 255 = ink) in base64; preprocessed as MNIST was.</summary>
+public sealed record DrawingRequest(int Width, int Height, string? Pixels, string? Model = null, bool Compare = false);
+
+/// <summary>One model's answer.</summary>
+public sealed record Prediction(string Model, int Digit, float Confidence, float[] Probabilities);
+
+/// <summary>The 28×28 image the models received (784 bytes, base64) and each model's answer.</summary>
+public sealed record PredictResponse(string Image, IReadOnlyList<Prediction> Results);
+
+public static class PredictApi
+{
+    /// <summary>784 numbers of up to ~20 characters each fit comfortably.</summary>
+    public const long PixelsBodyLimit = 64 * 1024;
+    /// <summary>A 1024×1024 drawing in base64 plus JSON.</summary>
+    public const long DrawingBodyLimit = 1536 * 1024;
+    public const long ImageBodyLimit = 2 * 1024 * 1024;
+    public const int MaxDrawingSide = 1024;
+    public const int MaxImageSide = 4096;
+
+    public static RouteGroupBuilder MapPredictApi(this IEndpointRouteBuilder routes)
+    {
+        var group = routes.MapGroup("/api/predict").WithTags("Predict");
+        group.MapPost("/", PredictPixels);
+        group.MapPost("/drawing", PredictDrawing);
+        group.MapPost("/image", PredictImage);
+        return group;
+    }
+
+    public static async Task<Results<Ok<PredictResponse>, ProblemHttpResult>> PredictPixels(
+        HttpRequest request, IModelStore store, IOptions<JsonOptions> json, CancellationToken ct)
+    {
+        var (body, problem) = await Problems.ReadJsonAsync<PixelsRequest>(request, PixelsBodyLimit, json.Value.SerializerOptions, ct);
+        if (problem is not null) return problem;
+        if (body!.Pixels is not { } pixels)
+            return Problems.BadRequest("Missing pixels", "The body has no 'pixels': send 784 numbers (28×28 row by row) in [0, 1], 0 = background, 1 = ink.");
+        if (pixels.Length != 784)
+            return Problems.BadRequest("Wrong number of pixels", $"Expected 784 pixel values (28×28), found {pixels.Length}. Send one value per pixel, row by row.");
+        for (int i = 0; i < pixels.Length; i++)
+        {
+            float v = pixels[i];
+            if (!float.IsFinite(v))
+                return Problems.BadRequest("Pixel is not a number", $"pixels[{i}] is {v}: every value must be a finite number in [0, 1].");
+            if (v < 0 || v > 1)
+                return Problems.BadRequest("Pixel out of range", $"pixels[{i}] = {v} is outside [0, 1]: scale 0..255 values by 1/255.");
+        }
+        return Answer(store, pixels, body.Model, body.Compare);
+    }
+
+    public static async Task<Results<Ok<PredictResponse>, ProblemHttpResult>> PredictDrawing(
+        HttpRequest request, IModelStore store, IOptions<JsonOptions> json, CancellationToken ct)
+    {
+        var (body, problem) = await Problems.ReadJsonAsync<DrawingRequest>(request, DrawingBodyLimit, json.Value.SerializerOptions, ct);
+        if (problem is not null) return problem;
+        if (body!.Width is < 8 or > MaxDrawingSide || body.Height is < 8 or > MaxDrawingSide)
+            return Problems.BadRequest("Bad drawing size", $"The drawing is {body.Width}×{body.Height}; width and height must be between 8 and {MaxDrawingSide}.");
+        if (string.IsNullOrEmpty(body.Pixels))
+            return Problems.BadRequest("Missing pixels", $"The body has no 'pixels': send {body.Width}×{body.Height} grey bytes (0 = background, 255 = ink) in base64.");
+        var grey = new byte[body.Width * body.Height];
+        if (!Convert.TryFromBase64String(body.Pixels, grey, out int written))
+            return Problems.BadRequest("Bad pixels", $"'pixels' is not base64 of {grey.Length} bytes ({body.Width}×{body.Height}); it is {body.Pixels.Length} characters long.");
+        if (written != grey.Length)
+            return Problems.BadRequest("Wrong number of pixels", $"Expected {grey.Length} bytes ({body.Width}×{body.Height}), found {written}.");
+        if (!Preprocess.TryRun(grey, body.Width, body.Height, out var prepared, out var empty))
+            return Problems.BadRequest("Empty drawing", empty!);
+        return Answer(store, ToUnit(prepared!.Pixels), body.Model, body.Compare);
+    }
+
+    /// <summary>A PNG upload: multipart form field "image", or the raw PNG as the body (Content-Type image/png).</summary>
+    /// <remarks>28×28 images are taken as MNIST images; any other size is treated as a drawing (dark ink on light paper is inverted) and preprocessed.</remarks>
+    public static async Task<Results<Ok<PredictResponse>, ProblemHttpResult>> PredictImage(
+        HttpRequest request, IModelStore store, string? model, bool? compare, CancellationToken ct)
+    {
+        byte[] bytes;
+        if (request.HasFormContentType)
+        {
+            if (request.ContentLength > ImageBodyLimit) return Problems.TooLarge(ImageBodyLimit);
+            IFormCollection form;
+            try
+            {
+                form = await request.ReadFormAsync(new Microsoft.AspNetCore.Http.Features.FormOptions { MultipartBodyLengthLimit = ImageBodyLimit }, ct);
+            }
+            catch (Exception e) when (e is InvalidDataException or BadHttpRequestException)
+            {
+                return Problems.BadRequest("Bad upload", $"The multipart form could not be read: {e.Message}");
+            }
+            var file = form.Files["image"] ?? form.Files.FirstOrDefault();
+            if (file is null) return Problems.BadRequest("No file", "The form has no file: upload a PNG in the field 'image'.");
+            if (file.Length > ImageBodyLimit) return Problems.TooLarge(ImageBodyLimit);
+            using var stream = new MemoryStream();
+            await file.CopyToAsync(stream, ct);
+            bytes = stream.ToArray();
+        }
+        else
+        {
+            var (body, problem) = await Problems.ReadBoundedAsync(request, ImageBodyLimit, ct);
+            if (problem is not null) return problem;
+            bytes = body!;
+        }
+        if (!PngReader.IsPng(bytes))
+            return Problems.BadRequest("Not a PNG image",
+                $"The upload is not a PNG image (its first bytes are {(bytes.Length == 0 ? "missing: the upload is empty" : Convert.ToHexString(bytes.AsSpan(0, Math.Min(8, bytes.Length))))}). Upload a PNG file.");
+        // The size comes first (IHDR), so a small file that would inflate to a huge image is refused before decoding.
+        if (bytes.Length >= 24)
+        {
+            int w = BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(16)), h = BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(20));
+            if (w > MaxImageSide || h > MaxImageSide)
+                return Problems.BadRequest("Image too large", $"The image is {w}×{h}; at most {MaxImageSide}×{MaxImageSide} is accepted.");
+        }
+        RasterImage raster;
+        try
+        {
+            raster = PngReader.Decode(bytes, "The uploaded PNG");
+        }
+        catch (Exception e) when (e is InvalidDataException or ArgumentException or IndexOutOfRangeException)
+        {
+            return Problems.BadRequest("Not a readable PNG image", e.Message);
+        }
+        float[] image;
+        var grey = raster.ToGrey();
+        if (raster.Width == 28 && raster.Height == 28)
+            image = ToUnit(grey); // already an MNIST-sized image: used as it is
+        else if (Preprocess.TryRun(grey, raster.Width, raster.Height, out var prepared, out var empty))
+            image = ToUnit(prepared!.Pixels);
+        else
+            return Problems.BadRequest("Empty image", empty!);
+        return Answer(store, image, model, compare ?? false);
+    }
+
+    /// <summary>Runs the chosen model(s) on a 784-value image.</summary>
+    internal static Results<Ok<PredictResponse>, ProblemHttpResult> Answer(IModelStore store, float[] image, string? model, bool compare)
+    {
+        var (classifiers, problem) = Choose(store, model, compare);
+        if (problem is not null) return problem;
+        var results = new List<Prediction>(classifiers!.Count);
+        foreach (var classifier in classifiers) results.Add(Predict(classifier, image));
+        return TypedResults.Ok(new PredictResponse(Convert.ToBase64String(ToBytes(image)), results));
+    }
+
+    internal static Prediction Predict(IDigitClassifier classifier, ReadOnlySpan<float> image)
+    {
+        var p = classifier.Probabilities(image);
+        int best = 0;
+        for (int i = 1; i < p.Length; i++) if (p[i] > p[best]) best = i;
+        return new Prediction(classifier.Name, best, p[best], p);
+    }
+
+    /// <summary>The classifiers a request names: every model (compare), the named one, or the active one.</summary>
+    internal static (IReadOnlyList<IDigitClassifier>? Classifiers, ProblemHttpResult? Problem) Choose(IModelStore store, string? model, bool compare)
+    {
+        var saved = store.List();
+        if (saved.Count == 0)
+            return (null, Problems.Conflict("No trained model yet",
+                $"No model is saved in {store.Directory}. Train one on the Train page (the 'fast' model takes well under a minute), or run: ./digitlab train --model fast"));
+        if (compare)
+        {
+            var all = new List<IDigitClassifier>();
+            foreach (var info in saved) if (store.Open(info.Name) is { } c) all.Add(c);
+            return (all, null);
+        }
+        string name = string.IsNullOrWhiteSpace(model) ? store.ActiveName! : model;
+        if (store.Open(name) is { } classifier) return ([classifier], null);
+        return (null, Problems.BadRequest("Unknown model",
+            $"There is no model named '{name}'. Saved models: {string.Join(", ", saved.Select(m => m.Name))}."));
+    }
+
+    internal static float[] ToUnit(ReadOnlySpan<byte> pixels)
+    {
+        var unit = new float[pixels.Length];
+        for (int i = 0; i < pixels.Length; i++) unit[i] = pixels[i] / 255f;
+        return unit;
+    }
+
+    internal static byte[] ToBytes(ReadOnlySpan<float> image)
+    {
+        var bytes = new byte[image.Length];
+        for (int i = 0; i < image.Length; i++) bytes[i] = (byte)Math.Clamp(MathF.Round(image[i] * 255f), 0, 255);
+        return bytes;
+    }
+}

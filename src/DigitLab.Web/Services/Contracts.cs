@@ -1,0 +1,68 @@
+// Contracts: the small interfaces the endpoints depend on, so the HTTP layer is testable on its own
+// and the library (checkpoints, datasets, trainer) plugs in behind them.
+using DigitLab.Training;
+
+namespace DigitLab.Web.Services;
+
+/// <summary>A loaded classifier: 784 pixel values in [0, 1] (28×28, white ink on black) → ten probabilities.</summary>
+public interface IDigitClassifier
+{
+    string Name { get; }
+
+    /// <summary>Class probabilities (length 10, summing to 1) for one image (length 784, values in [0, 1]).</summary>
+    /// <remarks>Safe to call from many requests at once.</remarks>
+    float[] Probabilities(ReadOnlySpan<float> image);
+}
+
+/// <summary>What the models list shows for one saved model.</summary>
+public sealed record ModelInfo(
+    string Name,
+    string Architecture,
+    long Parameters,
+    int Epochs,
+    double? TestAccuracy,
+    DateTimeOffset Saved,
+    bool Partial);
+
+/// <summary>One row of a model summary: layer, output shape, parameter count.</summary>
+public sealed record LayerRow(string Layer, string OutputShape, long Parameters);
+
+/// <summary>Everything the Models page shows for one model.</summary>
+public sealed record ModelDetails(ModelInfo Info, IReadOnlyList<LayerRow> Summary, RunLog Log);
+
+/// <summary>The saved models under the models directory, and which one is active.</summary>
+public interface IModelStore
+{
+    /// <summary>The directory the models live in (for messages).</summary>
+    string Directory { get; }
+
+    /// <summary>Every saved model, newest first.</summary>
+    IReadOnlyList<ModelInfo> List();
+
+    /// <summary>The active model's name: the one chosen with <see cref="SetActive"/>, else the newest; null when none is saved.</summary>
+    string? ActiveName { get; }
+
+    /// <summary>Makes <paramref name="name"/> the active model; false when no such model exists.</summary>
+    bool SetActive(string name);
+
+    /// <summary>The loaded classifier, or null when no model of that name exists. Loaded once and cached.</summary>
+    IDigitClassifier? Open(string name);
+
+    /// <summary>Summary, run log and metrics of one model, or null when unknown.</summary>
+    ModelDetails? Details(string name);
+
+    /// <summary>Evaluates the model on the test set, stores the result with the model and returns it; null when unknown.</summary>
+    EvaluationResult? Test(string name, IDatasetProvider data, CancellationToken cancellationToken);
+}
+
+/// <summary>A labelled image set: <c>Count</c>×784 bytes (row-major 28×28) and <c>Count</c> labels.</summary>
+public sealed record DigitSet(string Name, byte[] Images, byte[] Labels, int Count);
+
+/// <summary>The MNIST training and test sets, loaded lazily from the data directory.</summary>
+public interface IDatasetProvider
+{
+    string DataDirectory { get; }
+
+    /// <summary>"train" or "test"; null when the files are not there (the message says how to fetch them).</summary>
+    DigitSet? Get(string split, out string? problem);
+}

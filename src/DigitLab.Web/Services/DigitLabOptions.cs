@@ -1,0 +1,56 @@
+// DigitLabOptions: where models and data live, and whether state-changing calls need the start-up token.
+using System.Net;
+using System.Security.Cryptography;
+
+namespace DigitLab.Web.Services;
+
+/// <summary>Settings of the web app, from configuration ("DigitLab:..."), environment, or defaults.</summary>
+public sealed class DigitLabOptions
+{
+    /// <summary>The default address: loopback only, so nothing outside this machine can reach the app unless asked.</summary>
+    public const string DefaultUrl = "http://127.0.0.1:5080";
+
+    /// <summary>The header that carries the token for starting, cancelling and activating.</summary>
+    public const string TokenHeader = "X-DigitLab-Token";
+
+    public required string ModelsDirectory { get; init; }
+    public required string DataDirectory { get; init; }
+
+    /// <summary>True when bound to anything but loopback (or forced by "DigitLab:RequireToken").</summary>
+    public bool RequireToken { get; init; }
+    public required string Token { get; init; }
+
+    /// <summary>Reads DigitLab:ModelsDir / DIGITLAB_MODELS, DigitLab:DataDir / DIGITLAB_DATA, DigitLab:RequireToken, DigitLab:Token.</summary>
+    public static DigitLabOptions From(IConfiguration configuration, string urls)
+    {
+        string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        string models = configuration["DigitLab:ModelsDir"] ?? Environment.GetEnvironmentVariable("DIGITLAB_MODELS")
+            ?? Path.Combine(home, ".digitlab", "models");
+        string data = configuration["DigitLab:DataDir"] ?? Environment.GetEnvironmentVariable("DIGITLAB_DATA")
+            ?? Path.Combine(home, ".digitlab", "data");
+        bool require = bool.TryParse(configuration["DigitLab:RequireToken"], out var forced) ? forced : !AllLoopback(urls);
+        string token = configuration["DigitLab:Token"] ?? Environment.GetEnvironmentVariable("DIGITLAB_TOKEN")
+            ?? Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
+        return new DigitLabOptions { ModelsDirectory = models, DataDirectory = data, RequireToken = require, Token = token };
+    }
+
+    /// <summary>True when every URL in the ';'-separated list binds a loopback host (localhost, 127.x.x.x, [::1]).</summary>
+    public static bool AllLoopback(string urls)
+    {
+        foreach (var raw in urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            // Kestrel accepts wildcards such as http://*:5080 and http://+:5080, which Uri cannot parse: those bind everything.
+            var url = raw.Replace("://*", "://wildcard.invalid").Replace("://+", "://wildcard.invalid");
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri)) return false;
+            if (uri.Host == "localhost") continue;
+            if (IPAddress.TryParse(uri.Host.Trim('[', ']'), out var address) && IPAddress.IsLoopback(address)) continue;
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>Constant-time comparison of a presented token.</summary>
+    public bool Accepts(string? presented) =>
+        !RequireToken || (presented is not null &&
+            CryptographicOperations.FixedTimeEquals(System.Text.Encoding.UTF8.GetBytes(presented), System.Text.Encoding.UTF8.GetBytes(Token)));
+}

@@ -1,0 +1,65 @@
+// LibraryTrainingBackend: runs a web training job with the library's Trainer and saves the checkpoint in the models directory.
+using DigitLab.Data;
+using DigitLab.Models;
+using DigitLab.Training;
+
+namespace DigitLab.Web.Services;
+
+public sealed class LibraryTrainingBackend(IDatasetProvider data, CheckpointModelStore store) : ITrainingBackend
+{
+    /// <summary>Images held out of training to draw the validation curve (stratified, as the CLI does).</summary>
+    public const int ValidationCount = 5000;
+
+    public IReadOnlyList<string> Architectures => ModelZoo.Names;
+
+    /// <summary>The recipe for a request: Adam; one-cycle for `fast` (its batch norm is built for a high peak rate), constant otherwise.</summary>
+    public static TrainerOptions Recipe(TrainingRequest request) => new()
+    {
+        Model = request.Architecture,
+        Optimizer = "adam",
+        LearningRate = request.LearningRate,
+        BatchSize = request.BatchSize,
+        Epochs = request.Epochs,
+        Schedule = request.Architecture == "fast" ? "onecycle" : "none",
+        Augmentation = request.Augment ? "affine" : "none",
+        ValidationCount = ValidationCount,
+        Seed = 1,
+    };
+
+    public RunLog Train(TrainingRequest request, IProgress<TrainingUpdate> progress, CancellationToken cancellationToken)
+    {
+        var (trainAll, _) = data is MnistProvider mnist ? mnist.Ensure() : Read(data);
+        var trainer = Trainer.Create(Recipe(request));
+        var (train, validation) = Split.Stratified(trainAll, ValidationCount, trainer.Options.Seed);
+
+        int reported = 0;
+        TrainingUpdate? last = null;
+        var relay = new Relay(p =>
+        {
+            // An epoch's record is added after its last batch; pass it on with the next report (or at the end).
+            while (reported < trainer.Log.Epochs.Count && last is not null)
+                progress.Report(last with { EpochDone = trainer.Log.Epochs[reported++] });
+            last = new TrainingUpdate(p.Epoch, p.Epochs, p.Batch, p.Batches, p.Loss);
+            progress.Report(last);
+        });
+        var log = trainer.Train(train, validation, relay, cancellationToken);
+        while (reported < log.Epochs.Count && last is not null)
+            progress.Report(last with { EpochDone = log.Epochs[reported++] });
+
+        Directory.CreateDirectory(store.Directory);
+        trainer.SaveCheckpoint(store.PathOf(request.Name));
+        return log;
+    }
+
+    private static (MnistDataset Train, MnistDataset Test) Read(IDatasetProvider data)
+    {
+        var train = data.Get("train", out var problem) ?? throw new InvalidOperationException(problem);
+        var test = data.Get("test", out problem) ?? throw new InvalidOperationException(problem);
+        return (new MnistDataset(train.Images, train.Labels, "mnist/train"), new MnistDataset(test.Images, test.Labels, "mnist/test"));
+    }
+
+    private sealed class Relay(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => report(value);
+    }
+}

@@ -1,0 +1,59 @@
+// WebSetup: the services and the request pipeline of the web app, so Program.cs reads as a table of contents.
+using System.Text.Json.Serialization;
+using DigitLab.Web.Services;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace DigitLab.Web;
+
+public static class WebSetup
+{
+    /// <summary>Largest body any endpoint accepts; each endpoint enforces its own, smaller limit too.</summary>
+    public const long MaxRequestBodyBytes = 4 * 1024 * 1024;
+
+    public static WebApplicationBuilder AddDigitLab(this WebApplicationBuilder builder)
+    {
+        // Loopback by default: the app is reachable from elsewhere only when asked (--urls), and then training needs the token.
+        if (string.IsNullOrWhiteSpace(builder.Configuration["urls"])) builder.WebHost.UseUrls(DigitLabOptions.DefaultUrl);
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = MaxRequestBodyBytes);
+
+        var services = builder.Services;
+        services.AddProblemDetails();
+        services.ConfigureHttpJsonOptions(json =>
+        {
+            // "NaN" and "Infinity" are read so validation can name them instead of failing as malformed JSON.
+            json.SerializerOptions.NumberHandling = JsonNumberHandling.AllowReadingFromString | JsonNumberHandling.AllowNamedFloatingPointLiterals;
+        });
+        services.AddSingleton(sp =>
+        {
+            var configuration = sp.GetRequiredService<IConfiguration>();
+            return DigitLabOptions.From(configuration, configuration["urls"] ?? DigitLabOptions.DefaultUrl);
+        });
+        services.TryAddSingleton(sp => new CheckpointModelStore(
+            sp.GetRequiredService<DigitLabOptions>().ModelsDirectory, sp.GetRequiredService<ILogger<CheckpointModelStore>>()));
+        services.TryAddSingleton<IModelStore>(sp => sp.GetRequiredService<CheckpointModelStore>());
+        services.TryAddSingleton<IDatasetProvider>(sp => new MnistProvider(sp.GetRequiredService<DigitLabOptions>().DataDirectory));
+        services.TryAddSingleton<ITrainingBackend>(sp => new LibraryTrainingBackend(
+            sp.GetRequiredService<IDatasetProvider>(), sp.GetRequiredService<CheckpointModelStore>()));
+        services.AddSingleton<TrainingJobs>();
+        return builder;
+    }
+
+    public static WebApplication UseDigitLab(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseDefaultFiles();
+        app.UseStaticFiles();
+        app.Lifetime.ApplicationStarted.Register(() => PrintBanner(app));
+        return app;
+    }
+
+    private static void PrintBanner(WebApplication app)
+    {
+        var options = app.Services.GetRequiredService<DigitLabOptions>();
+        foreach (var url in app.Urls) Console.WriteLine($"DigitLab is serving on {url}");
+        Console.WriteLine($"Models: {options.ModelsDirectory}   Data: {options.DataDirectory}");
+        if (options.RequireToken)
+            Console.WriteLine($"Bound beyond loopback: starting/cancelling training and activating models need the token {options.Token} (header {DigitLabOptions.TokenHeader}, or the field on the Train page).");
+    }
+}

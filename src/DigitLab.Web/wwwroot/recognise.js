@@ -1,0 +1,186 @@
+// recognise.js: the drawing pad (pointer events: mouse, pen, touch), live recognition, Random, compare all.
+'use strict';
+
+(() => {
+  const { api, bytesFromBase64, base64FromBytes, drawImage, bars, percent, escape, say } = DigitLab;
+  const pad = document.getElementById('pad');
+  const ctx = pad.getContext('2d', { willReadFrequently: true });
+  const status = document.getElementById('status');
+  const modelSelect = document.getElementById('model');
+  const compare = document.getElementById('compare');
+  const live = document.getElementById('live');
+  // MNIST strokes are about 2.5 px wide on a 20 px digit; a digit drawn ~200 px tall here scales by 10.
+  const strokeWidth = 22;
+  const liveInterval = 250; // ms between live requests while drawing
+  let drawing = false, last = null, dirty = false, inFlight = false, queued = false, lastSent = 0, timer = null;
+  let shownTruth = null;
+
+  function clear() {
+    ctx.fillStyle = '#000';
+    ctx.fillRect(0, 0, pad.width, pad.height);
+    dirty = false; shownTruth = null;
+    document.getElementById('digit').textContent = '?';
+    document.getElementById('confidence').innerHTML = '&nbsp;';
+    document.getElementById('bars').innerHTML = '';
+    document.getElementById('truth').textContent = '';
+    document.getElementById('compare-table').classList.add('hidden');
+    drawImage(document.getElementById('seen'), new Uint8Array(784));
+    say(status, 'Draw a digit in the black square, then press Recognise (or just keep drawing).');
+  }
+
+  function point(e) {
+    const rect = pad.getBoundingClientRect();
+    return { x: (e.clientX - rect.left) * pad.width / rect.width, y: (e.clientY - rect.top) * pad.height / rect.height };
+  }
+
+  function stroke(from, to) {
+    ctx.strokeStyle = '#fff';
+    ctx.lineWidth = strokeWidth;
+    ctx.lineCap = 'round';
+    ctx.lineJoin = 'round';
+    ctx.beginPath();
+    ctx.moveTo(from.x, from.y);
+    ctx.lineTo(to.x, to.y);
+    ctx.stroke();
+  }
+
+  pad.addEventListener('pointerdown', e => {
+    e.preventDefault();
+    if (shownTruth !== null) clear(); // drawing over a Random image starts afresh
+    pad.setPointerCapture(e.pointerId);
+    drawing = true;
+    last = point(e);
+    stroke(last, last);
+    dirty = true;
+  });
+  pad.addEventListener('pointermove', e => {
+    if (!drawing) return;
+    e.preventDefault();
+    const events = e.getCoalescedEvents ? e.getCoalescedEvents() : [e];
+    for (const ce of (events.length ? events : [e])) {
+      const p = point(ce);
+      stroke(last, p);
+      last = p;
+    }
+    if (live.checked) scheduleLive();
+  });
+  const end = e => {
+    if (!drawing) return;
+    drawing = false;
+    if (live.checked) recognise();
+  };
+  pad.addEventListener('pointerup', end);
+  pad.addEventListener('pointercancel', end);
+
+  function scheduleLive() {
+    const wait = liveInterval - (performance.now() - lastSent);
+    if (wait <= 0) recognise();
+    else if (!timer) timer = setTimeout(() => { timer = null; recognise(); }, wait);
+  }
+
+  /** The canvas as grey bytes (the red channel: strokes are white on black). */
+  function greyPixels() {
+    const rgba = ctx.getImageData(0, 0, pad.width, pad.height).data;
+    const grey = new Uint8Array(pad.width * pad.height);
+    let ink = false;
+    for (let i = 0; i < grey.length; i++) { grey[i] = rgba[i * 4]; if (grey[i] > 16) ink = true; }
+    return ink ? grey : null;
+  }
+
+  async function recognise() {
+    if (inFlight) { queued = true; return; }
+    const grey = greyPixels();
+    if (!grey) {
+      say(status, 'The canvas is empty: draw a digit first (a single digit, as large as the square).', 'warn');
+      return;
+    }
+    inFlight = true; lastSent = performance.now();
+    try {
+      const result = await api('api/predict/drawing', { json: {
+        width: pad.width, height: pad.height, pixels: base64FromBytes(grey),
+        model: modelSelect.value || null, compare: compare.checked } });
+      show(result);
+    } catch (e) {
+      say(status, e.message, 'error');
+    } finally {
+      inFlight = false;
+      if (queued) { queued = false; if (!drawing) recognise(); else scheduleLive(); }
+    }
+  }
+
+  function show(result, label = null) {
+    drawImage(document.getElementById('seen'), bytesFromBase64(result.image));
+    const chosen = result.results.find(r => r.model === modelSelect.value) || result.results[0];
+    document.getElementById('digit').textContent = chosen.digit;
+    document.getElementById('confidence').textContent = `${percent(chosen.confidence, 1)} sure · ${chosen.model}`;
+    bars(document.getElementById('bars'), chosen.probabilities);
+    const truth = document.getElementById('truth');
+    truth.innerHTML = label === null ? '' :
+      `True label: <b>${label}</b> · ${chosen.digit === label ? '<span class="ok">right</span>' : '<span class="wrong">wrong</span>'}`;
+    const table = document.getElementById('compare-table');
+    if (result.results.length > 1) {
+      table.innerHTML = `<table><thead><tr><th>Model</th><th class="num">Answer</th><th class="num">Confidence</th><th>Runner-up</th></tr></thead><tbody>${
+        result.results.map(r => {
+          const order = r.probabilities.map((p, d) => [p, d]).sort((a, b) => b[0] - a[0]);
+          return `<tr><td>${escape(r.model)}</td><td class="num"><b>${r.digit}</b></td><td class="num">${percent(r.confidence, 1)}</td>` +
+            `<td>${order[1][1]} (${percent(order[1][0], 1)})</td></tr>`;
+        }).join('')}</tbody></table>`;
+      table.classList.remove('hidden');
+    } else table.classList.add('hidden');
+    say(status, result.results.length > 1 ? `Every saved model's answer (${result.results.length} models).` : '');
+  }
+
+  async function random() {
+    try {
+      const item = await api('api/dataset/test/random');
+      const bytes = bytesFromBase64(item.image);
+      // Show the test image on the pad, scaled up, and recognise the original 784 values.
+      const small = document.createElement('canvas');
+      drawImage(small, bytes);
+      ctx.imageSmoothingEnabled = false;
+      ctx.drawImage(small, 0, 0, pad.width, pad.height);
+      dirty = false;
+      const pixels = Array.from(bytes, v => v / 255);
+      const result = await api('api/predict', { json: { pixels, model: modelSelect.value || null, compare: compare.checked } });
+      show(result, item.label);
+      shownTruth = item.label;
+      say(status, `Test image #${item.index}. Draw on the pad to start your own digit.`);
+    } catch (e) {
+      say(status, e.message, 'error');
+    }
+  }
+
+  async function loadModels() {
+    try {
+      const list = await api('api/models');
+      const none = list.models.length === 0;
+      document.getElementById('no-model').classList.toggle('hidden', !none);
+      modelSelect.innerHTML = list.models.map(m =>
+        `<option value="${escape(m.name)}"${m.name === list.active ? ' selected' : ''}>${escape(m.name)}${
+          m.testAccuracy != null ? ` (${percent(m.testAccuracy)})` : ''}${m.name === list.active ? ' · active' : ''}</option>`).join('');
+      modelSelect.disabled = none;
+      ['recognise', 'random'].forEach(id => document.getElementById(id).disabled = none);
+      if (none) say(status, `No model is saved yet in ${list.directory}. Train one first: the fast model takes well under a minute.`, 'warn');
+    } catch (e) {
+      say(status, e.message, 'error');
+    }
+  }
+
+  document.getElementById('train-fast').addEventListener('click', async () => {
+    try {
+      await api('api/training', { json: { model: 'fast' } });
+      location.href = 'train.html';
+    } catch (e) {
+      if (e.status === 409) location.href = 'train.html';
+      else say(status, e.message, 'error');
+    }
+  });
+  document.getElementById('clear').addEventListener('click', clear);
+  document.getElementById('recognise').addEventListener('click', recognise);
+  document.getElementById('random').addEventListener('click', random);
+  modelSelect.addEventListener('change', () => { if (dirty) recognise(); });
+  compare.addEventListener('change', () => { if (dirty) recognise(); });
+
+  clear();
+  loadModels();
+})();

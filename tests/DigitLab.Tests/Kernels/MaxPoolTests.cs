@@ -14,6 +14,8 @@ public class MaxPoolTests
     [InlineData(3, 2, 5, 7, 2, 1, 1)]
     [InlineData(2, 2, 4, 5, 4, 2, 2)]
     [InlineData(40, 20, 6, 6, 2, 2, 0)] // enough planes to split across threads
+    [InlineData(2, 3, 6, 40, 2, 2, 0)]  // rows of 20 outputs: two 8-wide vector steps and a tail
+    [InlineData(1, 1, 4, 33, 2, 2, 0)]  // odd width: the last column is dropped
     public void MatchesReference(int n, int c, int h, int w, int k, int s, int p)
     {
         var g = new ConvGeometry(n, c, h, w, c, k, s, p);
@@ -60,5 +62,24 @@ public class MaxPoolTests
         Assert.True(float.IsNaN(y[0]));
         Assert.Equal(1, idx[0]);
         Assert.Equal(idxRef, idx);
+    }
+
+    [Fact]
+    public void VectorPathHandlesNaNAndTiesLikeTheReference()
+    {
+        var g = new ConvGeometry(1, 1, 2, 32, 1, 2, 2, 0); // 16 outputs: two vector steps
+        var x = new float[64];
+        var rng = new Rng(12);
+        for (int i = 0; i < 64; i++) x[i] = rng.NextInt(3); // many ties
+        x[1] = float.NaN; x[33] = float.NaN;                 // window 0: NaN at the top right and bottom right
+        x[36] = float.NaN;                                   // window 2: NaN at the bottom left only
+        float[] y = new float[16], yRef = new float[16];
+        int[] idx = new int[16], idxRef = new int[16];
+        MaxPool.Forward(g, x, y, idx);
+        MaxPoolReference.Forward(g, x, yRef, idxRef);
+        Assert.Equal(idxRef, idx);
+        Assert.Equal(yRef, y);
+        Assert.Equal(1, idx[0]);
+        Assert.Equal(36, idx[2]);
     }
 }

@@ -64,7 +64,7 @@ public static class MaxPool
             var bottom = x.Slice(topIndex + w, 2 * ow);
             var yRow = y.Slice(r * ow, ow);
             var iRow = idx.Slice(r * ow, ow);
-            int c = Avx2.IsSupported ? Row2x2Avx2(top, bottom, topIndex, w, yRow, iRow) : 0;
+            int c = Avx2.IsSupported ? Row2x2Vector(top, bottom, topIndex, w, yRow, iRow) : 0;
             for (; c < ow; c++)
             {
                 float a = top[2 * c], b = top[2 * c + 1], d = bottom[2 * c], e = bottom[2 * c + 1];
@@ -82,11 +82,11 @@ public static class MaxPool
     }
 
     /// <summary>
-    /// Eight outputs at a time: the four window corners are de-interleaved from 16 top and 16 bottom
+    /// Eight (then four) outputs at a time: the four window corners are de-interleaved from 16 top and 16 bottom
     /// values, compared with masks (first maximum wins, NaN wins over numbers) and selected, all in
-    /// registers. Returns how many outputs of the row it did (a multiple of 8).
+    /// registers. Returns how many outputs of the row it did (a multiple of 4).
     /// </summary>
-    private static int Row2x2Avx2(ReadOnlySpan<float> top, ReadOnlySpan<float> bottom, int topIndex, int w, Span<float> y, Span<int> idx)
+    private static int Row2x2Vector(ReadOnlySpan<float> top, ReadOnlySpan<float> bottom, int topIndex, int w, Span<float> y, Span<int> idx)
     {
         // Avx.Shuffle de-interleaves within 128-bit lanes, so the outputs come out in the order
         // 0 1 4 5 2 3 6 7; indices are built in that order and both vectors are put right at the end.
@@ -109,7 +109,33 @@ public static class MaxPool
             Avx2.Permute4x64(m.AsDouble(), 0b11_01_10_00).AsSingle().StoreUnsafe(ref MemoryMarshal.GetReference(y), (nuint)c);
             Avx2.Permute4x64(best.AsDouble(), 0b11_01_10_00).AsInt32().StoreUnsafe(ref MemoryMarshal.GetReference(idx), (nuint)c);
         }
+        if (Sse.IsSupported)
+        {
+            // Four more outputs with 128-bit vectors, where de-interleaving keeps the order.
+            for (; 2 * c + 8 <= top.Length; c += 4)
+            {
+                var t0 = Vector128.LoadUnsafe(ref t, (nuint)(2 * c));
+                var t1 = Vector128.LoadUnsafe(ref t, (nuint)(2 * c + 4));
+                var b0 = Vector128.LoadUnsafe(ref b, (nuint)(2 * c));
+                var b1 = Vector128.LoadUnsafe(ref b, (nuint)(2 * c + 4));
+                var index = Vector128.Create(topIndex + 2 * c) + Vector128.Create(0, 2, 4, 6);
+                var m = Sse.Shuffle(t0, t1, 0b10_00_10_00);
+                var best = index;
+                Take(Sse.Shuffle(t0, t1, 0b11_01_11_01), index + Vector128<int>.One, ref m, ref best);
+                Take(Sse.Shuffle(b0, b1, 0b10_00_10_00), index + Vector128.Create(w), ref m, ref best);
+                Take(Sse.Shuffle(b0, b1, 0b11_01_11_01), index + Vector128.Create(w + 1), ref m, ref best);
+                m.StoreUnsafe(ref MemoryMarshal.GetReference(y), (nuint)c);
+                best.StoreUnsafe(ref MemoryMarshal.GetReference(idx), (nuint)c);
+            }
+        }
         return c;
+    }
+
+    private static void Take(Vector128<float> v, Vector128<int> vIndex, ref Vector128<float> m, ref Vector128<int> best)
+    {
+        var wins = Vector128.GreaterThan(v, m) | Vector128.AndNot(~Vector128.Equals(v, v), ~Vector128.Equals(m, m));
+        m = Vector128.ConditionalSelect(wins, v, m);
+        best = Vector128.ConditionalSelect(wins.AsInt32(), vIndex, best);
     }
 
     private static void Take(Vector256<float> v, Vector256<int> vIndex, ref Vector256<float> m, ref Vector256<int> best)

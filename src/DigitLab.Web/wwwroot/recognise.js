@@ -46,7 +46,7 @@
 
   pad.addEventListener('pointerdown', e => {
     e.preventDefault();
-    if (shownTruth !== null) clear(); // drawing over a Random image starts afresh
+    if (shownTruth !== null) clear(); // drawing over a Random or uploaded image starts afresh
     pad.setPointerCapture(e.pointerId);
     drawing = true;
     last = point(e);
@@ -150,6 +150,26 @@
     }
   }
 
+  async function upload(file) {
+    try {
+      const form = new FormData();
+      form.append('image', file);
+      const query = new URLSearchParams({ compare: compare.checked });
+      if (modelSelect.value) query.set('model', modelSelect.value);
+      const result = await api(`api/predict/image?${query}`, { method: 'POST', body: form });
+      // Show the preprocessed 28×28 image on the pad, scaled up, as the model saw it.
+      const small = document.createElement('canvas');
+      drawImage(small, bytesFromBase64(result.image));
+      ctx.imageSmoothingEnabled = false;
+      ctx.drawImage(small, 0, 0, pad.width, pad.height);
+      dirty = false; shownTruth = -1;
+      show(result);
+      say(status, `Uploaded ${file.name}, preprocessed as MNIST. Draw on the pad to start your own digit.`);
+    } catch (e) {
+      say(status, e.message, 'error');
+    }
+  }
+
   async function loadModels() {
     try {
       const list = await api('api/models');
@@ -159,7 +179,7 @@
         `<option value="${escape(m.name)}"${m.name === list.active ? ' selected' : ''}>${escape(m.name)}${
           m.testAccuracy != null ? ` (${percent(m.testAccuracy)})` : ''}${m.name === list.active ? ' · active' : ''}</option>`).join('');
       modelSelect.disabled = none;
-      ['recognise', 'random'].forEach(id => document.getElementById(id).disabled = none);
+      ['recognise', 'random', 'upload'].forEach(id => document.getElementById(id).disabled = none);
       if (none) say(status, `No model is saved yet in ${list.directory}. Train one first: the fast model takes well under a minute.`, 'warn');
     } catch (e) {
       say(status, e.message, 'error');
@@ -178,6 +198,7 @@
   document.getElementById('clear').addEventListener('click', clear);
   document.getElementById('recognise').addEventListener('click', recognise);
   document.getElementById('random').addEventListener('click', random);
+  document.getElementById('upload').addEventListener('change', e => { if (e.target.files[0]) upload(e.target.files[0]); e.target.value = ''; });
   modelSelect.addEventListener('change', () => { if (dirty) recognise(); });
   compare.addEventListener('change', () => { if (dirty) recognise(); });
 

@@ -14,11 +14,12 @@
   const liveInterval = 250; // ms between live requests while drawing
   let drawing = false, last = null, dirty = false, inFlight = false, queued = false, lastSent = 0, timer = null;
   let shownTruth = null;
+  let shownPixels = null; // the 784 values of a Random test image on the pad, so a model change can ask again
 
   function clear() {
     ctx.fillStyle = '#000';
     ctx.fillRect(0, 0, pad.width, pad.height);
-    dirty = false; shownTruth = null;
+    dirty = false; shownTruth = null; shownPixels = null;
     document.getElementById('digit').textContent = '?';
     document.getElementById('confidence').innerHTML = '&nbsp;';
     document.getElementById('bars').innerHTML = '';
@@ -141,9 +142,8 @@
       ctx.drawImage(small, 0, 0, pad.width, pad.height);
       dirty = false;
       const pixels = Array.from(bytes, v => v / 255);
-      const result = await api('api/predict', { json: { pixels, model: modelSelect.value || null, compare: compare.checked } });
-      show(result, item.label);
-      shownTruth = item.label;
+      shownTruth = item.label; shownPixels = pixels;
+      await again();
       say(status, `Test image #${item.index}. Draw on the pad to start your own digit.`);
     } catch (e) {
       say(status, e.message, 'error');
@@ -165,6 +165,16 @@
       dirty = false; shownTruth = -1;
       show(result);
       say(status, `Uploaded ${file.name}, preprocessed as MNIST. Draw on the pad to start your own digit.`);
+    } catch (e) {
+      say(status, e.message, 'error');
+    }
+  }
+
+  /** Asks again for the Random test image on the pad (after a change of model or of "compare all"). */
+  async function again() {
+    try {
+      const result = await api('api/predict', { json: { pixels: shownPixels, model: modelSelect.value || null, compare: compare.checked } });
+      show(result, shownTruth);
     } catch (e) {
       say(status, e.message, 'error');
     }
@@ -199,8 +209,9 @@
   document.getElementById('recognise').addEventListener('click', recognise);
   document.getElementById('random').addEventListener('click', random);
   document.getElementById('upload').addEventListener('change', e => { if (e.target.files[0]) upload(e.target.files[0]); e.target.value = ''; });
-  modelSelect.addEventListener('change', () => { if (dirty) recognise(); });
-  compare.addEventListener('change', () => { if (dirty) recognise(); });
+  const changed = () => { if (shownPixels) again(); else if (dirty) recognise(); };
+  modelSelect.addEventListener('change', changed);
+  compare.addEventListener('change', changed);
 
   clear();
   loadModels();

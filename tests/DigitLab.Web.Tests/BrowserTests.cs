@@ -88,6 +88,10 @@ public sealed class BrowserTests(BrowserFixture fixture)
         await page.ClickAsync("#random");
         await Expect(page.Locator("#truth")).ToContainTextAsync("True label");
         await Expect(page.Locator("#digit")).ToHaveTextAsync(new Regex("^[0-9]$"));
+        await page.CheckAsync("#compare"); // the same test image, asked of every model
+        await Expect(page.Locator("#compare-table tbody tr")).Not.ToHaveCountAsync(0);
+        await Expect(page.Locator("#compare-table")).ToContainTextAsync(BrowserFixture.CopyName);
+        await Expect(page.Locator("#truth")).ToContainTextAsync("True label");
     }
 
     [Fact]

@@ -47,8 +47,9 @@ public static partial class TrainingApi
     }
 
     /// <summary>Server-sent events: "status" (full snapshot; first on every connection), "progress", "epoch".</summary>
-    public static ServerSentEventsResult<string> GetEvents(TrainingJobs jobs, CancellationToken ct) =>
-        TypedResults.ServerSentEvents(jobs.Events(ct));
+    /// <remarks>The stream ends when the browser leaves or the server stops (so an open page never delays shutdown).</remarks>
+    public static ServerSentEventsResult<string> GetEvents(TrainingJobs jobs, IHostApplicationLifetime lifetime, CancellationToken ct) =>
+        TypedResults.ServerSentEvents(jobs.Events(ct, lifetime.ApplicationStopping));
 
     public static async Task<Results<Accepted<JobStatus>, ProblemHttpResult>> Start(
         HttpRequest request, TrainingJobs jobs, IModelStore store, DigitLabOptions options, IOptions<JsonOptions> json, CancellationToken ct)

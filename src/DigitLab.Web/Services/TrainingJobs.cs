@@ -129,8 +129,11 @@ public sealed class TrainingJobs : IDisposable
     }
 
     /// <summary>The event stream of the job: a "status" snapshot first, then "progress", "epoch" and "status" events.</summary>
-    public async IAsyncEnumerable<SseItem<string>> Events([EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <param name="cancellationToken">The request's token (the browser left).</param>
+    /// <param name="stopping">The server is stopping: the stream ends so an open page never delays shutdown.</param>
+    public async IAsyncEnumerable<SseItem<string>> Events([EnumeratorCancellation] CancellationToken cancellationToken, CancellationToken stopping = default)
     {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopping);
         var channel = Channel.CreateBounded<SseItem<string>>(new BoundedChannelOptions(256)
         {
             FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true,
@@ -149,7 +152,7 @@ public sealed class TrainingJobs : IDisposable
                 SseItem<string> item;
                 try
                 {
-                    item = await channel.Reader.ReadAsync(cancellationToken);
+                    item = await channel.Reader.ReadAsync(linked.Token);
                 }
                 catch (OperationCanceledException) { yield break; }
                 catch (ChannelClosedException) { yield break; }

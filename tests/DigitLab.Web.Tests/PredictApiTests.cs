@@ -193,8 +193,19 @@ public sealed class PredictApiTests : IDisposable
         await HttpAssert.Problem(await _client.PostAsync("/api/predict/image", text), HttpStatusCode.BadRequest, "not a PNG", "68656C6C");
         var truncated = new ByteArrayContent(TestImages.GreyPng(new byte[784], 28, 28)[..40]);
         await HttpAssert.Problem(await _client.PostAsync("/api/predict/image", truncated), HttpStatusCode.BadRequest, "PNG", "truncated");
+        await HttpAssert.Problem(await _client.PostAsync("/api/predict/image?compare=perhaps", new ByteArrayContent(TestImages.GreyPng(new byte[784], 28, 28))),
+            HttpStatusCode.BadRequest, "'perhaps'");
         using var form = new MultipartFormDataContent { { new StringContent("x"), "note" } };
         await HttpAssert.Problem(await _client.PostAsync("/api/predict/image", form), HttpStatusCode.BadRequest, "no file");
+    }
+
+    [Fact]
+    public async Task Image_ThatWouldInflateHuge_IsRefusedBeforeDecoding()
+    {
+        var png = TestImages.GreyPng(new byte[1], 1, 1);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(png.AsSpan(16), 40_000); // IHDR width
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(png.AsSpan(20), 40_000); // IHDR height
+        await HttpAssert.Problem(await _client.PostAsync("/api/predict/image", new ByteArrayContent(png)), HttpStatusCode.BadRequest, "40000×40000", "at most");
     }
 
     [Fact]

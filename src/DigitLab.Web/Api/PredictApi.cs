@@ -83,8 +83,11 @@ public static class PredictApi
     /// <summary>A PNG upload: multipart form field "image", or the raw PNG as the body (Content-Type image/png).</summary>
     /// <remarks>28×28 images are taken as MNIST images; any other size is treated as a drawing (dark ink on light paper is inverted) and preprocessed.</remarks>
     public static async Task<Results<Ok<PredictResponse>, ProblemHttpResult>> PredictImage(
-        HttpRequest request, IModelStore store, string? model, bool? compare, CancellationToken ct)
+        HttpRequest request, IModelStore store, string? model, string? compare, CancellationToken ct)
     {
+        bool compareAll = false;
+        if (!string.IsNullOrEmpty(compare) && !bool.TryParse(compare, out compareAll))
+            return Problems.BadRequest("Bad compare flag", $"compare must be true or false, found '{compare}'.");
         byte[] bytes;
         if (request.HasFormContentType)
         {
@@ -118,7 +121,7 @@ public static class PredictApi
         if (bytes.Length >= 24)
         {
             int w = BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(16)), h = BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(20));
-            if (w > MaxImageSide || h > MaxImageSide)
+            if (w > MaxImageSide || h > MaxImageSide || w <= 0 || h <= 0)
                 return Problems.BadRequest("Image too large", $"The image is {w}×{h}; at most {MaxImageSide}×{MaxImageSide} is accepted.");
         }
         RasterImage raster;
@@ -138,7 +141,7 @@ public static class PredictApi
             image = ToUnit(prepared!.Pixels);
         else
             return Problems.BadRequest("Empty image", empty!);
-        return Answer(store, image, model, compare ?? false);
+        return Answer(store, image, model, compareAll);
     }
 
     /// <summary>Runs the chosen model(s) on a 784-value image.</summary>

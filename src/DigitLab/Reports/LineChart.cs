@@ -41,7 +41,8 @@ public sealed class LineChart
 
         var xs = Series.SelectMany(s => s.X).ToArray();
         var ys = Series.SelectMany(s => s.Y).ToArray();
-        var x = LogX ? Scale.Log(xs.Min(), xs.Max(), left, right) : Scale.Linear(xs.Min(), xs.Max(), left, right, 7);
+        bool integerX = xs.All(v => v == Math.Round(v)); // epochs, batch counts
+        var x = LogX ? Scale.Log(xs.Min(), xs.Max(), left, right) : Scale.Linear(xs.Min(), xs.Max(), left, right, 7, integer: integerX);
         if (XTicks is { Count: > 0 }) x = x.WithTicks(XTicks);
         bool fixedY = YMin.HasValue && YMax.HasValue;
         var y = Scale.Linear(YMin ?? ys.Min(), YMax ?? ys.Max(), bottom, top, 6, exact: fixedY);
@@ -51,8 +52,9 @@ public sealed class LineChart
         ChartFrame.YAxis(svg, y, left, right, YLabel);
         ChartFrame.XAxis(svg, x, top, bottom, XLabel);
 
+        // Clip to the plot area plus a marker's radius, so lines outside a fixed y range are cut but edge markers are whole.
         string clipId = SvgDocument.NextId("clip");
-        svg.Raw($"<defs><clipPath id=\"{clipId}\"><rect x=\"{SvgDocument.N(left)}\" y=\"{SvgDocument.N(top - 4)}\" width=\"{SvgDocument.N(right - left)}\" height=\"{SvgDocument.N(bottom - top + 8)}\"/></clipPath></defs>");
+        svg.Raw($"<defs><clipPath id=\"{clipId}\"><rect x=\"{SvgDocument.N(left - 5)}\" y=\"{SvgDocument.N(top - 5)}\" width=\"{SvgDocument.N(right - left + 10)}\" height=\"{SvgDocument.N(bottom - top + 10)}\"/></clipPath></defs>");
         svg.Raw($"<g clip-path=\"url(#{clipId})\">");
         for (int i = 0; i < Series.Count; i++)
         {

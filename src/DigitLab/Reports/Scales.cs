@@ -18,23 +18,27 @@ public sealed class Scale
     public bool IsLog { get; }
     public double[] Ticks { get; }
     private double TickStep { get; }
+    /// <summary>Label log ticks as plain numbers (0.0001, 0.02) even on wide ranges: set for explicit ticks such as swept values.</summary>
+    private bool PlainLabels { get; init; }
 
     /// <summary>
     /// A linear scale covering [<paramref name="dataMin"/>, <paramref name="dataMax"/>], widened to whole
     /// tick steps unless <paramref name="exact"/> (used for zoomed or fixed axes such as 0.95–1.0).
     /// A single value (min = max) gets an interval around it so it is drawn in the middle.
     /// </summary>
-    public static Scale Linear(double dataMin, double dataMax, double pixelStart, double pixelEnd, int tickCount = 6, bool exact = false)
+    /// <param name="integer">Ticks only at whole numbers (epochs, counts): the step is at least 1.</param>
+    public static Scale Linear(double dataMin, double dataMax, double pixelStart, double pixelEnd, int tickCount = 6, bool exact = false, bool integer = false)
     {
         RequireFinite(dataMin, dataMax);
         if (dataMin > dataMax) (dataMin, dataMax) = (dataMax, dataMin);
         if (dataMin == dataMax)
         {
-            double pad = dataMin == 0 ? 1 : Math.Abs(dataMin) * 0.1;
+            double pad = dataMin == 0 || integer ? 1 : Math.Abs(dataMin) * 0.1;
             dataMin -= pad; dataMax += pad;
             exact = false;
         }
         double step = NiceStep((dataMax - dataMin) / Math.Max(1, tickCount - 1));
+        if (integer) step = step < 1 ? 1 : step == 2.5 ? 2 : step; // 2.5 is the only fractional nice step above 1
         double min = exact ? dataMin : Math.Floor(dataMin / step + 1e-9) * step;
         double max = exact ? dataMax : Math.Ceiling(dataMax / step - 1e-9) * step;
         var ticks = new List<double>();
@@ -69,7 +73,10 @@ public sealed class Scale
 
     /// <summary>The same mapping with ticks at <paramref name="ticks"/> (e.g. exactly the learning rates swept).</summary>
     public Scale WithTicks(IEnumerable<double> ticks) =>
-        new(Min, Max, PixelStart, PixelEnd, IsLog, ticks.Where(t => t >= Min - 1e-12 && t <= Max + 1e-12).Distinct().Order().ToArray(), TickStep);
+        new(Min, Max, PixelStart, PixelEnd, IsLog, ticks.Where(t => t >= Min - 1e-12 && t <= Max + 1e-12).Distinct().Order().ToArray(), TickStep)
+        {
+            PlainLabels = true,
+        };
 
     /// <summary>The pixel position of <paramref name="value"/>.</summary>
     public double Map(double value)
@@ -107,7 +114,7 @@ public sealed class Scale
     public string FormatLog(double value)
     {
         double e = Math.Log10(value);
-        bool powers = Min < 0.01 || Max > 1e4;
+        bool powers = !PlainLabels && (Min < 0.01 || Max > 1e4);
         if (powers && Math.Abs(e - Math.Round(e)) < 1e-9) return "10" + Superscript((int)Math.Round(e));
         return value.ToString(value >= 1e4 ? "N0" : "0.#######", CultureInfo.InvariantCulture);
     }

@@ -26,7 +26,7 @@ public sealed record TsneOptions
     public int PcaDimensions { get; init; } = 50;
     public TsneMethod Method { get; init; } = TsneMethod.Auto;
     /// <summary>With <see cref="TsneMethod.Auto"/>, the exact O(N²) method is used up to this many points.</summary>
-    public int ExactMaxPoints { get; init; } = 1000;
+    public int ExactMaxPoints { get; init; } = 500;
     public ulong Seed { get; init; } = 0;
 }
 

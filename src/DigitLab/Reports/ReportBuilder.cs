@@ -177,11 +177,10 @@ public static class ReportBuilder
     private static void Summaries(HtmlSection section, List<RunEntry> runs, Dictionary<string, IReadOnlyList<LayerRow>> summaries)
     {
         section.Raw("<div class=\"tables\">");
-        var shown = new HashSet<string>();
-        foreach (var (key, rows) in summaries.OrderBy(k => runs.FindIndex(r => r.Name == k.Key || r.Log.Model == k.Key) is var i && i < 0 ? int.MaxValue : i))
+        foreach (var run in runs)
         {
-            if (!shown.Add(key)) continue;
-            var table = new ReportTable($"summary-{Slug(key)}", $"{key}: {rows.Sum(r => r.Parameters).ToString("N0", Ci)} parameters",
+            if (!summaries.TryGetValue(run.Name, out var rows)) continue;
+            var table = new ReportTable($"summary-{Slug(run.Name)}", $"{run.Name}: {rows.Sum(r => r.Parameters).ToString("N0", Ci)} parameters",
                 new("layer"), new("type"), new("output shape"), new("parameters", ColumnFormat.Integer));
             foreach (var r in rows) table.Add(new string('\u00a0', 3 * r.Depth) + r.Layer, r.Type, r.OutputShape, r.Parameters);
             section.Table(table);
@@ -367,7 +366,7 @@ public static class ReportBuilder
 
     private static void Tsne(HtmlSection section, List<TsneMap> maps)
     {
-        section.Paragraph("Test images embedded in 2-D by t-SNE (perplexity 30; Barnes-Hut θ = 0.5 above 1,000 points), coloured by their true digit. Distances between clusters are not meaningful; clusters and their overlaps are.");
+        section.Paragraph("Test images embedded in 2-D by t-SNE (perplexity 30; exact up to 500 points, Barnes-Hut θ = 0.5 above), coloured by their true digit. Distances between clusters are not meaningful; clusters and their overlaps are.");
         var table = new ReportTable("tsne", "t-SNE runs", new("map"), new("space"), new("points", ColumnFormat.Integer), new("KL divergence", ColumnFormat.Fixed4), new("seconds", ColumnFormat.Seconds));
         section.BeginRow();
         foreach (var m in maps)
@@ -423,11 +422,13 @@ public static class ReportBuilder
                          ("validation accuracy", t => t.Run.Epochs.LastOrDefault()?.ValidationAccuracy),
                      })
             {
-                var series = groups.Select((g, i) =>
+                var series = groups.Select(g =>
                 {
                     var pts = g.Select(t => (X: value(t.Trial)!.Value, Y: pick(t))).Where(p => p.Y is double y && double.IsFinite(y)).OrderBy(p => p.X).ToList();
                     string label = groups.Select(x => x.Key.Model).Distinct().Count() == groups.Count ? g.Key.Model : $"{g.Key.Model} ({g.Key.Other})";
-                    return new Series(label, pts.Select(p => p.X).ToList(), pts.Select(p => p.Y!.Value).ToList(), Palette.Series(models.IndexOf(g.Key.Model) + i * 0));
+                    // One colour per model; a model's further settings (another batch size...) are dashed.
+                    bool firstOfModel = groups.First(x => x.Key.Model == g.Key.Model) == g;
+                    return new Series(label, pts.Select(p => p.X).ToList(), pts.Select(p => p.Y!.Value).ToList(), Palette.Series(models.IndexOf(g.Key.Model)), Dashed: !firstOfModel);
                 }).Where(s => s.X.Count > 0).ToList();
                 if (series.Count == 0) continue;
                 section.Figure($"sweep-{id}-{Slug(metric)}", new LineChart

@@ -54,6 +54,6 @@ public static class WebSetup
         foreach (var url in app.Urls) Console.WriteLine($"DigitLab is serving on {url}");
         Console.WriteLine($"Models: {options.ModelsDirectory}   Data: {options.DataDirectory}");
         if (options.RequireToken)
-            Console.WriteLine($"Bound beyond loopback: starting/cancelling training and activating models need the token {options.Token} (header {DigitLabOptions.TokenHeader}, or the field on the Train page).");
+            Console.WriteLine($"Bound beyond loopback: starting/cancelling training and activating/testing models need the token {options.Token} (header {DigitLabOptions.TokenHeader}, or the field on the Train page).");
     }
 }

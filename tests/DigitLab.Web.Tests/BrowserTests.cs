@@ -49,6 +49,9 @@ public sealed class BrowserTests(BrowserFixture fixture)
         await Stroke(page, Ellipse(140, 140, 55, 90));
         await Expect(page.Locator("#digit")).ToHaveTextAsync("0");
         await Expect(page.Locator("#bars .track")).ToHaveCountAsync(10);
+        // The winning bar is drawn nearly full width; touch drawing must not scroll the page.
+        Assert.True(await page.EvaluateAsync<bool>("() => { const t = document.querySelector('#bars .track.best'); return t.firstElementChild.getBoundingClientRect().width > 0.5 * t.getBoundingClientRect().width; }"));
+        Assert.Equal("none", await page.EvaluateAsync<string>("() => getComputedStyle(document.getElementById('pad')).touchAction"));
         // The 28×28 image the model saw is drawn: some pixel of it is lit.
         Assert.True(await page.EvaluateAsync<bool>("() => { const d = document.getElementById('seen').getContext('2d').getImageData(0,0,28,28).data; return d.some((v,i) => i % 4 === 0 && v > 0); }"));
 
@@ -109,6 +112,8 @@ public sealed class BrowserTests(BrowserFixture fixture)
         var models = await client.GetFromJsonAsync<ModelsList>("api/models", System.Text.Json.JsonSerializerOptions.Web);
         await Expect(page.Locator("#detail-predictions tbody tr")).ToHaveCountAsync(models!.Models.Count); // one row per saved model
         await Expect(page.Locator("#detail-predictions")).ToContainTextAsync(BrowserFixture.CopyName);
+        Directory.CreateDirectory(Path.Combine(AppContext.BaseDirectory, "screenshots"));
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(AppContext.BaseDirectory, "screenshots", "dataset-detail-desktop.png") });
     }
 
     [Fact]

@@ -166,6 +166,8 @@ public sealed class TrainingApiTests : IDisposable
         await HttpAssert.Problem(await client.PostAsJsonAsync("/api/training", new { model = "fast" }), HttpStatusCode.Forbidden, "token", DigitLabOptions.TokenHeader);
         await HttpAssert.Problem(await client.PostAsync("/api/training/cancel", null), HttpStatusCode.Forbidden, "token");
         await HttpAssert.Problem(await client.PostAsync("/api/models/alpha/activate", null), HttpStatusCode.Forbidden, "token");
+        await HttpAssert.Problem(await client.PostAsync("/api/models/alpha/test", null), HttpStatusCode.Forbidden, "token");
+        Assert.Equal(0, guarded.Store.TestCalls);
         var wrong = new HttpRequestMessage(HttpMethod.Post, "/api/training") { Content = JsonContent.Create(new { model = "fast" }) };
         wrong.Headers.Add(DigitLabOptions.TokenHeader, "guess");
         await HttpAssert.Problem(await client.SendAsync(wrong), HttpStatusCode.Forbidden, "token");

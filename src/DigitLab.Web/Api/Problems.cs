@@ -27,7 +27,7 @@ internal static class Problems
 
     public static ProblemHttpResult Forbidden() =>
         TypedResults.Problem(
-            detail: $"This server is reachable from other machines, so starting, cancelling and activating need the token printed at start-up: send it in the {DigitLabOptions.TokenHeader} header (the Train page has a field for it).",
+            detail: $"This server is reachable from other machines, so starting or cancelling training and activating or testing a model need the token printed at start-up: send it in the {DigitLabOptions.TokenHeader} header (the Train page has a field for it).",
             statusCode: StatusCodes.Status403Forbidden, title: "Token required");
 
     /// <summary>Null when the request may change state (loopback binding, or the right token); else a 403 problem.</summary>

@@ -17,14 +17,25 @@ import subprocess
 import sys
 import time
 
-# (m, n, k) for C(m×n) = A(m×k)·B(k×n): the MLP's first layer, its last, the CNN's convolutions as im2col GEMMs.
-MODEL_SHAPES = [(64, 128, 784), (64, 10, 128), (32, 64 * 784, 9), (64, 64 * 196, 288)]
+# (m, n, k, op) for C(m×n) = op(A)·op(B), the same list as `digitlab bench kernels`: N = as stored,
+# T = transposed (a stored k×m, or b stored n×k, passed as a .t() view, which BLAS reads without a copy).
+MODEL_SHAPES = [
+    (64, 128, 784, "NT"),      # mlp fc1 forward: Y = X·Wᵀ
+    (64, 784, 128, "NN"),      # mlp fc1 backward dX = dY·W
+    (128, 784, 64, "TN"),      # mlp fc1 backward dW = dYᵀ·X
+    (64, 10, 128, "NT"),       # mlp fc2 forward
+    (32, 64 * 784, 9, "NN"),   # cnn conv1 forward (im2col over the batch)
+    (32, 9, 64 * 784, "NT"),   # cnn conv1 backward dW
+    (64, 64 * 196, 288, "NN"), # cnn conv2 forward
+    (64, 288, 64 * 196, "NT"), # cnn conv2 backward dW
+    (288, 64 * 196, 64, "TN"), # cnn conv2 backward dX
+]
 
 
-def time_mm(m, n, k, reps, min_seconds=0.2):
+def time_mm(m, n, k, op, reps, min_seconds=0.2):
     import torch
-    a = torch.randn(m, k, dtype=torch.float32)
-    b = torch.randn(k, n, dtype=torch.float32)
+    a = torch.randn(k, m, dtype=torch.float32).t() if op[0] == "T" else torch.randn(m, k, dtype=torch.float32)
+    b = torch.randn(n, k, dtype=torch.float32).t() if op[1] == "T" else torch.randn(k, n, dtype=torch.float32)
     c = torch.empty(m, n, dtype=torch.float32)
     torch.mm(a, b, out=c)  # warm-up
     # Enough calls per repetition that one repetition lasts a measurable time.
@@ -60,11 +71,11 @@ def main():
     torch.set_num_threads(threads)
     print(f"torch {torch.__version__}, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}, "
           f"load average {os.getloadavg()[0]:.2f}")
-    shapes = MODEL_SHAPES + [(1024, 1024, 1024)] + ([] if args.no_2048 else [(2048, 2048, 2048)])
-    for m, n, k in shapes:
-        seconds = time_mm(m, n, k, args.reps)
+    shapes = MODEL_SHAPES + [(1024, 1024, 1024, "NN")] + ([] if args.no_2048 else [(2048, 2048, 2048, "NN")])
+    for m, n, k, op in shapes:
+        seconds = time_mm(m, n, k, op, args.reps)
         gflops = 2.0 * m * n * k / seconds / 1e9
-        print(f"torch.mm {m}x{n}x{k}  {threads} thread{'s' if threads > 1 else ' '}  {gflops:7.1f} GFLOP/s  ({seconds * 1e3:.3f} ms)")
+        print(f"torch.mm {m}x{n}x{k} {op}  {threads} thread{'s' if threads > 1 else ' '}  {gflops:7.1f} GFLOP/s  {seconds * 1e3:9.3f} ms")
 
 
 if __name__ == "__main__":

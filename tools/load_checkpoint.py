@@ -109,12 +109,12 @@ def main():
     if "final_metrics" in meta:
         print("final metrics (DigitLab):", meta["final_metrics"])
     state = OrderedDict((k, v) for k, v in tensors.items() if not k.startswith("optimizer."))
-    print(f"{len(state)} model tensors, {sum(v.numel() for k, v in state.items() if 'running_' not in k):,} parameters, "
+    print(f"{len(state)} model tensors, {sum(v.numel() for k, v in state.items() if 'running_' not in k and not k.endswith('num_batches_tracked')):,} parameters, "
           f"{len(tensors) - len(state)} optimizer tensors")
 
     model = build(arch, options.get("Dropout", True))
     missing, unexpected = model.load_state_dict(state, strict=False)
-    missing = [k for k in missing if not k.endswith("num_batches_tracked")]  # PyTorch-only counter
+    missing = [k for k in missing if not k.endswith("num_batches_tracked")]  # older files may lack the counter
     if missing or unexpected:
         sys.exit(f"state_dict mismatch: missing {missing}, unexpected {unexpected}")
     print("loaded into PyTorch:", type(model).__name__)

@@ -18,6 +18,8 @@ little-endian data. Tensor names inside a file:
     <optimizer>.<state_dict name>              parameters after one optimizer step (model file)
     step<k>.<name>, grad<k>.<name>, state.<n>  optimizer files: parameters after step k, the gradient
                                                used by step k, the optimizer state after the last step
+    <run>_losses, <run>.<name>                 model_small_cnn_train: losses of five training steps and the
+                                               parameters after them
 
 The metadata holds each case's configuration (kernel size, stride, lr...), which the tests read.
 """
@@ -72,8 +74,8 @@ def save(name, tensors, metadata=None):
 
 
 def float_state(module):
-    """state_dict entries that are floating point (drops batch norm's int64 num_batches_tracked)."""
-    return {k: v.detach().clone() for k, v in module.state_dict().items() if v.is_floating_point()}
+    """state_dict entries as float32 (batch norm's int64 num_batches_tracked too: ours is a float buffer)."""
+    return {k: v.detach().clone().to(torch.float32) for k, v in module.state_dict().items()}
 
 
 def layer_case(name, module, x, metadata=None, train=True):
@@ -90,8 +92,7 @@ def layer_case(name, module, x, metadata=None, train=True):
     for k, p in module.named_parameters():
         tensors["grad." + k] = p.grad
     for k, v in module.named_buffers():
-        if v.is_floating_point():
-            tensors["after." + k] = v
+        tensors["after." + k] = v.to(torch.float32)
     meta = {"module": type(module).__name__, "train": train}
     meta.update(metadata or {})
     save(name, tensors, meta)
@@ -201,13 +202,17 @@ MODEL_ADAM = dict(lr=1e-3, weight_decay=1e-4)
 MODEL_ADAMW = dict(lr=1e-3, weight_decay=1e-2)
 
 
-def small_model():
-    """conv-relu-maxpool-conv-relu-maxpool-flatten-linear-relu-linear on 4 images, cross-entropy loss."""
-    torch.manual_seed(70)
-    model = nn.Sequential(
+def small_cnn():
+    return nn.Sequential(
         nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(4 * 7 * 7, 12), nn.ReLU(), nn.Linear(12, 10))
+
+
+def small_model():
+    """conv-relu-maxpool-conv-relu-maxpool-flatten-linear-relu-linear on 4 images, cross-entropy loss."""
+    torch.manual_seed(70)
+    model = small_cnn()
     x = torch.randn(4, 1, 28, 28).requires_grad_(True)
     target = torch.tensor([7, 2, 1, 0])
     before = float_state(model)
@@ -239,6 +244,45 @@ def small_model():
     meta.update({"adam_" + k: v for k, v in MODEL_ADAM.items()})
     meta.update({"adamw_" + k: v for k, v in MODEL_ADAMW.items()})
     save("model_small_cnn", tensors, meta)
+
+
+TRAIN_STEPS = 5
+
+
+def small_model_training():
+    """Five training steps on one batch: SGD with cosine annealing, Adam with one-cycle (beta1 cycled too)."""
+    torch.manual_seed(71)
+    model = small_cnn()
+    x = torch.randn(4, 1, 28, 28)
+    target = torch.tensor([3, 8, 5, 6])
+    start = float_state(model)
+    tensors = {"input": x, "target": target.to(torch.float32)}
+    for k, v in start.items():
+        tensors["param." + k] = v
+    S = torch.optim.lr_scheduler
+    runs = [
+        ("sgd_cosine", lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9, weight_decay=5e-4),
+         lambda o: S.CosineAnnealingLR(o, T_max=TRAIN_STEPS, eta_min=1e-3)),
+        ("adam_onecycle", lambda ps: torch.optim.Adam(ps, lr=1e-2),
+         lambda o: S.OneCycleLR(o, max_lr=1e-2, total_steps=TRAIN_STEPS)),
+    ]
+    for prefix, make_opt, make_sched in runs:
+        model.load_state_dict(start)
+        opt = make_opt(model.parameters())
+        sched = make_sched(opt)
+        losses = []
+        for _ in range(TRAIN_STEPS):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), target)
+            loss.backward()
+            opt.step()
+            sched.step()
+            losses.append(loss.item())
+        tensors[prefix + "_losses"] = np.array(losses, dtype=np.float32)
+        for k, v in float_state(model).items():
+            tensors[prefix + "." + k] = v
+    save("model_small_cnn_train", tensors, {"steps": TRAIN_STEPS, "sgd_lr": 0.05, "sgd_momentum": 0.9,
+        "sgd_weight_decay": 5e-4, "cosine_min": 1e-3, "adam_max_lr": 1e-2})
 
 
 OPTIMIZER_CASES = [
@@ -335,6 +379,7 @@ def main():
     cross_entropy()
     basic_blocks()
     small_model()
+    small_model_training()
     total = sum(os.path.getsize(os.path.join(OUT, f)) for f in os.listdir(OUT))
     print(f"total {total} bytes")
 

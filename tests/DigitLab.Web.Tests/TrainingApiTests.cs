@@ -147,8 +147,10 @@ public sealed class TrainingApiTests : IDisposable
     [InlineData("{\"model\":\"fast\",\"learningRate\":\"NaN\"}", "learningRate", "found NaN")]
     [InlineData("{\"model\":\"fast\",\"name\":\"../../etc/passwd\"}", "'../../etc/passwd'", "letters, digits")]
     [InlineData("{\"model\":\"fast\",\"epochs\":\"many\"}", "could not be read as JSON", "epochs")]
+    [InlineData("{\"model\":\"fast\",\"name\":\"taken\"}", "'taken'", "already saved")]
     public async Task BadStart_Is400(string json, string fragment1, string fragment2)
     {
+        _app.Store.Add("taken");
         await HttpAssert.Problem(await _client.PostAsync("/api/training", HttpAssert.Json(json)), HttpStatusCode.BadRequest, fragment1, fragment2);
         Assert.Empty(_app.Backend.Requests);
     }

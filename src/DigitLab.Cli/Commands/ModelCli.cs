@@ -67,8 +67,8 @@ internal sealed class RecipeOptions
             ClipNorm = Get(ClipNorm, m.ClipNorm),
         };
         options.Validate();
-        if (options.Augmentation != "none" && AugmentationOptions.Parse(options.Augmentation) is null)
-            throw new ArgumentException($"Unknown augmentation '{options.Augmentation}': use none, affine, elastic or affine+elastic.");
+        AugmentationOptions.Parse(options.Augmentation); // throws a message naming the known ones
+        Data.Normalization.Parse(options.Normalization);
         return options;
     }
 }

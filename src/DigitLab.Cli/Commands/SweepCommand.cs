@@ -85,8 +85,11 @@ internal static class SweepCommand
             AtomicFile.WriteAllText(Path.Combine(outDir, "sweep.csv"), table.ToCsv());
             AtomicFile.WriteAllText(Path.Combine(outDir, "sweep-table.json"), table.ToJson());
             var shown = new Table().Border(TableBorder.Rounded).Title($"{plan.Epochs} epochs, {plan.Optimizer}, seed {plan.Seed}");
-            foreach (var c in table.Columns) shown.AddColumn(new TableColumn(c.Name) { Alignment = c.Format == ColumnFormat.Text ? Justify.Left : Justify.Right });
-            foreach (var row in table.Rows) shown.AddRow(row.Select((v, i) => Markup.Escape(ReportTable.FormatCell(v, table.Columns[i].Format))).ToArray());
+            // The console shows the columns the studies print; sweep.csv has them all.
+            var columns = new[] { "model", "lr", "batch size", "train size", "train acc", "val acc", "test acc", "time" }
+                .Select(n => table.Columns.ToList().FindIndex(c => c.Name == n)).ToArray();
+            foreach (int c in columns) shown.AddColumn(new TableColumn(table.Columns[c].Name) { Alignment = c == 0 ? Justify.Left : Justify.Right });
+            foreach (var row in table.Rows) shown.AddRow(columns.Select(c => Markup.Escape(ReportTable.FormatCell(row[c], table.Columns[c].Format))).ToArray());
             AnsiConsole.Write(shown);
             AnsiConsole.MarkupLine($"{results.Count} of {trials.Count} trials finished; results in {Markup.Escape(outDir)} (report: digitlab report --runs {Markup.Escape(outDir)})");
             return results.Count == trials.Count ? 0 : 130;

@@ -51,6 +51,7 @@ internal static class TrainCommand
 
             var (trainAll, test) = data.Load(r, kind, quiet: asJson);
             var o = trainer.Options;
+            if (o.Threads > 0) Tensors.Threading.Threads = o.Threads;
             var (train, validation) = o.ValidationCount > 0 ? Split.Stratified(trainAll, o.ValidationCount, o.Seed) : (trainAll, null);
             if (!asJson)
                 AnsiConsole.MarkupLine($"Training [bold]{o.Model}[/] ({trainer.Model.ParameterCount():N0} parameters) on {train.Count:N0} images, validating on {validation?.Count ?? 0:N0}: " +
@@ -108,7 +109,7 @@ internal static class TrainCommand
             RunLog log = trainer.Log;
             AnsiConsole.Progress()
                 .AutoClear(false).HideCompleted(false)
-                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new SpinnerColumn())
+                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = 10 }, new PercentageColumn())
                 .Start(ctx =>
                 {
                     ProgressTask? task = null;
@@ -117,7 +118,7 @@ internal static class TrainCommand
                     {
                         if (task is null) return;
                         var record = trainer.Log.Epochs.LastOrDefault(e => e.Epoch == taskEpoch);
-                        if (record is not null) { task.Description = Markup.Escape(EpochLine(record, trainer.Options.Epochs)); task.Value = task.MaxValue; }
+                        if (record is not null) { task.Description = Markup.Escape(ShortEpochLine(record, trainer.Options.Epochs)); task.Value = task.MaxValue; }
                         task.StopTask();
                     }
                     var progress = new SyncProgress<TrainingProgress>(p =>
@@ -131,7 +132,7 @@ internal static class TrainCommand
                         if (p.Batch % 5 == 0 || p.Batch == p.Batches)
                         {
                             task!.Value = p.Batch;
-                            task.Description = Markup.Escape($"Epoch {p.Epoch}/{p.Epochs}  batch {p.Batch}/{p.Batches}  loss {p.Loss:F4}  acc {ModelCli.Percent(p.Accuracy)}  ETA {p.EpochRemaining:m\\:ss}");
+                            task.Description = Markup.Escape($"Epoch {p.Epoch}/{p.Epochs} {p.Batch}/{p.Batches} loss {p.Loss:F4} acc {ModelCli.Percent(p.Accuracy)} ETA {p.EpochRemaining:m\\:ss}");
                         }
                     });
                     log = trainer.Train(train, validation, progress, cts.Token);
@@ -149,6 +150,13 @@ internal static class TrainCommand
     {
         string val = e.ValidationLoss is double vl ? $"  val loss {vl:F4} acc {ModelCli.Percent(e.ValidationAccuracy ?? 0)}" : "";
         return $"Epoch {e.Epoch}/{epochs}  train loss {e.TrainLoss:F4} acc {ModelCli.Percent(e.TrainAccuracy)}{val}  lr {e.LearningRate:G3}  {e.Seconds:F1} s";
+    }
+
+    /// <summary>The epoch's figures in a line short enough to sit beside a progress bar in 80 columns.</summary>
+    internal static string ShortEpochLine(EpochRecord e, int epochs)
+    {
+        string val = e.ValidationLoss is double vl ? $" | val {vl:F4} {ModelCli.Percent(e.ValidationAccuracy ?? 0)}" : "";
+        return $"Epoch {e.Epoch}/{epochs} train {e.TrainLoss:F4} {ModelCli.Percent(e.TrainAccuracy)}{val} | {e.Seconds:F1} s";
     }
 
     private static void PrintResult(RunLog log, string path)

@@ -12,12 +12,17 @@ namespace DigitLab.Web.Api;
 public sealed record StartTrainingRequest(string? Model, int? Epochs = null, int? BatchSize = null, double? LearningRate = null, bool? Augment = null, string? Name = null);
 
 /// <summary>Choices and defaults for the Train page.</summary>
-public sealed record TrainingOptions(IReadOnlyList<string> Architectures, string DefaultArchitecture, int Epochs, int BatchSize, double LearningRate, bool Augment, bool TokenRequired, int MaxEpochs, int MaxBatchSize);
+/// <remarks><c>LearningRates</c> holds each architecture's default rate (fast takes a higher one-cycle peak).</remarks>
+public sealed record TrainingOptions(IReadOnlyList<string> Architectures, string DefaultArchitecture, int Epochs, int BatchSize, double LearningRate, bool Augment, bool TokenRequired, int MaxEpochs, int MaxBatchSize, IReadOnlyDictionary<string, double> LearningRates);
 
 public static partial class TrainingApi
 {
     public const int DefaultEpochs = 1, MaxEpochs = 100, DefaultBatchSize = 64, MaxBatchSize = 4096;
     public const double DefaultLearningRate = 1e-3, MaxLearningRate = 10;
+    /// <summary>fast has batch norm and trains with a one-cycle schedule: a 5e-3 peak reaches 99% validation accuracy in one epoch.</summary>
+    public const double FastLearningRate = 5e-3;
+
+    public static double DefaultRate(string architecture) => architecture == "fast" ? FastLearningRate : DefaultLearningRate;
     public const long BodyLimit = 16 * 1024;
 
     public static RouteGroupBuilder MapTrainingApi(this IEndpointRouteBuilder routes)
@@ -37,7 +42,8 @@ public static partial class TrainingApi
     {
         var names = jobs.Architectures;
         string preferred = names.Contains("fast") ? "fast" : names.FirstOrDefault() ?? "";
-        return TypedResults.Ok(new TrainingOptions(names, preferred, DefaultEpochs, DefaultBatchSize, DefaultLearningRate, false, options.RequireToken, MaxEpochs, MaxBatchSize));
+        return TypedResults.Ok(new TrainingOptions(names, preferred, DefaultEpochs, DefaultBatchSize, DefaultRate(preferred), false, options.RequireToken,
+            MaxEpochs, MaxBatchSize, names.ToDictionary(n => n, DefaultRate)));
     }
 
     /// <summary>Server-sent events: "status" (full snapshot; first on every connection), "progress", "epoch".</summary>
@@ -45,7 +51,7 @@ public static partial class TrainingApi
         TypedResults.ServerSentEvents(jobs.Events(ct));
 
     public static async Task<Results<Accepted<JobStatus>, ProblemHttpResult>> Start(
-        HttpRequest request, TrainingJobs jobs, DigitLabOptions options, IOptions<JsonOptions> json, CancellationToken ct)
+        HttpRequest request, TrainingJobs jobs, IModelStore store, DigitLabOptions options, IOptions<JsonOptions> json, CancellationToken ct)
     {
         if (Problems.CheckToken(request, options) is { } forbidden) return forbidden;
         var (body, problem) = await Problems.ReadJsonAsync<StartTrainingRequest>(request, BodyLimit, json.Value.SerializerOptions, ct);
@@ -56,7 +62,7 @@ public static partial class TrainingApi
         if (!architectures.Contains(body.Model))
             return Problems.BadRequest("Unknown model", $"There is no architecture '{body.Model}'. Choose one of {string.Join(", ", architectures)}.");
         int epochs = body.Epochs ?? DefaultEpochs, batch = body.BatchSize ?? DefaultBatchSize;
-        double lr = body.LearningRate ?? DefaultLearningRate;
+        double lr = body.LearningRate ?? DefaultRate(body.Model);
         if (epochs is < 1 or > MaxEpochs)
             return Problems.BadRequest("Bad epochs", $"epochs must be between 1 and {MaxEpochs}, found {epochs}.");
         if (batch is < 1 or > MaxBatchSize)
@@ -67,6 +73,8 @@ public static partial class TrainingApi
         if (!ValidName().IsMatch(name))
             return Problems.BadRequest("Bad model name", $"The name '{name}' may use only letters, digits, '.', '_' and '-' (at most 64 characters), and must not start with '.'.");
 
+        if (store.List().Any(m => m.Name == name))
+            return Problems.BadRequest("Name taken", $"A model named '{name}' is already saved in {store.Directory}: choose another name (or leave it empty for a dated one).");
         var training = new TrainingRequest(body.Model, epochs, batch, lr, body.Augment ?? false, name);
         if (!jobs.TryStart(training, out var status))
             return Problems.Conflict("A training job is running",

@@ -93,6 +93,7 @@
   });
   document.getElementById('page').addEventListener('change', e => {
     const n = parseInt(e.target.value, 10);
+    if (n === state.page) return;
     if (!(n >= 1 && n <= state.pageCount)) { say(status, `Choose a page from 1 to ${state.pageCount}.`, 'warn'); e.target.value = state.page; return; }
     state.page = n; load();
   });

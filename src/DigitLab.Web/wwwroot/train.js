@@ -17,7 +17,8 @@
       if (wanted && options.architectures.includes(wanted)) $('arch').value = wanted;
       $('epochs').value = options.epochs; $('epochs').max = options.maxEpochs;
       $('batch').value = options.batchSize; $('batch').max = options.maxBatchSize;
-      $('lr').value = options.learningRate;
+      $('lr').value = options.learningRates[$('arch').value] ?? options.learningRate;
+      $('arch').addEventListener('change', () => { $('lr').value = options.learningRates[$('arch').value] ?? options.learningRate; });
       $('token-row').classList.toggle('hidden', !options.tokenRequired);
       $('token').value = localStorage.getItem('digitlab-token') || '';
     } catch (e) {
@@ -78,17 +79,17 @@
     let out = '';
     for (let i = 0; i <= 4; i++) {
       const v = yMax * i / 4;
-      out += `<line x1="${L}" x2="${W - R}" y1="${y(v)}" y2="${y(v)}" stroke="#e5e7eb"/><text x="${L - 6}" y="${y(v) + 4}" text-anchor="end" font-size="11" fill="#5f6b7a">${v.toPrecision(2)}</text>`;
+      out += `<line x1="${L}" x2="${W - R}" y1="${y(v)}" y2="${y(v)}" stroke="#e5e7eb"/><text x="${L - 6}" y="${y(v) + 4}" text-anchor="end" font-size="13" fill="#5f6b7a">${v.toPrecision(2)}</text>`;
     }
     for (let e = 0; e <= epochs; e += Math.max(1, Math.ceil(epochs / 10)))
-      out += `<text x="${x(e)}" y="${H - B + 16}" text-anchor="middle" font-size="11" fill="#5f6b7a">${e}</text>`;
+      out += `<text x="${x(e)}" y="${H - B + 16}" text-anchor="middle" font-size="13" fill="#5f6b7a">${e}</text>`;
     out += `<text x="${(L + W - R) / 2}" y="${H - 4}" text-anchor="middle" font-size="12" fill="#5f6b7a">epoch</text>`;
     out += `<text x="14" y="${(T + H - B) / 2}" text-anchor="middle" font-size="12" fill="#5f6b7a" transform="rotate(-90 14 ${(T + H - B) / 2})">loss</text>`;
     if (losses.length)
       out += `<polyline fill="none" stroke="#2563eb" stroke-width="2" points="${losses.map(p => `${x(p.epoch).toFixed(1)},${y(p.loss).toFixed(1)}`).join(' ')}"/>`;
     for (const r of records.filter(r => r.validationLoss != null))
       out += `<circle cx="${x(r.epoch)}" cy="${y(r.validationLoss)}" r="4" fill="#f97316"><title>validation loss ${r.validationLoss.toFixed(4)}</title></circle>`;
-    out += `<g font-size="12"><rect x="${W - R - 200}" y="${T}" width="10" height="10" fill="#2563eb"/><text x="${W - R - 185}" y="${T + 9}">training loss</text>` +
+    out += `<g font-size="13"><rect x="${W - R - 200}" y="${T}" width="10" height="10" fill="#2563eb"/><text x="${W - R - 185}" y="${T + 9}">training loss</text>` +
       `<circle cx="${W - R - 95}" cy="${T + 5}" r="4" fill="#f97316"/><text x="${W - R - 85}" y="${T + 9}">validation loss</text></g>`;
     if (!losses.length) out += `<text x="${W / 2}" y="${H / 2}" text-anchor="middle" fill="#9aa6b5">The learning curve appears here while a model trains.</text>`;
     svg.innerHTML = out;

@@ -43,6 +43,13 @@ internal static unsafe class GemmMicroKernels
         Vector512<float> c20 = default, c21 = default, c22 = default, c30 = default, c31 = default, c32 = default;
         Vector512<float> c40 = default, c41 = default, c42 = default, c50 = default, c51 = default, c52 = default;
         Vector512<float> c60 = default, c61 = default, c62 = default, c70 = default, c71 = default, c72 = default;
+        // Ask for the C tile now so it arrives during the k loop: when C is larger than the caches (2048²
+        // and up) its rows would otherwise be fetched from memory only at the final load-add-store.
+        for (int r = 0; r < 8; r++)
+        {
+            float* row = c + (long)r * ldc;
+            Sse.Prefetch0(row); Sse.Prefetch0(row + 16); Sse.Prefetch0(row + 32);
+        }
         for (int p = 0; p < kc; p++)
         {
             var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16); var b2 = Vector512.Load(b + 32);

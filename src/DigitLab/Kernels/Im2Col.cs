@@ -14,6 +14,7 @@ public static class Im2Col
     /// <summary>Unfolds <paramref name="image"/> (C, H, W) into <paramref name="columns"/> (C·K·K rows, stride <paramref name="ld"/>).</summary>
     public static void Unfold(ReadOnlySpan<float> image, in ConvGeometry g, Span<float> columns, int ld)
     {
+        if (IsShift(g)) { UnfoldShifted(image, g, columns, ld); return; }
         int k = g.Kernel, s = g.Stride, pad = g.Padding, oh = g.OutHeight, ow = g.OutWidth, h = g.Height, w = g.Width;
         for (int c = 0; c < g.InChannels; c++)
         {
@@ -43,8 +44,10 @@ public static class Im2Col
     /// The adjoint of <see cref="Unfold"/>: overwrites <paramref name="image"/> (C, H, W) with the sum,
     /// over every column entry, of the value at the pixel that entry was copied from.
     /// </summary>
-    public static void Fold(ReadOnlySpan<float> columns, int ld, in ConvGeometry g, Span<float> image)
+    /// <remarks>The columns are scratch: entries that map outside the image may be zeroed.</remarks>
+    public static void Fold(Span<float> columns, int ld, in ConvGeometry g, Span<float> image)
     {
+        if (IsShift(g)) { FoldShifted(columns, ld, g, image); return; }
         int k = g.Kernel, s = g.Stride, pad = g.Padding, oh = g.OutHeight, ow = g.OutWidth, h = g.Height, w = g.Width;
         image.Slice(0, g.InChannels * h * w).Clear();
         for (int c = 0; c < g.InChannels; c++)
@@ -72,6 +75,78 @@ public static class Im2Col
                     }
                 }
         }
+    }
+
+    /// <summary>
+    /// Stride 1 and OW = W (a "same" width, 2P = K − 1): each im2col row is the whole input plane
+    /// shifted by (kh − P)·W + (kw − P), so it moves in one contiguous copy instead of OH short ones;
+    /// only the entries that wrapped around a row edge, and the rows above or below the image, are zeroed.
+    /// </summary>
+    private static bool IsShift(in ConvGeometry g) => g.Stride == 1 && g.OutWidth == g.Width && g.OutHeight * g.OutWidth > 0;
+
+    private static void UnfoldShifted(ReadOnlySpan<float> image, in ConvGeometry g, Span<float> columns, int ld)
+    {
+        int k = g.Kernel, pad = g.Padding, h = g.Height, w = g.Width, oh = g.OutHeight, planeIn = h * w;
+        for (int c = 0; c < g.InChannels; c++)
+        {
+            var plane = image.Slice(c * planeIn, planeIn);
+            for (int kh = 0; kh < k; kh++)
+                for (int kw = 0; kw < k; kw++)
+                {
+                    var row = columns.Slice(((c * k + kh) * k + kw) * ld, oh * w);
+                    var (y0, y1, dx, start, end) = ShiftRange(kh, kw, pad, h, w, oh);
+                    int shift = (kh - pad) * w + dx;
+                    row[..(y0 * w)].Clear();
+                    row[(y1 * w)..].Clear();
+                    if (y0 >= y1) continue;
+                    row[(y0 * w)..(start - shift)].Clear();
+                    row[(end - shift)..(y1 * w)].Clear();
+                    plane[start..end].CopyTo(row[(start - shift)..(end - shift)]);
+                    ZeroWrapped(row, y0, y1, w, dx);
+                }
+        }
+    }
+
+    private static void FoldShifted(Span<float> columns, int ld, in ConvGeometry g, Span<float> image)
+    {
+        int k = g.Kernel, pad = g.Padding, h = g.Height, w = g.Width, oh = g.OutHeight, planeIn = h * w;
+        image.Slice(0, g.InChannels * planeIn).Clear();
+        for (int c = 0; c < g.InChannels; c++)
+        {
+            var plane = image.Slice(c * planeIn, planeIn);
+            for (int kh = 0; kh < k; kh++)
+                for (int kw = 0; kw < k; kw++)
+                {
+                    var row = columns.Slice(((c * k + kh) * k + kw) * ld, oh * w);
+                    var (y0, y1, dx, start, end) = ShiftRange(kh, kw, pad, h, w, oh);
+                    if (y0 >= y1) continue;
+                    int shift = (kh - pad) * w + dx;
+                    ZeroWrapped(row, y0, y1, w, dx); // they belong to no pixel; zero them so one add covers the rest
+                    var target = plane[start..end];
+                    System.Numerics.Tensors.TensorPrimitives.Add(target, row[(start - shift)..(end - shift)], target);
+                }
+        }
+    }
+
+    /// <summary>
+    /// For kernel offset (kh, kw): the output rows [y0, y1) that read inside the image, the column
+    /// shift dx = kw − P, and the input range [start, end) those rows read, clipped to the plane.
+    /// </summary>
+    private static (int Y0, int Y1, int Dx, int Start, int End) ShiftRange(int kh, int kw, int pad, int h, int w, int oh)
+    {
+        int dy = kh - pad, dx = kw - pad;
+        int y0 = Math.Min(oh, Math.Max(0, -dy)), y1 = Math.Max(y0, Math.Min(oh, h - dy));
+        int shift = dy * w + dx;
+        int start = Math.Max(y0 * w + shift, 0), end = Math.Min(y1 * w + shift, h * w);
+        return (y0, y1, dx, start, Math.Max(start, end));
+    }
+
+    /// <summary>Zeroes, in rows [y0, y1), the columns whose source x + dx fell outside [0, W).</summary>
+    private static void ZeroWrapped(Span<float> row, int y0, int y1, int w, int dx)
+    {
+        if (dx == 0) return;
+        int from = dx < 0 ? 0 : Math.Max(0, w - dx), count = Math.Min(w, Math.Abs(dx));
+        for (int y = y0; y < y1; y++) row.Slice(y * w + from, count).Clear();
     }
 
     /// <summary>The output columns [first, last) whose input column ow·S − P + kw lies inside [0, W).</summary>

@@ -49,25 +49,40 @@ public static class MaxPool
         });
     }
 
-    // The common 2×2 / stride 2 case: four loads, no bounds logic.
+    // The common 2×2 / stride 2 case, branch-free: the maximum by MathF.Max (NaN-propagating, as
+    // PyTorch), then the index of its first occurrence by integer selects. With a branch per
+    // comparison, random data mispredicts about half of them and the loop ran ten times slower.
     private static void Plane2x2(ReadOnlySpan<float> x, int w, int oh, int ow, Span<float> y, Span<int> idx)
     {
         for (int r = 0; r < oh; r++)
         {
-            int top = 2 * r * w, bottom = top + w;
+            int topIndex = 2 * r * w;
+            var top = x.Slice(topIndex, 2 * ow);
+            var bottom = x.Slice(topIndex + w, 2 * ow);
+            var yRow = y.Slice(r * ow, ow);
+            var iRow = idx.Slice(r * ow, ow);
             for (int c = 0; c < ow; c++)
             {
-                int i0 = top + 2 * c;
-                int best = i0;
-                float m = x[i0];
-                if (x[i0 + 1] > m || float.IsNaN(x[i0 + 1])) { m = x[i0 + 1]; best = i0 + 1; }
-                int i2 = bottom + 2 * c;
-                if (x[i2] > m || float.IsNaN(x[i2])) { m = x[i2]; best = i2; }
-                if (x[i2 + 1] > m || float.IsNaN(x[i2 + 1])) { m = x[i2 + 1]; best = i2 + 1; }
-                y[r * ow + c] = m;
-                idx[r * ow + c] = best;
+                float a = top[2 * c], b = top[2 * c + 1], d = bottom[2 * c], e = bottom[2 * c + 1];
+                float m = MathF.Max(MathF.Max(a, b), MathF.Max(d, e));
+                int i0 = topIndex + 2 * c;
+                // From the last candidate to the first, so the first maximum (or first NaN) wins.
+                int best = i0 + w + 1;
+                best = Select(d == m | d != d, i0 + w, best);
+                best = Select(b == m | b != b, i0 + 1, best);
+                best = Select(a == m | a != a, i0, best);
+                yRow[c] = m;
+                iRow[c] = best;
             }
         }
+    }
+
+    /// <summary>condition ? ifTrue : ifFalse without a branch.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static int Select(bool condition, int ifTrue, int ifFalse)
+    {
+        int mask = -System.Runtime.CompilerServices.Unsafe.As<bool, byte>(ref condition);
+        return ifFalse ^ ((ifFalse ^ ifTrue) & mask);
     }
 
     private static void PlaneGeneral(ReadOnlySpan<float> x, in ConvGeometry g, Span<float> y, Span<int> idx)

@@ -24,6 +24,12 @@ public sealed class Conv2d : Module
     public Parameter Weight { get; }
     public Parameter? Bias { get; }
 
+    /// <summary>
+    /// When false, Backward still accumulates the weight and bias gradients but skips dL/d(input)
+    /// (a third of the work) and returns zeros. For the first layer of a model, whose input is data.
+    /// </summary>
+    public bool ComputeInputGradient { get; set; } = true;
+
     private Tensor? _input;                      // (N, C, H, W), the caller's tensor, read again by Backward
     private readonly Tensor _output = new(0);    // (N, O, OH, OW)
     private readonly Tensor _inputGrad = new(0); // (N, C, H, W)
@@ -63,7 +69,8 @@ public sealed class Conv2d : Module
         var input = ShapeCheck.Forwarded(this, _input);
         ShapeCheck.Grad(this, outputGrad, _output.Shape);
         _inputGrad.Resize(input.Shape);
-        Convolution.Backward(_geometry, input.Data, Weight.Value.Data, outputGrad.Data, _inputGrad.Data,
+        if (!ComputeInputGradient) _inputGrad.Zero();
+        Convolution.Backward(_geometry, input.Data, Weight.Value.Data, outputGrad.Data, ComputeInputGradient ? _inputGrad.Data : null,
             Weight.Grad.Data, Bias?.Grad.Data, _workspace, _columnsReady);
         _columnsReady = false; // Backward wrote the input gradient's columns over them
         return _inputGrad;

@@ -31,14 +31,14 @@ public sealed class Sequential : Module
     public override Tensor Forward(Tensor input)
     {
         var x = input;
-        foreach (var layer in Layers) x = layer.Forward(x);
+        foreach (var (_, layer) in _layers) x = layer.Forward(x); // over the array: no enumerator allocated per step
         return x;
     }
 
     public override Tensor Backward(Tensor outputGrad)
     {
         var g = outputGrad;
-        for (int i = Layers.Count - 1; i >= 0; i--) g = Layers[i].Backward(g);
+        for (int i = _layers.Length - 1; i >= 0; i--) g = _layers[i].Module.Backward(g);
         return g;
     }
 

@@ -41,7 +41,8 @@ public sealed class LineChart
 
         var xs = Series.SelectMany(s => s.X).ToArray();
         var ys = Series.SelectMany(s => s.Y).ToArray();
-        var x = LogX ? Scale.Log(xs.Min(), xs.Max(), left, right) : Scale.Linear(xs.Min(), xs.Max(), left, right, 7);
+        bool integerX = xs.All(v => v == Math.Round(v)); // epochs, batch counts
+        var x = LogX ? Scale.Log(xs.Min(), xs.Max(), left, right) : Scale.Linear(xs.Min(), xs.Max(), left, right, 7, integer: integerX);
         if (XTicks is { Count: > 0 }) x = x.WithTicks(XTicks);
         bool fixedY = YMin.HasValue && YMax.HasValue;
         var y = Scale.Linear(YMin ?? ys.Min(), YMax ?? ys.Max(), bottom, top, 6, exact: fixedY);

@@ -67,7 +67,7 @@ public static class ReportJson
             try
             {
                 using var doc = JsonDocument.Parse(File.ReadAllText(file));
-                if (doc.RootElement.ValueKind != JsonValueKind.Object) { skipped.Add($"{file}: not a JSON object"); continue; }
+                if (doc.RootElement.ValueKind != JsonValueKind.Object) continue; // tables written beside the runs (sweep-table.json)
                 bool Has(string name) => doc.RootElement.EnumerateObject().Any(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase));
                 if (Has("Trial") && Has("Run"))
                 {

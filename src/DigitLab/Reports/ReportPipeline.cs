@@ -1,5 +1,8 @@
 // ReportPipeline: from folders of run logs (+ the dataset) to a written report: loads runs, computes t-SNE maps, writes files.
 using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text.Json;
 using DigitLab.Analysis;
 using DigitLab.Data;
 using DigitLab.Tensors;
@@ -113,14 +116,43 @@ public static class ReportPipeline
         return pick;
     }
 
+    /// <summary>
+    /// One t-SNE map, reused from <c>OUT/tsne-cache/</c> when the same input (hashed), size, seed and iteration
+    /// count were mapped before, so rerunning a report does not redo minutes of t-SNE.
+    /// </summary>
     private static TsneMap Map(string id, string title, string space, float[] x, int n, int d, int[] labels,
         ReportOptions options, Action<string>? log, CancellationToken ct)
     {
+        var tsneOptions = new TsneOptions { Iterations = options.TsneIterations, Seed = options.Seed, Perplexity = Math.Min(30, (n - 1) / 3.0) };
+        string key = CacheKey(x, n, d, tsneOptions);
+        string cachePath = Path.Combine(options.OutputDirectory, "tsne-cache", $"{ReportBuilder.Slug(id)}-{key}.json");
+        if (File.Exists(cachePath))
+        {
+            try
+            {
+                var cached = JsonSerializer.Deserialize<TsneMap>(File.ReadAllText(cachePath), ReportJson.Options);
+                if (cached is not null && cached.Labels.SequenceEqual(labels) && cached.Y.Length == 2 * n)
+                {
+                    log?.Invoke($"t-SNE: {title}: reused {cachePath}");
+                    return cached with { Title = title, Space = space };
+                }
+            }
+            catch (JsonException) { } // a damaged cache entry is recomputed
+        }
         log?.Invoke($"t-SNE: {title} ...");
         var watch = Stopwatch.StartNew();
-        var result = Tsne.Run(x, n, d, new TsneOptions { Iterations = options.TsneIterations, Seed = options.Seed, Perplexity = Math.Min(30, (n - 1) / 3.0) },
-            null, ct);
+        var result = Tsne.Run(x, n, d, tsneOptions, null, ct);
         log?.Invoke($"t-SNE: {title}: {watch.Elapsed.TotalSeconds:F1} s ({result.Method}, KL {result.KlDivergence:F3})");
-        return new TsneMap(id, title, space, result.Y, labels, watch.Elapsed.TotalSeconds, result.KlDivergence);
+        var map = new TsneMap(id, title, space, result.Y, labels, watch.Elapsed.TotalSeconds, result.KlDivergence);
+        AtomicFile.WriteAllText(cachePath, JsonSerializer.Serialize(map, ReportJson.Options));
+        return map;
+    }
+
+    private static string CacheKey(float[] x, int n, int d, TsneOptions options)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(MemoryMarshal.AsBytes(x.AsSpan(0, n * d)));
+        hash.AppendData(System.Text.Encoding.UTF8.GetBytes($"{n}|{d}|{options}"));
+        return Convert.ToHexString(hash.GetHashAndReset())[..16].ToLowerInvariant();
     }
 }

@@ -24,17 +24,19 @@ public sealed class Scale
     /// tick steps unless <paramref name="exact"/> (used for zoomed or fixed axes such as 0.95–1.0).
     /// A single value (min = max) gets an interval around it so it is drawn in the middle.
     /// </summary>
-    public static Scale Linear(double dataMin, double dataMax, double pixelStart, double pixelEnd, int tickCount = 6, bool exact = false)
+    /// <param name="integer">Ticks only at whole numbers (epochs, counts): the step is at least 1.</param>
+    public static Scale Linear(double dataMin, double dataMax, double pixelStart, double pixelEnd, int tickCount = 6, bool exact = false, bool integer = false)
     {
         RequireFinite(dataMin, dataMax);
         if (dataMin > dataMax) (dataMin, dataMax) = (dataMax, dataMin);
         if (dataMin == dataMax)
         {
-            double pad = dataMin == 0 ? 1 : Math.Abs(dataMin) * 0.1;
+            double pad = dataMin == 0 || integer ? 1 : Math.Abs(dataMin) * 0.1;
             dataMin -= pad; dataMax += pad;
             exact = false;
         }
         double step = NiceStep((dataMax - dataMin) / Math.Max(1, tickCount - 1));
+        if (integer) step = step < 1 ? 1 : step == 2.5 ? 2 : step; // 2.5 is the only fractional nice step above 1
         double min = exact ? dataMin : Math.Floor(dataMin / step + 1e-9) * step;
         double max = exact ? dataMax : Math.Ceiling(dataMax / step - 1e-9) * step;
         var ticks = new List<double>();

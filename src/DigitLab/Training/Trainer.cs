@@ -93,8 +93,7 @@ public sealed class Trainer
     public RunLog Train(MnistDataset train, MnistDataset? validation, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         if (Options.Threads > 0) Threading.Threads = Options.Threads;
-        var augmentation = Options.Augmentation == "none" ? null
-            : AugmentationOptions.Parse(Options.Augmentation) ?? throw new ArgumentException($"Unknown augmentation '{Options.Augmentation}'.");
+        var augmentation = AugmentationOptions.Parse(Options.Augmentation); // null for "none"
         var batcher = new Batcher(train, Options.BatchSize, Normalization, Rng.Derive(Options.Seed, "data").NextUInt64(),
             shuffle: true, augmenter: augmentation is null ? null : new Augmenter(augmentation));
         int batches = batcher.BatchesPerEpoch;

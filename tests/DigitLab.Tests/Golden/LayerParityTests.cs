@@ -68,6 +68,49 @@ public class LayerParityTests(ITestOutputHelper log)
     }
 
     [Fact]
+    public void AdaptiveAvgPool2dMatchesPyTorch() =>
+        GoldenModule.Check("adaptiveavgpool2d", new AdaptiveAvgPool2d(), GoldenTolerances.Elementwise, log);
+
+    [Theory]
+    [InlineData("batchnorm1d_train")]
+    [InlineData("batchnorm1d_eval")]
+    public void BatchNorm1dMatchesPyTorch(string name)
+    {
+        var g = GoldenFile.Load(name);
+        GoldenModule.Check(name, new BatchNorm1d(g.MetaInt("features"), (float)g.MetaDouble("eps"), (float)g.MetaDouble("momentum")),
+            GoldenTolerances.Accumulated, log);
+    }
+
+    [Theory]
+    [InlineData("batchnorm2d_train")]
+    [InlineData("batchnorm2d_eval")]
+    public void BatchNorm2dMatchesPyTorch(string name)
+    {
+        var g = GoldenFile.Load(name);
+        GoldenModule.Check(name, new BatchNorm2d(g.MetaInt("features"), (float)g.MetaDouble("eps"), (float)g.MetaDouble("momentum")),
+            GoldenTolerances.Accumulated, log);
+    }
+
+    [Theory]
+    [InlineData("basicblock_identity")]
+    [InlineData("basicblock_downsample")]
+    public void ResidualBasicBlockMatchesTorchvision(string name)
+    {
+        var g = GoldenFile.Load(name);
+        int cin = g.MetaInt("in"), cout = g.MetaInt("out"), stride = g.MetaInt("stride");
+        // torchvision's BasicBlock: conv3x3(stride)-bn-relu-conv3x3-bn, plus a 1x1 conv + bn "downsample"
+        // when the shape changes, then relu. Ours names the main path "body" and the downsample "shortcut".
+        var body = new Sequential(
+            ("conv1", new Conv2d(cin, cout, 3, stride, 1, bias: false)), ("bn1", new BatchNorm2d(cout)), ("relu", new ReLU()),
+            ("conv2", new Conv2d(cout, cout, 3, 1, 1, bias: false)), ("bn2", new BatchNorm2d(cout)));
+        Module? shortcut = stride != 1 || cin != cout
+            ? new Sequential(new Conv2d(cin, cout, 1, stride, 0, bias: false), new BatchNorm2d(cout))
+            : null;
+        GoldenModule.Check(name, new Residual(body, shortcut), GoldenTolerances.Accumulated, log,
+            n => n.StartsWith("downsample.", StringComparison.Ordinal) ? "shortcut." + n["downsample.".Length..] : "body." + n);
+    }
+
+    [Fact]
     public void DropoutIsTheIdentityWithPZeroAndInEvalMode()
     {
         // Dropout is random, so no PyTorch parity: only its two deterministic cases.

@@ -49,4 +49,42 @@ public class ModelParityTests(ITestOutputHelper log)
                 Parity.AssertClose(g.Tensor($"{prefix}.{name}"), p.Value, GoldenTolerances.ModelStep, $"{Name} after one {prefix} step: {name}", log);
         }
     }
+
+    [Fact]
+    public void FiveTrainingStepsWithSchedulesMatchPyTorch()
+    {
+        // The training loop end to end: schedule, zero grad, forward, loss, backward, step; five times on one batch.
+        // Adam's run uses one-cycle, which cycles beta1 as PyTorch's cycle_momentum does.
+        var g = GoldenFile.Load("model_small_cnn_train");
+        int steps = g.MetaInt("steps");
+        var input = g.Tensor("input");
+        byte[] labels = g.Doubles("target").Select(t => (byte)t).ToArray();
+        var runs = new (string Prefix, Func<Sequential, Optimizer> Optimizer, LearningRateSchedule Schedule)[]
+        {
+            ("sgd_cosine", m => new Sgd(m.NamedParameters(), g.MetaDouble("sgd_lr"), g.MetaDouble("sgd_momentum"), weightDecay: g.MetaDouble("sgd_weight_decay")),
+                new CosineSchedule(g.MetaDouble("sgd_lr"), steps, g.MetaDouble("cosine_min"))),
+            ("adam_onecycle", m => new Adam(m.NamedParameters(), g.MetaDouble("adam_max_lr")),
+                new OneCycleSchedule(g.MetaDouble("adam_max_lr"), steps)),
+        };
+        foreach (var (prefix, makeOptimizer, schedule) in runs)
+        {
+            var model = SmallCnn();
+            GoldenModule.LoadWeights(g, model);
+            model.Train();
+            var optimizer = makeOptimizer(model);
+            var loss = new SoftmaxCrossEntropy();
+            var losses = new double[steps];
+            for (int step = 0; step < steps; step++)
+            {
+                schedule.Apply(optimizer, step);
+                optimizer.ZeroGrad();
+                losses[step] = loss.Forward(model.Forward(input), labels);
+                model.Backward(loss.Backward());
+                optimizer.Step();
+            }
+            Parity.AssertClose(g.Doubles(prefix + "_losses"), losses, GoldenTolerances.Model, $"{prefix} losses over {steps} steps", log);
+            foreach (var (name, p) in model.NamedParameters())
+                Parity.AssertClose(g.Tensor($"{prefix}.{name}"), p.Value, GoldenTolerances.ModelStep, $"{prefix} {name} after {steps} steps", log);
+        }
+    }
 }

@@ -20,6 +20,9 @@ public class ConvolutionTests
         [2, 2, 4, 4, 2, 5, 1, 2],   // kernel larger than the image, saved by padding
         [1, 1, 1, 1, 3, 1, 1, 0],
         [2, 6, 5, 6, 4, 3, 2, 0],
+        [1, 2, 1, 3, 2, 5, 1, 2],   // one row, kernel taller than the image: rows above and below are all padding
+        [2, 3, 14, 14, 4, 3, 1, 1], // the models' "same" 3×3 convolution
+        [1, 2, 9, 6, 3, 7, 1, 3],   // a 7×7 "same" kernel wider than the image
     ];
 
     private static ConvGeometry Geo(object[] a) => new((int)a[0], (int)a[1], (int)a[2], (int)a[3], (int)a[4], (int)a[5], (int)a[6], (int)a[7]);
@@ -41,7 +44,7 @@ public class ConvolutionTests
         var columns = TestUtil.RandomArray(new Rng(2), length);
         float[] back = new float[c * h * w], backReference = new float[c * h * w];
         Array.Fill(back, 5f); // Fold overwrites
-        Im2Col.Fold(columns.AsSpan(plane), ld, g, back);
+        Im2Col.Fold(((float[])columns.Clone()).AsSpan(plane), ld, g, back); // Fold may zero entries of its scratch columns
         Im2ColReference.Fold(columns.AsSpan(plane), ld, g, backReference);
         TestUtil.AssertClose(backReference, back, EngineTolerances.SumAbsolute, EngineTolerances.SumRelative, "fold");
     }

@@ -45,4 +45,20 @@ public class MaxPoolTests
         Assert.Equal(3f, y[0]);
         Assert.Equal(1, idx[0]);
     }
+
+    [Theory]
+    [InlineData(2, 2, 0)] // the branch-free 2×2 path
+    [InlineData(2, 1, 0)] // the general path
+    public void NaNPropagatesAndItsFirstPositionIsRecorded(int k, int s, int p)
+    {
+        var g = new ConvGeometry(1, 1, 2, 2, 1, k, s, p);
+        float[] x = [1f, float.NaN, 5f, float.NaN];
+        float[] y = new float[g.OutputLength], yRef = new float[g.OutputLength];
+        int[] idx = new int[g.OutputLength], idxRef = new int[g.OutputLength];
+        MaxPool.Forward(g, x, y, idx);
+        MaxPoolReference.Forward(g, x, yRef, idxRef);
+        Assert.True(float.IsNaN(y[0]));
+        Assert.Equal(1, idx[0]);
+        Assert.Equal(idxRef, idx);
+    }
 }

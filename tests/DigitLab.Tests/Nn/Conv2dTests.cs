@@ -72,6 +72,24 @@ public class Conv2dTests
     }
 
     [Fact]
+    public void SkippingTheInputGradientKeepsParameterGradients()
+    {
+        var full = new Conv2d(1, 3, 3, padding: 1);
+        var first = new Conv2d(1, 3, 3, padding: 1) { ComputeInputGradient = false };
+        full.ResetParameters(new Rng(8));
+        first.ResetParameters(new Rng(8));
+        var x = TestUtil.Random(new Rng(9), 2, 1, 5, 5);
+        var g = TestUtil.Random(new Rng(10), 2, 3, 5, 5);
+        full.Forward(x);
+        full.Backward(g);
+        first.Forward(x);
+        var dx = first.Backward(g);
+        Assert.Equal(full.Weight.Grad.ReadOnlySpan.ToArray(), first.Weight.Grad.ReadOnlySpan.ToArray());
+        Assert.Equal(full.Bias!.Grad.ReadOnlySpan.ToArray(), first.Bias!.Grad.ReadOnlySpan.ToArray());
+        Assert.All(dx.ReadOnlySpan.ToArray(), v => Assert.Equal(0f, v));
+    }
+
+    [Fact]
     public void ToStringAndNames()
     {
         Assert.Equal("Conv2d(1 -> 32, k=3, s=1, p=1)", new Conv2d(1, 32, 3, padding: 1).ToString());

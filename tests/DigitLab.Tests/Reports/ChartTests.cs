@@ -147,4 +147,14 @@ public class ChartTests
         Assert.Equal([784, 784], encoded);
         Assert.StartsWith("data:image/png;base64,iVBORw", png.Descendants(Svg + "image").First().Attribute("href")!.Value);
     }
+
+    [Fact]
+    public void IntegerAxesTickOnlyAtWholeNumbers()
+    {
+        var one = Scale.Linear(1, 1, 0, 100, integer: true);
+        Assert.Equal([0.0, 1, 2], one.Ticks);
+        var ten = Scale.Linear(1, 10, 0, 100, 7, integer: true);
+        Assert.All(ten.Ticks, t => Assert.Equal(Math.Round(t), t));
+        Assert.Contains(10.0, ten.Ticks);
+    }
 }

@@ -47,9 +47,9 @@ public sealed class TrainerTests(MnistFixture mnist) : IDisposable
     }
 
     [Theory]
-    [InlineData(1, 5)]   // stop in the middle of the second epoch
-    [InlineData(0, 31)]  // stop after the last batch of the first epoch, before validation
-    public void ResumedRunEqualsUninterruptedRun(int stopEpoch, int stopBatch)
+    [InlineData(1, 5, 1, 5)]   // stop in the middle of the second epoch
+    [InlineData(0, 32, 1, 0)]  // stop at the last batch of the first epoch: the checkpoint sits on the epoch boundary
+    public void ResumedRunEqualsUninterruptedRun(int stopEpoch, int stopBatch, int pausedEpochs, int pausedBatches)
     {
         // Dropout, augmentation and shuffling all draw random numbers: the resumed run must draw the same ones.
         var options = new TrainerOptions
@@ -68,6 +68,8 @@ public sealed class TrainerTests(MnistFixture mnist) : IDisposable
         var stop = new SyncProgressForTest(p => { if (p.Epoch == stopEpoch + 1 && p.Batch == stopBatch) cts.Cancel(); });
         var partial = first.Train(train, validation, stop, cts.Token);
         Assert.False(partial.Complete);
+        Assert.Equal((pausedEpochs, pausedBatches), (first.State!.CompletedEpochs, first.State.CompletedBatches));
+        Assert.Equal(pausedEpochs, partial.Epochs.Count);
         string path = Path.Combine(_dir, "paused.safetensors");
         first.SaveCheckpoint(path);
 
@@ -89,6 +91,34 @@ public sealed class TrainerTests(MnistFixture mnist) : IDisposable
                          (b.TrainLoss, b.TrainAccuracy, b.ValidationLoss, b.ValidationAccuracy, b.LearningRate));
         }
     }
+
+    [Fact]
+    public void EvaluatorAndPredictorAgree()
+    {
+        var trainer = Trainer.Create(new TrainerOptions { Model = "mlp", Epochs = 1, ValidationCount = 0, Seed = 4 });
+        trainer.Train(Head(mnist.Train, 3000), null);
+        var test = Head(mnist.Test, 400);
+        var model = trainer.Model;
+        var result = Evaluator.Evaluate(model, test, trainer.Normalization, batchSize: 128);
+        Assert.True(model.IsTraining); // the evaluator restores the mode it found
+        Assert.Equal(400, result.Confusion.Sum(row => row.Sum()));
+        Assert.Equal(400 - result.Misclassified.Count, Enumerable.Range(0, 10).Sum(i => result.Confusion[i][i]));
+        Assert.NotEmpty(result.Misclassified);
+        foreach (var m in result.Misclassified)
+        {
+            var p = Predictor.Probabilities(model, test.Image(m.Index), trainer.Normalization);
+            Assert.Equal(1.0, p.Sum(), ProbabilitySumTolerance);
+            Assert.Equal(m.Predicted, Trainer.ArgMax(p));
+            Assert.Equal(test.Labels[m.Index], m.True);
+            // One image alone versus inside a batch of 128: the same sums, possibly in another order.
+            Assert.Equal(m.Confidence, p[m.Predicted], BatchOrderTolerance);
+        }
+    }
+
+    // Ten float32 probabilities summed in float: a few ulps of 1.
+    private const double ProbabilitySumTolerance = 1e-5;
+    // Probabilities are in [0, 1]; a different summation order moves logits by ~1e-6 relative.
+    private const double BatchOrderTolerance = 1e-4;
 
     [Fact]
     public void ResumingAFinishedModelIsRefused()

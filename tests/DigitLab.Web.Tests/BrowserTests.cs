@@ -1,0 +1,170 @@
+// BrowserTests: the pages in a real browser (headless chromium): drawing digits with the mouse, browsing and
+// filtering the dataset, starting and cancelling a training job, and screenshots at desktop and phone sizes.
+using System.Net.Http.Json;
+using System.Text.RegularExpressions;
+using DigitLab.Web.Api;
+using Microsoft.Playwright;
+using static Microsoft.Playwright.Assertions;
+
+namespace DigitLab.Web.Tests;
+
+[CollectionDefinition("browser")]
+public sealed class BrowserCollection : ICollectionFixture<BrowserFixture>;
+
+[Collection("browser")]
+public sealed class BrowserTests(BrowserFixture fixture)
+{
+    static BrowserTests() => SetDefaultExpectTimeout(30_000); // a guard against hangs on a busy machine, not a timing check
+
+    /// <summary>Draws a polyline given in the canvas's own 280×280 coordinates with real mouse events.</summary>
+    private static async Task Stroke(IPage page, params (double X, double Y)[] points)
+    {
+        var box = (await page.Locator("#pad").BoundingBoxAsync())!;
+        (float, float) At((double X, double Y) p) => ((float)(box.X + p.X * box.Width / 280), (float)(box.Y + p.Y * box.Height / 280));
+        var (x0, y0) = At(points[0]);
+        await page.Mouse.MoveAsync(x0, y0);
+        await page.Mouse.DownAsync();
+        foreach (var p in points.Skip(1))
+        {
+            var (x, y) = At(p);
+            await page.Mouse.MoveAsync(x, y, new MouseMoveOptions { Steps = 4 });
+        }
+        await page.Mouse.UpAsync();
+    }
+
+    private static (double, double)[] Ellipse(double cx, double cy, double rx, double ry, int steps = 36) =>
+        Enumerable.Range(0, steps + 1).Select(i => (cx + rx * Math.Sin(2 * Math.PI * i / steps), cy - ry * Math.Cos(2 * Math.PI * i / steps))).ToArray();
+
+    [Fact]
+    public async Task Recognise_DrawnDigits_WithTheMouse()
+    {
+        var page = await fixture.NewPage();
+        await page.GotoAsync("index.html");
+        await Expect(page.Locator("#model")).ToContainTextAsync(BrowserFixture.ModelName);
+
+        await page.ClickAsync("#recognise");
+        await Expect(page.Locator("#status")).ToContainTextAsync("empty");
+        await Expect(page.Locator("#digit")).ToHaveTextAsync("?");
+
+        await Stroke(page, Ellipse(140, 140, 55, 90));
+        await Expect(page.Locator("#digit")).ToHaveTextAsync("0");
+        await Expect(page.Locator("#bars .track")).ToHaveCountAsync(10);
+        // The 28×28 image the model saw is drawn: some pixel of it is lit.
+        Assert.True(await page.EvaluateAsync<bool>("() => { const d = document.getElementById('seen').getContext('2d').getImageData(0,0,28,28).data; return d.some((v,i) => i % 4 === 0 && v > 0); }"));
+
+        await page.ClickAsync("#clear");
+        await Stroke(page, (140, 40), (140, 240));
+        await Expect(page.Locator("#digit")).ToHaveTextAsync("1");
+
+        await page.ClickAsync("#clear");
+        await Stroke(page, (75, 55), (205, 55), (115, 240));
+        await Expect(page.Locator("#digit")).ToHaveTextAsync("7");
+
+        await page.CheckAsync("#compare");
+        await Expect(page.Locator("#compare-table tbody tr")).ToHaveCountAsync(2);
+        await Expect(page.Locator("#compare-table")).ToContainTextAsync(BrowserFixture.CopyName);
+    }
+
+    [Fact]
+    public async Task Recognise_RandomTestImage_ShowsItsLabel()
+    {
+        var page = await fixture.NewPage();
+        await page.GotoAsync("index.html");
+        await page.ClickAsync("#random");
+        await Expect(page.Locator("#truth")).ToContainTextAsync("True label");
+        await Expect(page.Locator("#digit")).ToHaveTextAsync(new Regex("^[0-9]$"));
+    }
+
+    [Fact]
+    public async Task Dataset_PagesAndFilters()
+    {
+        var page = await fixture.NewPage();
+        await page.GotoAsync("dataset.html");
+        await Expect(page.Locator(".thumb")).ToHaveCountAsync(100);
+        await Expect(page.Locator("#where")).ToContainTextAsync("Page 1 of 600");
+        await page.ClickAsync("#prev");
+        await Expect(page.Locator("#status")).ToContainTextAsync("first page");
+
+        await page.ClickAsync("#digits >> text=3");
+        await Expect(page.Locator("#where")).ToContainTextAsync("of digit 3");
+        var captions = await page.Locator(".thumb div").AllTextContentsAsync();
+        Assert.Equal(100, captions.Count);
+        Assert.All(captions, c => Assert.StartsWith("3 ·", c));
+
+        await page.ClickAsync("#next");
+        await Expect(page.Locator("#where")).ToContainTextAsync("Page 2 of 62"); // 6,131 threes in the training set
+        await page.FillAsync("#page", "62");
+        await page.Locator("#page").DispatchEventAsync("change");
+        await Expect(page.Locator("#where")).ToContainTextAsync("Page 62 of 62");
+        await Expect(page.Locator(".thumb")).ToHaveCountAsync(31);
+        await page.ClickAsync("#next");
+        await Expect(page.Locator("#status")).ToContainTextAsync("last page");
+
+        await page.ClickAsync("#digits >> text=8"); // 3 and 8 together
+        await Expect(page.Locator("#where")).ToContainTextAsync("of digits 3, 8");
+        await page.Locator(".thumb").First.ClickAsync();
+        await Expect(page.Locator("#detail")).ToBeVisibleAsync();
+        await Expect(page.Locator("#detail-label")).ToContainTextAsync(new Regex("Label: [38]"));
+        await Expect(page.Locator("#detail-predictions tbody tr")).ToHaveCountAsync(2);
+    }
+
+    [Fact]
+    public async Task Train_StartShowsProgress_ReloadReconnects_CancelKeepsThePartialModel()
+    {
+        var page = await fixture.NewPage();
+        await page.GotoAsync("train.html");
+        await page.SelectOptionAsync("#arch", "mlp");
+        await page.FillAsync("#epochs", "3");
+        await page.FillAsync("#batch", "8"); // many small batches: the job runs long enough to watch and cancel
+        await page.FillAsync("#name", "browser-partial");
+        await page.ClickAsync("#start");
+
+        var fill = page.Locator("#fill");
+        async Task<double> Width() => double.Parse(Regex.Match(await fill.GetAttributeAsync("style") ?? "", @"width:\s*([0-9.]+)%").Groups[1].Value is { Length: > 0 } w ? w : "0",
+            System.Globalization.CultureInfo.InvariantCulture);
+        await Expect(page.Locator("#progress-text")).ToContainTextAsync("epoch 1/3");
+        await Expect(fill).ToHaveAttributeAsync("style", new Regex(@"width:\s*(0\.[1-9]|[1-9])"));
+        double first = await Width();
+        await Expect(fill).Not.ToHaveAttributeAsync("style", $"width: {first:F1}%;");
+        Assert.True(await Width() > first, "the progress bar should move forward");
+
+        await page.ReloadAsync();
+        await Expect(page.Locator("#status")).ToContainTextAsync("Training mlp");
+        await Expect(page.Locator("#cancel")).ToBeEnabledAsync();
+        Assert.True(await Width() > 0, "after a reload the page shows the running job's progress");
+        await Expect(page.Locator("#curve polyline")).ToHaveCountAsync(1);
+
+        await page.ClickAsync("#cancel");
+        await Expect(page.Locator("#status")).ToContainTextAsync("partial model is saved");
+        await Expect(page.Locator("#start")).ToBeEnabledAsync();
+
+        using var client = new HttpClient { BaseAddress = new Uri(fixture.BaseUrl) };
+        var models = await client.GetFromJsonAsync<ModelsList>("api/models", System.Text.Json.JsonSerializerOptions.Web);
+        var partial = Assert.Single(models!.Models, m => m.Name == "browser-partial");
+        Assert.True(partial.Partial);
+    }
+
+    [Fact]
+    public async Task Screenshots_EveryPage_DesktopAndPhone_NoSidewaysScrolling()
+    {
+        string dir = Path.Combine(AppContext.BaseDirectory, "screenshots");
+        Directory.CreateDirectory(dir);
+        foreach (var (device, width, height) in new[] { ("desktop", 1280, 900), ("phone", 390, 844) })
+        {
+            var page = await fixture.NewPage(width, height);
+            foreach (var name in new[] { "index", "dataset", "train", "models" })
+            {
+                await page.GotoAsync($"{name}.html");
+                if (name == "train") await Expect(page.Locator("#status")).ToContainTextAsync(new Regex("\\w"));
+                if (name == "index") await Stroke(page, Ellipse(140, 140, 55, 90));
+                if (name == "index") await Expect(page.Locator("#digit")).ToHaveTextAsync("0");
+                if (name == "dataset") await Expect(page.Locator(".thumb")).ToHaveCountAsync(100);
+                if (name == "models") await Expect(page.Locator("article")).Not.ToHaveCountAsync(0);
+                await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(dir, $"{name}-{device}.png"), FullPage = true });
+                int overflow = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth - window.innerWidth");
+                Assert.True(overflow <= 0, $"{name} on a {width}px-wide {device} scrolls sideways by {overflow}px");
+            }
+            await page.Context.CloseAsync();
+        }
+    }
+}

@@ -1,5 +1,6 @@
 // Convolution: 2-D convolution forward and both backward passes over a batch, by im2col + Gemm.
 // Reference: ConvolutionReference (direct loops).
+using System.Runtime.Intrinsics;
 using DigitLab.Tensors;
 
 namespace DigitLab.Kernels;
@@ -13,6 +14,8 @@ namespace DigitLab.Kernels;
 /// slice of the workspace, small enough to stay in its core's L2 cache, and runs a single-threaded GEMM on
 /// them straight into the output. The columns never travel to memory, and the weight gradient is summed
 /// per thread, then added in thread order.</item>
+/// <item>When C·K·K is small (the first layer: one input channel) the forward pass skips the GEMM and
+/// computes each output vector directly from the columns (<see cref="ShallowForward"/>), which is faster there.</item>
 /// <item><b>Batched</b> (small feature maps, deep layers): images are processed in groups of G whose
 /// im2col matrices sit side by side in one (C·K·K, G·OH·OW) matrix, so one GEMM per group has
 /// n = G·OH·OW (large even when the feature maps are 4×4) and the GEMM itself spreads over the threads;
@@ -72,7 +75,7 @@ public static class Convolution
     /// <summary>
     /// output (N, O, OH, OW) = conv(input (N, C, H, W), weight (O, C, K, K)) + bias (O).
     /// Returns true when the workspace still holds the im2col of the whole batch (one group), which
-    /// <see cref="BackwardWeight"/> can then reuse instead of unfolding again.
+    /// <see cref="Backward"/> can then reuse instead of unfolding again.
     /// </summary>
     public static bool Forward(in ConvGeometry g, float[] input, float[] weight, float[]? bias, float[] output, float[] workspace)
     {
@@ -95,6 +98,18 @@ public static class Convolution
             int count = Math.Min(group, g.Batch - first), ld = count * plane;
             int start = first;
             Unfold(geo, input, start, count, workspace);
+            if (rows <= ShallowRows)
+            {
+                // Few column rows (a first layer: C = 1, K ≤ 5): each output vector is a short sum
+                // over rows, kept in a register and stored once; no GEMM packing, no scatter.
+                Threading.For(count, 1, (s, e) =>
+                {
+                    for (int i = s; i < e; i++)
+                        ShallowForward(workspace.AsSpan(i * plane), ld, rows, plane, weight, bias,
+                            output.AsSpan((start + i) * o * plane, o * plane), o);
+                });
+                continue;
+            }
             // (O, G·OH·OW) = W (O, C·K·K) · columns (C·K·K, G·OH·OW)
             Gemm.Multiply(false, false, o, ld, rows, weight, rows, workspace, ld,
                 workspace.AsSpan(rows * ld, o * ld), ld, accumulate: false);
@@ -181,6 +196,13 @@ public static class Convolution
             var columns = part.Slice(0, rows * ld);
             for (int i = 0; i < count; i++)
                 Im2Col.Unfold(input.AsSpan((start + i) * inLength, inLength), g, columns.Slice(i * plane), ld);
+            if (rows <= ShallowRows)
+            {
+                // A first layer (C·K·K ≤ 32): direct sums in registers beat a GEMM with so short a k.
+                for (int i = 0; i < count; i++)
+                    ShallowForward(columns.Slice(i * plane), ld, rows, plane, weight, bias, output.AsSpan((start + i) * o * plane, o * plane), o);
+                continue;
+            }
             if (count == 1)
             {
                 // One image: its (O, OH·OW) result is its output block, so the GEMM writes there directly.
@@ -233,6 +255,53 @@ public static class Convolution
             Gemm.Multiply(true, false, rows, ld, o, weight, rows, dy, ld, columns, ld, accumulate: false);
             for (int i = 0; i < count; i++)
                 Im2Col.Fold(columns.Slice(i * plane), ld, g, inputGrad.AsSpan((start + i) * inLength, inLength));
+        }
+    }
+
+    /// <summary>Up to this many column rows (C·K·K) the direct path beats a GEMM whose k would be tiny.</summary>
+    internal const int ShallowRows = 32;
+
+    /// <summary>
+    /// out (O, P) = W (O, R) · columns (R rows of P, stride <paramref name="ld"/>) + bias, one image,
+    /// for small R: for each output channel and vector of P, the R products accumulate in a register.
+    /// </summary>
+    internal static void ShallowForward(ReadOnlySpan<float> columns, int ld, int rows, int plane,
+        ReadOnlySpan<float> weight, float[]? bias, Span<float> output, int outChannels)
+    {
+        ref float col = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(columns);
+        for (int o = 0; o < outChannels; o++)
+        {
+            var w = weight.Slice(o * rows, rows);
+            float b = bias is null ? 0f : bias[o];
+            var dst = output.Slice(o * plane, plane);
+            ref float d = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(dst);
+            int j = 0;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                for (; j <= plane - Vector512<float>.Count; j += Vector512<float>.Count)
+                {
+                    var acc = Vector512.Create(b);
+                    for (int r = 0; r < rows; r++)
+                        acc = Vector512.FusedMultiplyAdd(Vector512.Create(w[r]), Vector512.LoadUnsafe(ref col, (nuint)(r * ld + j)), acc);
+                    acc.StoreUnsafe(ref d, (nuint)j);
+                }
+            }
+            if (Vector256.IsHardwareAccelerated)
+            {
+                for (; j <= plane - Vector256<float>.Count; j += Vector256<float>.Count)
+                {
+                    var acc = Vector256.Create(b);
+                    for (int r = 0; r < rows; r++)
+                        acc = Vector256.FusedMultiplyAdd(Vector256.Create(w[r]), Vector256.LoadUnsafe(ref col, (nuint)(r * ld + j)), acc);
+                    acc.StoreUnsafe(ref d, (nuint)j);
+                }
+            }
+            for (; j < plane; j++)
+            {
+                float acc = b;
+                for (int r = 0; r < rows; r++) acc = MathF.FusedMultiplyAdd(w[r], columns[r * ld + j], acc);
+                dst[j] = acc;
+            }
         }
     }
 

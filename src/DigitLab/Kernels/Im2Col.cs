@@ -146,7 +146,12 @@ public static class Im2Col
     {
         if (dx == 0) return;
         int from = dx < 0 ? 0 : Math.Max(0, w - dx), count = Math.Min(w, Math.Abs(dx));
-        for (int y = y0; y < y1; y++) row.Slice(y * w + from, count).Clear();
+        // Usually one or two values per row: plain stores, not a Clear call each.
+        for (int y = y0; y < y1; y++)
+        {
+            int at = y * w + from;
+            for (int i = 0; i < count; i++) row[at + i] = 0f;
+        }
     }
 
     /// <summary>The output columns [first, last) whose input column ow·S − P + kw lies inside [0, W).</summary>

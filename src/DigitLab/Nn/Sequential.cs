@@ -14,6 +14,9 @@ public sealed class Sequential : Module
     /// <summary>The layers in order.</summary>
     public IReadOnlyList<Module> Layers { get; }
 
+    /// <summary>An empty stack (the identity); without this, <c>new Sequential()</c> would match both params constructors.</summary>
+    public Sequential() : this(Array.Empty<Module>()) { }
+
     public Sequential(params Module[] layers)
         : this(layers.Select((m, i) => (i.ToString(System.Globalization.CultureInfo.InvariantCulture), m)).ToArray()) { }
 

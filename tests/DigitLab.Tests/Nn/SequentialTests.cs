@@ -51,6 +51,16 @@ public class SequentialTests
     }
 
     [Fact]
+    public void EmptySequentialIsTheIdentity()
+    {
+        var empty = new Sequential();
+        var x = TestUtil.Random(new Rng(8), 2, 3);
+        Assert.Same(x, empty.Forward(x));
+        Assert.Equal("Sequential()", empty.ToString());
+        Assert.Equal([2, 3], empty.OutputShape([2, 3]));
+    }
+
+    [Fact]
     public void DuplicateNamesAreRejected()
     {
         Assert.Throws<ArgumentException>(() => new Sequential(("a", new ReLU()), ("a", new Tanh())));

@@ -69,6 +69,18 @@ public sealed class BrowserTests(BrowserFixture fixture)
     }
 
     [Fact]
+    public async Task Recognise_UploadedPng_DarkInkOnPaper()
+    {
+        var page = await fixture.NewPage();
+        await page.GotoAsync("index.html");
+        var grey = TestImages.Rectangle(200, 92, 20, 16, 160); // a vertical bar: a "1"
+        for (int i = 0; i < grey.Length; i++) grey[i] = (byte)(255 - grey[i]); // black ink on white paper
+        await page.SetInputFilesAsync("#upload", new FilePayload { Name = "one.png", MimeType = "image/png", Buffer = TestImages.GreyPng(grey, 200, 200) });
+        await Expect(page.Locator("#status")).ToContainTextAsync("one.png");
+        await Expect(page.Locator("#digit")).ToHaveTextAsync("1");
+    }
+
+    [Fact]
     public async Task Recognise_RandomTestImage_ShowsItsLabel()
     {
         var page = await fixture.NewPage();
@@ -76,6 +88,10 @@ public sealed class BrowserTests(BrowserFixture fixture)
         await page.ClickAsync("#random");
         await Expect(page.Locator("#truth")).ToContainTextAsync("True label");
         await Expect(page.Locator("#digit")).ToHaveTextAsync(new Regex("^[0-9]$"));
+        await page.CheckAsync("#compare"); // the same test image, asked of every model
+        await Expect(page.Locator("#compare-table tbody tr")).Not.ToHaveCountAsync(0);
+        await Expect(page.Locator("#compare-table")).ToContainTextAsync(BrowserFixture.CopyName);
+        await Expect(page.Locator("#truth")).ToContainTextAsync("True label");
     }
 
     [Fact]

@@ -158,15 +158,15 @@ internal static class BenchWebCommand
 
     private static void Print(List<Outcome> outcomes)
     {
-        var table = new Table().Border(TableBorder.Rounded).Title("Predict under load (latency in ms)");
+        var table = new Table().Border(TableBorder.Rounded).Title("Predict under load: N requests, Conc. in flight, latency in ms");
         table.Expand = false;
         table.AddColumn(new TableColumn("Endpoint").NoWrap());
-        foreach (var h in new[] { "Requests", "In flight", "Req/s", "p50", "p90", "p99", "max", "Errors" })
+        foreach (var h in new[] { "N", "Conc.", "Req/s", "p50", "p90", "p99", "max", "Errors" })
             table.AddColumn(new TableColumn(h).RightAligned().NoWrap());
         foreach (var o in outcomes)
             table.AddRow(Markup.Escape(o.Endpoint), $"{o.Requests:N0}", $"{o.Concurrency}", $"{o.Requests / o.Seconds:N0}",
-                $"{Percentile(o.LatenciesMs, 0.50):F2}", $"{Percentile(o.LatenciesMs, 0.90):F2}", $"{Percentile(o.LatenciesMs, 0.99):F2}",
-                $"{o.LatenciesMs[^1]:F2}", o.Errors == 0 ? "[green]0[/]" : $"[red]{o.Errors}[/]");
+                $"{Percentile(o.LatenciesMs, 0.50):F1}", $"{Percentile(o.LatenciesMs, 0.90):F1}", $"{Percentile(o.LatenciesMs, 0.99):F1}",
+                $"{o.LatenciesMs[^1]:F1}", o.Errors == 0 ? "[green]0[/]" : $"[red]{o.Errors}[/]");
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine("[grey]pixels: POST /api/predict with 784 values (MNIST test images); drawing: POST /api/predict/drawing with a 280x280 canvas, preprocessed on the server.[/]");
         foreach (var o in outcomes.Where(o => o.FirstError is not null))

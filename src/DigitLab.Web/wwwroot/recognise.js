@@ -14,11 +14,12 @@
   const liveInterval = 250; // ms between live requests while drawing
   let drawing = false, last = null, dirty = false, inFlight = false, queued = false, lastSent = 0, timer = null;
   let shownTruth = null;
+  let shownPixels = null; // the 784 values of a Random test image on the pad, so a model change can ask again
 
   function clear() {
     ctx.fillStyle = '#000';
     ctx.fillRect(0, 0, pad.width, pad.height);
-    dirty = false; shownTruth = null;
+    dirty = false; shownTruth = null; shownPixels = null;
     document.getElementById('digit').textContent = '?';
     document.getElementById('confidence').innerHTML = '&nbsp;';
     document.getElementById('bars').innerHTML = '';
@@ -46,7 +47,7 @@
 
   pad.addEventListener('pointerdown', e => {
     e.preventDefault();
-    if (shownTruth !== null) clear(); // drawing over a Random image starts afresh
+    if (shownTruth !== null) clear(); // drawing over a Random or uploaded image starts afresh
     pad.setPointerCapture(e.pointerId);
     drawing = true;
     last = point(e);
@@ -141,10 +142,39 @@
       ctx.drawImage(small, 0, 0, pad.width, pad.height);
       dirty = false;
       const pixels = Array.from(bytes, v => v / 255);
-      const result = await api('api/predict', { json: { pixels, model: modelSelect.value || null, compare: compare.checked } });
-      show(result, item.label);
-      shownTruth = item.label;
+      shownTruth = item.label; shownPixels = pixels;
+      await again();
       say(status, `Test image #${item.index}. Draw on the pad to start your own digit.`);
+    } catch (e) {
+      say(status, e.message, 'error');
+    }
+  }
+
+  async function upload(file) {
+    try {
+      const form = new FormData();
+      form.append('image', file);
+      const query = new URLSearchParams({ compare: compare.checked });
+      if (modelSelect.value) query.set('model', modelSelect.value);
+      const result = await api(`api/predict/image?${query}`, { method: 'POST', body: form });
+      // Show the preprocessed 28×28 image on the pad, scaled up, as the model saw it.
+      const small = document.createElement('canvas');
+      drawImage(small, bytesFromBase64(result.image));
+      ctx.imageSmoothingEnabled = false;
+      ctx.drawImage(small, 0, 0, pad.width, pad.height);
+      dirty = false; shownTruth = -1;
+      show(result);
+      say(status, `Uploaded ${file.name}, preprocessed as MNIST. Draw on the pad to start your own digit.`);
+    } catch (e) {
+      say(status, e.message, 'error');
+    }
+  }
+
+  /** Asks again for the Random test image on the pad (after a change of model or of "compare all"). */
+  async function again() {
+    try {
+      const result = await api('api/predict', { json: { pixels: shownPixels, model: modelSelect.value || null, compare: compare.checked } });
+      show(result, shownTruth);
     } catch (e) {
       say(status, e.message, 'error');
     }
@@ -159,7 +189,7 @@
         `<option value="${escape(m.name)}"${m.name === list.active ? ' selected' : ''}>${escape(m.name)}${
           m.testAccuracy != null ? ` (${percent(m.testAccuracy)})` : ''}${m.name === list.active ? ' · active' : ''}</option>`).join('');
       modelSelect.disabled = none;
-      ['recognise', 'random'].forEach(id => document.getElementById(id).disabled = none);
+      ['recognise', 'random', 'upload'].forEach(id => document.getElementById(id).disabled = none);
       if (none) say(status, `No model is saved yet in ${list.directory}. Train one first: the fast model takes well under a minute.`, 'warn');
     } catch (e) {
       say(status, e.message, 'error');
@@ -178,8 +208,10 @@
   document.getElementById('clear').addEventListener('click', clear);
   document.getElementById('recognise').addEventListener('click', recognise);
   document.getElementById('random').addEventListener('click', random);
-  modelSelect.addEventListener('change', () => { if (dirty) recognise(); });
-  compare.addEventListener('change', () => { if (dirty) recognise(); });
+  document.getElementById('upload').addEventListener('change', e => { if (e.target.files[0]) upload(e.target.files[0]); e.target.value = ''; });
+  const changed = () => { if (shownPixels) again(); else if (dirty) recognise(); };
+  modelSelect.addEventListener('change', changed);
+  compare.addEventListener('change', changed);
 
   clear();
   loadModels();

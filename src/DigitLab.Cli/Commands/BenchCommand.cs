@@ -9,6 +9,7 @@ internal static class BenchCommand
     private static IEnumerable<Command> Benchmarks()
     {
         yield return BenchKernelsCommand.Create();
+        yield return BenchTrainCommand.Create();
         yield return BenchWebCommand.Create();
     }
 

@@ -21,6 +21,11 @@ internal static class TrainCommand
         var output = new Option<string?>("--out") { Description = "Checkpoint path (default: runs/<model>-<UTC time>.safetensors, or the --resume file); the run log is written beside it as .json" };
         var resume = new Option<string?>("--resume") { Description = "Continue the paused run saved in this checkpoint (its recipe and data are used; recipe options are ignored)" };
         var json = ModelCli.JsonOption();
+        var ensemble = new Option<int>("--ensemble")
+        {
+            Description = "Train this many models (seeds --seed, --seed+1, ...) and also evaluate their averaged probabilities; checkpoints get -1, -2, ... suffixes",
+            DefaultValueFactory = _ => 1,
+        };
 
         var command = new Command("train", "Train a model, print per-epoch figures, test accuracy and the classification report, and save a checkpoint. Ctrl+C stops after the current batch and saves a resumable checkpoint.");
         command.Options.Add(model);
@@ -29,9 +34,19 @@ internal static class TrainCommand
         command.Options.Add(output);
         command.Options.Add(resume);
         command.Options.Add(json);
+        command.Options.Add(ensemble);
         command.SetAction(r => ModelCli.Run(() =>
         {
             bool asJson = r.GetValue(json);
+            if (r.GetValue(ensemble) is var members and not 1)
+            {
+                if (members < 1 || r.GetValue(resume) is not null)
+                    throw new ArgumentException($"--ensemble needs a count of at least 1 and cannot be combined with --resume; got {members}.");
+                var options = recipe.Read(r, r.GetValue(model)!);
+                var ensembleKind = data.Kind(r);
+                var (all, testSet) = data.Load(r, ensembleKind, quiet: asJson);
+                return EnsembleTraining.Run(options, members, all, testSet, ensembleKind, r.GetValue(output), asJson);
+            }
             Trainer trainer;
             string? resumePath = r.GetValue(resume);
             DatasetKind kind;

@@ -6,31 +6,67 @@ using DigitLab.Tensors;
 namespace DigitLab.Kernels;
 
 /// <summary>
-/// Batched 2-D convolution (PyTorch's cross-correlation) on the GEMM. Images are processed in
-/// groups of G: the G images' im2col matrices sit side by side in one (C·K·K, G·OH·OW) matrix, so
-/// one GEMM per group has n = G·OH·OW (large even when the feature maps are 4×4), and
-/// its (O, G·OH·OW) result is scattered into (N, O, OH, OW) with the bias added. When C·K·K is
-/// small (the first layer: one input channel) the forward pass skips the GEMM and computes each
-/// output vector directly from the columns (<see cref="ShallowForward"/>), which is faster there.
+/// Batched 2-D convolution (PyTorch's cross-correlation) on the GEMM, by one of two routes chosen by
+/// the output plane size:
+/// <list type="bullet">
+/// <item><b>By image</b> (OH·OW ≥ <see cref="MinImagePlane"/>, the large early layers): the batch is split
+/// into one contiguous run of images per thread; each thread unfolds a few images at a time into its own
+/// slice of the workspace, small enough to stay in its core's L2 cache, and runs a single-threaded GEMM on
+/// them straight into the output. The columns never travel to memory, and the weight gradient is summed
+/// per thread, then added in thread order.</item>
+/// <item>When C·K·K is small (the first layer: one input channel) the forward pass skips the GEMM and
+/// computes each output vector directly from the columns (<see cref="ShallowForward"/>), which is faster there.</item>
+/// <item><b>Batched</b> (small feature maps, deep layers): images are processed in groups of G whose
+/// im2col matrices sit side by side in one (C·K·K, G·OH·OW) matrix, so one GEMM per group has
+/// n = G·OH·OW (large even when the feature maps are 4×4) and the GEMM itself spreads over the threads;
+/// its (O, G·OH·OW) result is scattered into (N, O, OH, OW) with the bias added.</item>
+/// </list>
 /// </summary>
 /// <remarks>
 /// Arrays rather than spans because the per-image work runs on several threads. Each image's
 /// result is written by exactly one thread and every reduction runs in a fixed order, so results
 /// are bit-identical for the same <see cref="Threading.Threads"/>. The caller owns the workspace
-/// (see <see cref="WorkspaceLength"/>); the kernels keep no state.
+/// (see <see cref="WorkspaceLength"/>, which depends on the thread count); the kernels keep no state.
 /// </remarks>
 public static class Convolution
 {
-    /// <summary>Largest im2col group, in floats (16 MiB): big enough for long GEMMs, small enough for the caches around them.</summary>
+    /// <summary>Largest im2col group of the batched route, in floats (16 MiB): big enough for long GEMMs, small enough for the caches around them.</summary>
     private const int ColumnBudget = 1 << 22;
 
-    /// <summary>Images per group: as many as fit the budget, at least one.</summary>
-    public static int GroupSize(in ConvGeometry g) =>
-        Math.Clamp(ColumnBudget / Math.Max(1, g.ColumnRows * g.OutPlane), 1, Math.Max(1, g.Batch));
+    /// <summary>
+    /// Columns plus GEMM result of one thread's group on the by-image route, in floats (1 MiB): about what
+    /// one core's L2 cache holds, so unfolding, multiplying and scattering a group never leaves it.
+    /// </summary>
+    private const int ImageBudget = 1 << 18;
 
-    /// <summary>Floats of workspace the three passes need: the group's columns, then its (O, G·OH·OW) GEMM result.</summary>
+    /// <summary>Smallest output plane (OH·OW) that takes the by-image route; below it a thread's GEMMs would be too narrow.</summary>
+    public const int MinImagePlane = 64;
+
+    /// <summary>Whether <paramref name="g"/> takes the by-image route (see the class summary).</summary>
+    public static bool ByImage(in ConvGeometry g) => g.OutPlane >= MinImagePlane;
+
+    /// <summary>Threads (runs of images) on the by-image route.</summary>
+    private static int Parts(in ConvGeometry g) => Math.Max(1, Math.Min(Threading.Threads, g.Batch));
+
+    /// <summary>Images per GEMM: on the by-image route as many as fit a thread's cache budget, on the batched route the column budget; at least one.</summary>
+    public static int GroupSize(in ConvGeometry g)
+    {
+        if (ByImage(g)) return Math.Clamp(ImageBudget / Math.Max(1, g.OutPlane * (g.ColumnRows + g.OutChannels)), 1, Math.Max(1, g.Batch));
+        return Math.Clamp(ColumnBudget / Math.Max(1, g.ColumnRows * g.OutPlane), 1, Math.Max(1, g.Batch));
+    }
+
+    /// <summary>One thread's workspace on the by-image route: its group's columns and GEMM result, then its weight-gradient sum.</summary>
+    private static int PartLength(in ConvGeometry g) =>
+        checked(GroupSize(g) * g.OutPlane * (g.ColumnRows + g.OutChannels) + g.OutChannels * g.ColumnRows);
+
+    /// <summary>
+    /// Floats of workspace the three passes need at the current <see cref="Threading.Threads"/>: per thread its
+    /// group's columns, GEMM result and weight-gradient sum (by image), or the group's columns then its
+    /// (O, G·OH·OW) GEMM result (batched).
+    /// </summary>
     public static int WorkspaceLength(in ConvGeometry g)
     {
+        if (ByImage(g)) return checked(Parts(g) * PartLength(g));
         long group = GroupSize(g);
         long length = group * g.OutPlane * ((long)g.ColumnRows + g.OutChannels);
         return checked((int)length);
@@ -45,6 +81,17 @@ public static class Convolution
     {
         Check(g, input, output, workspace);
         var geo = g;
+        if (ByImage(g))
+        {
+            int partLength = PartLength(g), parts = Math.Min(Parts(g), workspace.Length / partLength);
+            Threading.For(parts, 1, (ps, pe) =>
+            {
+                for (int p = ps; p < pe; p++)
+                    ForwardImages(geo, geo.Batch * p / parts, geo.Batch * (p + 1) / parts, input, weight, bias, output,
+                        workspace.AsSpan(p * partLength, partLength));
+            });
+            return false;
+        }
         int group = GroupSize(g), plane = g.OutPlane, rows = g.ColumnRows, o = g.OutChannels;
         for (int first = 0; first < g.Batch; first += group)
         {
@@ -92,6 +139,25 @@ public static class Convolution
         var geo = g;
         int group = GroupSize(g), plane = g.OutPlane, rows = g.ColumnRows, o = g.OutChannels;
         if (biasGrad is not null) Bias.AccumulateChannelSums(outputGrad.AsSpan(0, g.OutputLength), biasGrad.AsSpan(0, o), plane);
+        if (ByImage(g))
+        {
+            int partLength = PartLength(g), parts = Math.Min(Parts(g), workspace.Length / partLength), sumOffset = partLength - o * rows;
+            Threading.For(parts, 1, (ps, pe) =>
+            {
+                for (int p = ps; p < pe; p++)
+                {
+                    var part = workspace.AsSpan(p * partLength, partLength);
+                    // Thread 0 adds into the gradient itself; the others into their own sums, added below in order.
+                    var sum = p == 0 ? weightGrad.AsSpan(0, o * rows) : part.Slice(sumOffset, o * rows);
+                    if (p != 0) sum.Clear();
+                    BackwardImages(geo, geo.Batch * p / parts, geo.Batch * (p + 1) / parts, input, weight, outputGrad, inputGrad, sum, part);
+                }
+            });
+            var total = weightGrad.AsSpan(0, o * rows);
+            for (int p = 1; p < parts; p++)
+                System.Numerics.Tensors.TensorPrimitives.Add(total, workspace.AsSpan(p * partLength + sumOffset, o * rows), total);
+            return;
+        }
         for (int first = 0; first < g.Batch; first += group)
         {
             int count = Math.Min(group, g.Batch - first), ld = count * plane;
@@ -116,6 +182,79 @@ public static class Convolution
                 for (int i = s; i < e; i++)
                     Im2Col.Fold(workspace.AsSpan(i * plane), ld, geo, inputGrad.AsSpan((start + i) * inLength, inLength));
             });
+        }
+    }
+
+    /// <summary>Forward pass of images [first, last) on the calling thread, a cache-sized group at a time.</summary>
+    private static void ForwardImages(in ConvGeometry g, int first, int last, float[] input, float[] weight, float[]? bias,
+        float[] output, Span<float> part)
+    {
+        int group = GroupSize(g), plane = g.OutPlane, rows = g.ColumnRows, o = g.OutChannels, inLength = g.InChannels * g.InPlane;
+        for (int start = first; start < last; start += group)
+        {
+            int count = Math.Min(group, last - start), ld = count * plane;
+            var columns = part.Slice(0, rows * ld);
+            for (int i = 0; i < count; i++)
+                Im2Col.Unfold(input.AsSpan((start + i) * inLength, inLength), g, columns.Slice(i * plane), ld);
+            if (rows <= ShallowRows)
+            {
+                // A first layer (C·K·K ≤ 32): direct sums in registers beat a GEMM with so short a k.
+                for (int i = 0; i < count; i++)
+                    ShallowForward(columns.Slice(i * plane), ld, rows, plane, weight, bias, output.AsSpan((start + i) * o * plane, o * plane), o);
+                continue;
+            }
+            if (count == 1)
+            {
+                // One image: its (O, OH·OW) result is its output block, so the GEMM writes there directly.
+                var y = output.AsSpan(start * o * plane, o * plane);
+                Gemm.Multiply(false, false, o, plane, rows, weight, rows, columns, ld, y, plane, accumulate: false);
+                if (bias is not null) Bias.AddToChannels(y, bias.AsSpan(0, o), plane);
+                continue;
+            }
+            // (O, G·OH·OW) = W (O, C·K·K) · columns (C·K·K, G·OH·OW), then scattered per image with the bias.
+            var result = part.Slice(rows * ld, o * ld);
+            Gemm.Multiply(false, false, o, ld, rows, weight, rows, columns, ld, result, ld, accumulate: false);
+            for (int i = 0; i < count; i++)
+                for (int ch = 0; ch < o; ch++)
+                {
+                    var dst = output.AsSpan(((start + i) * o + ch) * plane, plane);
+                    result.Slice(ch * ld + i * plane, plane).CopyTo(dst);
+                    if (bias is not null) System.Numerics.Tensors.TensorPrimitives.Add(dst, bias[ch], dst);
+                }
+        }
+    }
+
+    /// <summary>
+    /// Backward pass of images [first, last) on the calling thread: <paramref name="weightGradSum"/> += their weight
+    /// gradient, and their input gradient when <paramref name="inputGrad"/> is given.
+    /// </summary>
+    private static void BackwardImages(in ConvGeometry g, int first, int last, float[] input, float[] weight, float[] outputGrad,
+        float[]? inputGrad, Span<float> weightGradSum, Span<float> part)
+    {
+        int group = GroupSize(g), plane = g.OutPlane, rows = g.ColumnRows, o = g.OutChannels, inLength = g.InChannels * g.InPlane;
+        for (int start = first; start < last; start += group)
+        {
+            int count = Math.Min(group, last - start), ld = count * plane;
+            var columns = part.Slice(0, rows * ld);
+            for (int i = 0; i < count; i++)
+                Im2Col.Unfold(input.AsSpan((start + i) * inLength, inLength), g, columns.Slice(i * plane), ld);
+            // dY of the group as (O, G·OH·OW); one image's is already laid out so.
+            Span<float> dy;
+            if (count == 1) dy = outputGrad.AsSpan(start * o * plane, o * plane);
+            else
+            {
+                dy = part.Slice(rows * ld, o * ld);
+                for (int i = 0; i < count; i++)
+                    for (int ch = 0; ch < o; ch++)
+                        outputGrad.AsSpan(((start + i) * o + ch) * plane, plane).CopyTo(dy.Slice(ch * ld + i * plane, plane));
+            }
+            // dW (O, C·K·K) += dY (O, G·OH·OW) · columnsᵀ (G·OH·OW, C·K·K)
+            Gemm.Multiply(false, true, o, rows, ld, dy, ld, columns, ld, weightGradSum, rows, accumulate: true);
+            if (inputGrad is null) continue;
+            // dColumns (C·K·K, G·OH·OW) = Wᵀ (C·K·K, O) · dY (O, G·OH·OW), written over the columns, then folded.
+            Gemm.Multiply(true, false, rows, ld, o, weight, rows, dy, ld, columns, ld, accumulate: false);
+            for (int i = 0; i < count; i++)
+                Im2Col.Fold(columns.Slice(i * plane), ld, g, inputGrad.AsSpan((start + i) * inLength, inLength));
         }
     }
 
@@ -181,7 +320,9 @@ public static class Convolution
         g.Validate();
         if (input.Length < g.InputLength || output.Length < g.OutputLength)
             throw new ArgumentException($"Convolution arrays too short for {g}: input {input.Length} (needs {g.InputLength}), output {output.Length} (needs {g.OutputLength}).");
-        if (workspace.Length < WorkspaceLength(g))
-            throw new ArgumentException($"Convolution workspace has {workspace.Length} floats, needs {WorkspaceLength(g)}.");
+        // By image, a workspace sized for fewer threads than now set is still enough: it runs fewer threads.
+        int minimum = ByImage(g) ? PartLength(g) : WorkspaceLength(g);
+        if (workspace.Length < minimum)
+            throw new ArgumentException($"Convolution workspace has {workspace.Length} floats, needs {WorkspaceLength(g)} (see Convolution.WorkspaceLength).");
     }
 }

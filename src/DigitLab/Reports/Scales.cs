@@ -116,7 +116,7 @@ public sealed class Scale
         double e = Math.Log10(value);
         bool powers = !PlainLabels && (Min < 0.01 || Max > 1e4);
         if (powers && Math.Abs(e - Math.Round(e)) < 1e-9) return "10" + Superscript((int)Math.Round(e));
-        return value.ToString(value >= 1e4 ? "N0" : "0.#######", CultureInfo.InvariantCulture);
+        return value.ToString(value >= 1000 ? "N0" : "0.#######", CultureInfo.InvariantCulture);
     }
 
     private static string Superscript(int k)

@@ -62,7 +62,7 @@ public class ConvolutionTests
         CompareWithReference(g, bias: true, EngineTolerances.LongSumAbsolute);
     }
 
-    private static void CompareWithReference(ConvGeometry g, bool bias, double absolute = EngineTolerances.SumAbsolute)
+    internal static void CompareWithReference(ConvGeometry g, bool bias, double absolute = EngineTolerances.SumAbsolute)
     {
         var rng = new Rng((ulong)g.GetHashCode());
         var x = TestUtil.RandomArray(rng, g.InputLength);
@@ -114,5 +114,31 @@ public class ConvolutionTests
             return [.. y, .. dw, .. dx];
         }
         Assert.Equal(Run(), Run());
+    }
+}
+
+/// <summary>The by-image route at several thread counts; changes <see cref="Threading.Threads"/>, so it runs alone.</summary>
+[Collection(GemmThreadsCollection.Name)]
+public class ConvolutionThreadsTests
+{
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void ByImageGroupsMatchReference(int threads)
+    {
+        // 12·12 planes take the by-image route; 8 images over the threads, several per cache-sized group
+        // (scattered and gathered), and with 3 threads runs of unequal length.
+        var g = new ConvGeometry(8, 2, 12, 12, 3, 3, 1, 1);
+        int saved = Threading.Threads;
+        try
+        {
+            Threading.Threads = threads;
+            Assert.True(Convolution.ByImage(g));
+            Assert.True(Convolution.GroupSize(g) > 1);
+            ConvolutionTests.CompareWithReference(g, bias: true);
+            ConvolutionTests.CompareWithReference(g with { Batch = 1 }, bias: false);
+        }
+        finally { Threading.Threads = saved; }
     }
 }

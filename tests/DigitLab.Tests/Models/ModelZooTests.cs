@@ -17,6 +17,8 @@ public class ModelZooTests
     [InlineData("resnet18", 11_175_370)]
     // The 3x3 stem has 64·9 weights instead of 64·49: 11,175,370 − 64·40.
     [InlineData("resnet18-small", 11_172_810)]
+    // DigitLab's record model: convs 288 + 18,432 + 36,864 + 73,728, batch norms 2·(32+64+64+128), Linear 11,530.
+    [InlineData("best", 141_418)]
     public void ParameterCountsMatchTheStudies(string name, long expected)
     {
         var model = ModelZoo.Create(name, seed: 1);
@@ -39,6 +41,7 @@ public class ModelZooTests
     [InlineData("lenet5-relu")]
     [InlineData("net3")]
     [InlineData("fast")]
+    [InlineData("best")]
     [InlineData("resnet18")]
     [InlineData("resnet18-small")]
     public void ForwardAndBackwardRunWithTheDeclaredShapes(string name)

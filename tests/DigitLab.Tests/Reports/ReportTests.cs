@@ -136,12 +136,20 @@ public class ReportTests(SyntheticReportFixture report) : IClassFixture<Syntheti
         Assert.Equal(report.Data.Sweep.Count, json.GetArrayLength());
         foreach (var item in json.EnumerateArray())
         {
-            var trial = report.Data.Sweep.Single(t => t.Trial.Model == item.GetProperty("model").GetString() && t.Trial.LearningRate == item.GetProperty("lr").GetDouble());
+            var size = item.GetProperty("train size");
+            int? trainSize = size.ValueKind == JsonValueKind.Number ? size.GetInt32() : null;
+            var trial = report.Data.Sweep.Single(t => t.Trial.Model == item.GetProperty("model").GetString()
+                && t.Trial.LearningRate == item.GetProperty("lr").GetDouble() && t.Trial.TrainSize == trainSize);
             Assert.Equal(trial.Run.Test!.Accuracy, item.GetProperty("test acc").GetDouble());
             Assert.Equal(trial.Run.Epochs[^1].TrainAccuracy, item.GetProperty("train acc").GetDouble());
         }
         Assert.True(File.Exists(Path.Combine(report.Directory, "data", "sweep-lr-test.csv")));
         Assert.True(File.Exists(Path.Combine(report.Directory, "figures", "sweep-lr-test-accuracy.svg")));
+        // The training-set-size trials form their own study: a pivot by size and a chart against it.
+        var bySize = File.ReadAllLines(Path.Combine(report.Directory, "data", "sweep-train-size-test.csv"));
+        Assert.Equal("model,other settings,training images 10000,training images 5000,training images 1000", bySize[0]);
+        Assert.Equal(2, bySize.Length);
+        Assert.True(File.Exists(Path.Combine(report.Directory, "figures", "sweep-train-size-test-accuracy.svg")));
     }
 
     [Fact]

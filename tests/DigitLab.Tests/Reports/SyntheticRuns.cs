@@ -98,6 +98,12 @@ internal static class SyntheticRuns
                     Trial = new SweepTrial(model, lr, 64, null, 3, 1),
                     Run = Run(model, model == "mlp" ? 0.97 - Math.Abs(Math.Log10(lr) + 3) * 0.01 : 0.985 - Math.Abs(Math.Log10(lr) + 3) * 0.008, 3, test.Labels, (ulong)(lr * 1e5)),
                 });
+        foreach (var size in new[] { 1000, 5000, 10000 })
+            sweep.Add(new SweepTrialResult
+            {
+                Trial = new SweepTrial("lenet5", 0.001, 64, size, 3, 1),
+                Run = Run("lenet5", 0.99 - 10.0 / size, 3, test.Labels, (ulong)size),
+            });
         return new ReportData
         {
             Title = "DigitLab report (synthetic test data)",

@@ -1,0 +1,65 @@
+// EnsembleTraining: `digitlab train --ensemble N`, N seeds of one recipe, each evaluated, then their average.
+using System.Text.Json;
+using DigitLab.Data;
+using DigitLab.Nn;
+using DigitLab.Training;
+using Spectre.Console;
+
+namespace DigitLab.Cli.Commands;
+
+internal static class EnsembleTraining
+{
+    /// <summary>
+    /// Trains <paramref name="count"/> models with seeds Seed, Seed+1, ... (each its own validation split, shuffle and
+    /// initialisation), saves each checkpoint, prints each member's validation and test accuracy, then the test accuracy
+    /// of their mean probabilities. Every member counts: none is chosen by its test score.
+    /// </summary>
+    public static int Run(TrainerOptions recipe, int count, MnistDataset trainAll, MnistDataset test, DatasetKind kind, string? outPath, bool asJson)
+    {
+        var basePath = outPath ?? ModelCli.DefaultCheckpointPath(recipe.Model);
+        string stem = Path.Combine(Path.GetDirectoryName(basePath) ?? "", Path.GetFileNameWithoutExtension(basePath));
+        var models = new List<Module>();
+        var logs = new List<RunLog>();
+        Normalization? normalization = null;
+        double seconds = 0;
+        for (int k = 0; k < count; k++)
+        {
+            var options = recipe with { Seed = recipe.Seed + (ulong)k };
+            var trainer = Trainer.Create(options);
+            trainer.Log.Dataset = kind.ToString().ToLowerInvariant();
+            if (options.Threads > 0) Tensors.Threading.Threads = options.Threads;
+            var (train, validation) = options.ValidationCount > 0 ? Split.Stratified(trainAll, options.ValidationCount, options.Seed) : (trainAll, null);
+            if (!asJson)
+                AnsiConsole.MarkupLine($"Member {k + 1}/{count}: [bold]{options.Model}[/] seed {options.Seed}, {options.Epochs} epochs, {Tensors.Threading.Threads} threads.");
+            var log = TrainCommand.RunWithProgress(trainer, train, validation, quiet: asJson);
+            if (!log.Complete) return 130;
+            log.Test = Evaluator.Evaluate(trainer.Model, test, trainer.Normalization, collectMisclassified: false);
+            string path = $"{stem}-{k + 1}.safetensors";
+            trainer.SaveCheckpoint(path);
+            log.Save(ModelCli.RunLogPath(path));
+            seconds += log.TrainSeconds;
+            normalization = trainer.Normalization;
+            models.Add(trainer.Model);
+            logs.Add(log);
+            if (!asJson)
+                AnsiConsole.MarkupLine($"Member {k + 1}: validation {ModelCli.Percent(log.Epochs[^1].ValidationAccuracy ?? double.NaN)}, " +
+                                       $"test [bold]{ModelCli.Percent(log.Test.Accuracy)}[/], {log.TrainSeconds:F1} s  ({Markup.Escape(path)})");
+        }
+        var result = Ensemble.Evaluate(models, test, normalization!.Value);
+        if (asJson)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(new
+            {
+                members = logs.Select(l => new { seed = l.Config["seed"], validationAccuracy = l.Epochs[^1].ValidationAccuracy, testAccuracy = l.Test!.Accuracy, trainSeconds = l.TrainSeconds }),
+                ensemble = result,
+                trainSeconds = seconds,
+            }, ModelCli.Json));
+            return 0;
+        }
+        AnsiConsole.MarkupLine($"Ensemble of {count} ({seconds:F1} s of training in all): [bold]test accuracy {ModelCli.Percent(result.Accuracy)}[/] " +
+                               $"({result.Count - result.Misclassified.Count:N0}/{result.Count:N0}), test loss {result.Loss:F4}, macro F1 {result.Macro.F1:F4}");
+        Console.WriteLine();
+        Console.Write(Metrics.ClassificationReport(result, digits: 4));
+        return 0;
+    }
+}

@@ -130,7 +130,7 @@ public sealed class PredictApiTests : IDisposable
         Assert.Equal(20, rows.Count);
         Assert.Equal(7, cols.Count);
         var (cx, cy) = TestImages.CentreOfMass(image);
-        Assert.InRange(cx, 13.5, 14.5); // whole-pixel placement: within half a pixel of the centre
+        Assert.InRange(cx, 13.5, 14.5); // whole-pixel placement: within half a pixel of MNIST's centre (14, 14)
         Assert.InRange(cy, 13.5, 14.5);
         Assert.Equal(response.Image, Convert.ToBase64String(PredictApi.ToBytes(_app.Store.Classifier("alpha").LastImage!)));
     }

@@ -59,7 +59,7 @@ internal static class TestImages
         return grey;
     }
 
-    /// <summary>Centre of mass (x, y) of a 28×28 image, in pixel-centre coordinates (pixel i spans [i, i+1)).</summary>
+    /// <summary>Centre of mass (x, y) of a 28×28 image in pixel-index coordinates (MNIST's convention: a digit is centred when this is within half a pixel of 14).</summary>
     public static (double X, double Y) CentreOfMass(ReadOnlySpan<byte> image)
     {
         double mass = 0, mx = 0, my = 0;
@@ -67,7 +67,7 @@ internal static class TestImages
             for (int x = 0; x < 28; x++)
             {
                 double v = image[y * 28 + x];
-                mass += v; mx += (x + 0.5) * v; my += (y + 0.5) * v;
+                mass += v; mx += x * v; my += y * v;
             }
         return (mx / mass, my / mass);
     }

@@ -79,12 +79,12 @@ internal static class BenchWebCommand
             if (which is "pixels" or "both")
             {
                 var images = TestImages();
-                outcomes.Add(await Load(http, "POST /api/predict (784 values)", "api/predict", i => new { pixels = images[i % images.Length], model = chosen }, n, c, warmup, ct));
+                outcomes.Add(await Load(http, "pixels", "api/predict", i => new { pixels = images[i % images.Length], model = chosen }, n, c, warmup, ct));
             }
             if (which is "drawing" or "both")
             {
                 var drawing = Convert.ToBase64String(Ellipse(280));
-                outcomes.Add(await Load(http, "POST /api/predict/drawing (280x280)", "api/predict/drawing", _ => new { width = 280, height = 280, pixels = drawing, model = chosen }, n, c, warmup, ct));
+                outcomes.Add(await Load(http, "drawing", "api/predict/drawing", _ => new { width = 280, height = 280, pixels = drawing, model = chosen }, n, c, warmup, ct));
             }
             Print(outcomes);
             return outcomes.Any(o => o.Errors > 0) ? 1 : 0;
@@ -159,13 +159,16 @@ internal static class BenchWebCommand
     private static void Print(List<Outcome> outcomes)
     {
         var table = new Table().Border(TableBorder.Rounded).Title("Predict under load (latency in ms)");
-        foreach (var h in new[] { "Endpoint", "Requests", "Concurrency", "Requests/s", "p50", "p90", "p99", "max", "Errors" })
-            table.AddColumn(new TableColumn(h).RightAligned());
+        table.Expand = false;
+        table.AddColumn(new TableColumn("Endpoint").NoWrap());
+        foreach (var h in new[] { "Requests", "In flight", "Req/s", "p50", "p90", "p99", "max", "Errors" })
+            table.AddColumn(new TableColumn(h).RightAligned().NoWrap());
         foreach (var o in outcomes)
             table.AddRow(Markup.Escape(o.Endpoint), $"{o.Requests:N0}", $"{o.Concurrency}", $"{o.Requests / o.Seconds:N0}",
                 $"{Percentile(o.LatenciesMs, 0.50):F2}", $"{Percentile(o.LatenciesMs, 0.90):F2}", $"{Percentile(o.LatenciesMs, 0.99):F2}",
                 $"{o.LatenciesMs[^1]:F2}", o.Errors == 0 ? "[green]0[/]" : $"[red]{o.Errors}[/]");
         AnsiConsole.Write(table);
+        AnsiConsole.MarkupLine("[grey]pixels: POST /api/predict with 784 values (MNIST test images); drawing: POST /api/predict/drawing with a 280x280 canvas, preprocessed on the server.[/]");
         foreach (var o in outcomes.Where(o => o.FirstError is not null))
             AnsiConsole.MarkupLine($"[red]{Markup.Escape(o.Endpoint)}: first error {Markup.Escape(o.FirstError!)}[/]");
         AnsiConsole.MarkupLine($"[grey]{Environment.ProcessorCount} cores; client and server share them, so other load on the machine shows in these figures.[/]");

@@ -40,6 +40,13 @@
     losses = s.losses.slice();
     records = s.epochRecords.slice();
     const running = s.state === 'running' || s.state === 'cancelling';
+    if (running && s.request) {
+      // Show what the running job was started with (also after a reload, or when started elsewhere).
+      const r = s.request;
+      $('arch').value = r.architecture; $('epochs').value = r.epochs; $('batch').value = r.batchSize;
+      $('lr').value = r.learningRate; $('augment').checked = r.augment; $('name').value = r.name;
+    }
+    ['arch', 'epochs', 'batch', 'lr', 'augment', 'name'].forEach(id => $(id).disabled = running);
     $('start').disabled = running;
     $('cancel').disabled = s.state !== 'running';
     const finished = s.state === 'completed' || s.state === 'cancelled';

@@ -81,9 +81,9 @@ public static class BatchNorm
                 double sumDy = 0, sumDyCentered = 0;
                 for (int i = 0; i < n; i++)
                 {
-                    var dy = Plane(outputGrad, i, ch, c, s);
-                    sumDy += TensorPrimitives.Sum(dy);
-                    sumDyCentered += DotCentered(Plane(x, i, ch, c, s), mean, dy);
+                    var (plain, centered) = SumAndDotCentered(Plane(x, i, ch, c, s), mean, Plane(outputGrad, i, ch, c, s));
+                    sumDy += plain;
+                    sumDyCentered += centered;
                 }
                 gammaGrad[ch] += (float)(sumDyCentered * invStd);
                 betaGrad[ch] += (float)sumDy;
@@ -93,9 +93,7 @@ public static class BatchNorm
                 double k3 = batchStatistics ? -a * sumDy / count - k2 * mean : 0;
                 for (int i = 0; i < n; i++)
                 {
-                    var dx = Plane(inputGrad, i, ch, c, s);
-                    ScaleShift(Plane(x, i, ch, c, s), (float)k2, (float)k3, dx);
-                    TensorPrimitives.MultiplyAdd(Plane(outputGrad, i, ch, c, s), (float)a, dx, dx);
+                    InputGradient(Plane(x, i, ch, c, s), Plane(outputGrad, i, ch, c, s), (float)a, (float)k2, (float)k3, Plane(inputGrad, i, ch, c, s));
                 }
             }
         });
@@ -147,22 +145,46 @@ public static class BatchNorm
         return total;
     }
 
-    /// <summary>Σ (x − mean)·dy, vectorised.</summary>
-    internal static double DotCentered(ReadOnlySpan<float> x, float mean, ReadOnlySpan<float> dy)
+    /// <summary>(Σ dy, Σ (x − mean)·dy) in one vectorised pass.</summary>
+    internal static (double SumDy, double SumDyCentered) SumAndDotCentered(ReadOnlySpan<float> x, float mean, ReadOnlySpan<float> dy)
     {
         int i = 0;
-        double total = 0;
+        double plain = 0, centered = 0;
         ref float xr = ref MemoryMarshal.GetReference(x);
         ref float dr = ref MemoryMarshal.GetReference(dy);
         if (Vector256.IsHardwareAccelerated && x.Length >= Vector256<float>.Count)
         {
-            var acc = Vector256<float>.Zero;
+            var accPlain = Vector256<float>.Zero;
+            var accCentered = Vector256<float>.Zero;
             var m = Vector256.Create(mean);
             for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
-                acc += (Vector256.LoadUnsafe(ref xr, (nuint)i) - m) * Vector256.LoadUnsafe(ref dr, (nuint)i);
-            total = Vector256.Sum(acc);
+            {
+                var d = Vector256.LoadUnsafe(ref dr, (nuint)i);
+                accPlain += d;
+                accCentered += (Vector256.LoadUnsafe(ref xr, (nuint)i) - m) * d;
+            }
+            plain = Vector256.Sum(accPlain);
+            centered = Vector256.Sum(accCentered);
         }
-        for (; i < x.Length; i++) total += (double)(x[i] - mean) * dy[i];
-        return total;
+        for (; i < x.Length; i++) { plain += dy[i]; centered += (double)(x[i] - mean) * dy[i]; }
+        return (plain, centered);
+    }
+
+    /// <summary>dx = dy·k1 + x·k2 + k3 in one vectorised pass.</summary>
+    internal static void InputGradient(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, float k1, float k2, float k3, Span<float> dx)
+    {
+        int i = 0;
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref float dr = ref MemoryMarshal.GetReference(dy);
+        ref float outr = ref MemoryMarshal.GetReference(dx);
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var v1 = Vector256.Create(k1);
+            var v2 = Vector256.Create(k2);
+            var v3 = Vector256.Create(k3);
+            for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+                (Vector256.LoadUnsafe(ref dr, (nuint)i) * v1 + (Vector256.LoadUnsafe(ref xr, (nuint)i) * v2 + v3)).StoreUnsafe(ref outr, (nuint)i);
+        }
+        for (; i < x.Length; i++) dx[i] = dy[i] * k1 + (x[i] * k2 + k3);
     }
 }

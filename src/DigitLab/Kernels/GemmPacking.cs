@@ -48,38 +48,38 @@ internal static unsafe class GemmPacking
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackB(bool transB, float* b, int ldb, int p0, int j0, int kc, int nc, int nr, float* dst)
     {
-        for (int jr = 0; jr < nc; jr += nr)
+        if (!transB)
         {
-            int cols = Math.Min(nr, nc - jr);
-            float* panel = dst + (long)jr * kc;
-            if (!transB)
+            // op(B)(p, j) = b[p*ldb + j]: read each row of the block once, front to back (one long
+            // sequential stream the hardware prefetcher follows), dealing its NR-wide pieces to the panels.
+            int fullPanels = nc / nr, cols = nc - fullPanels * nr;
+            long panelStride = (long)nr * kc;
+            float* src = b + (long)p0 * ldb + j0;
+            for (int p = 0; p < kc; p++, src += ldb)
             {
-                // op(B)(p, j) = b[p*ldb + j]: the NR values of one k step are one contiguous run.
-                float* src = b + (long)p0 * ldb + j0 + jr;
-                if (cols == nr)
+                float* d = dst + (long)p * nr;
+                float* s = src;
+                for (int jp = 0; jp < fullPanels; jp++, d += panelStride, s += nr)
+                    Unsafe.CopyBlockUnaligned(d, s, (uint)(nr * sizeof(float)));
+                if (cols > 0)
                 {
-                    for (int p = 0; p < kc; p++, src += ldb, panel += nr)
-                        Unsafe.CopyBlockUnaligned(panel, src, (uint)(nr * sizeof(float)));
-                }
-                else
-                {
-                    for (int p = 0; p < kc; p++, src += ldb, panel += nr)
-                    {
-                        int j = 0;
-                        for (; j < cols; j++) panel[j] = src[j];
-                        for (; j < nr; j++) panel[j] = 0f;
-                    }
+                    int j = 0;
+                    for (; j < cols; j++) d[j] = s[j];
+                    for (; j < nr; j++) d[j] = 0f;
                 }
             }
-            else
+            return;
+        }
+        for (int jr = 0; jr < nc; jr += nr)
+        {
+            // op(B)(p, j) = b[j*ldb + p]: each column of op(B) is a contiguous row of b; transposed into the panel.
+            int cols = Math.Min(nr, nc - jr);
+            float* panel = dst + (long)jr * kc;
+            TransposeRows(b + (long)(j0 + jr) * ldb + p0, ldb, cols, kc, panel, nr);
+            for (int j = cols; j < nr; j++)
             {
-                // op(B)(p, j) = b[j*ldb + p]: each column of op(B) is a contiguous row of b; transposed into the panel.
-                TransposeRows(b + (long)(j0 + jr) * ldb + p0, ldb, cols, kc, panel, nr);
-                for (int j = cols; j < nr; j++)
-                {
-                    float* d = panel + j;
-                    for (int p = 0; p < kc; p++, d += nr) *d = 0f;
-                }
+                float* d = panel + j;
+                for (int p = 0; p < kc; p++, d += nr) *d = 0f;
             }
         }
     }

@@ -1,4 +1,7 @@
 // MaxPool: 2-D max pooling forward (recording each window's argmax) and backward. Reference: MaxPoolReference.
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using DigitLab.Tensors;
 
 namespace DigitLab.Kernels;
@@ -61,7 +64,8 @@ public static class MaxPool
             var bottom = x.Slice(topIndex + w, 2 * ow);
             var yRow = y.Slice(r * ow, ow);
             var iRow = idx.Slice(r * ow, ow);
-            for (int c = 0; c < ow; c++)
+            int c = Avx2.IsSupported ? Row2x2Vector(top, bottom, topIndex, w, yRow, iRow) : 0;
+            for (; c < ow; c++)
             {
                 float a = top[2 * c], b = top[2 * c + 1], d = bottom[2 * c], e = bottom[2 * c + 1];
                 float m = MathF.Max(MathF.Max(a, b), MathF.Max(d, e));
@@ -75,6 +79,72 @@ public static class MaxPool
                 iRow[c] = best;
             }
         }
+    }
+
+    /// <summary>
+    /// Eight (then four) outputs at a time: the four window corners are de-interleaved from 16 top and 16 bottom
+    /// values, compared with masks (first maximum wins, NaN wins over numbers) and selected, all in
+    /// registers. Returns how many outputs of the row it did (a multiple of 4).
+    /// </summary>
+    private static int Row2x2Vector(ReadOnlySpan<float> top, ReadOnlySpan<float> bottom, int topIndex, int w, Span<float> y, Span<int> idx)
+    {
+        // Avx.Shuffle de-interleaves within 128-bit lanes, so the outputs come out in the order
+        // 0 1 4 5 2 3 6 7; indices are built in that order and both vectors are put right at the end.
+        var laneOffsets = Vector256.Create(0, 2, 8, 10, 4, 6, 12, 14);
+        ref float t = ref MemoryMarshal.GetReference(top);
+        ref float b = ref MemoryMarshal.GetReference(bottom);
+        int c = 0;
+        for (; 2 * c + 16 <= top.Length; c += 8)
+        {
+            var t0 = Vector256.LoadUnsafe(ref t, (nuint)(2 * c));
+            var t1 = Vector256.LoadUnsafe(ref t, (nuint)(2 * c + 8));
+            var b0 = Vector256.LoadUnsafe(ref b, (nuint)(2 * c));
+            var b1 = Vector256.LoadUnsafe(ref b, (nuint)(2 * c + 8));
+            var index = Vector256.Create(topIndex + 2 * c) + laneOffsets;
+            var m = Avx.Shuffle(t0, t1, 0b10_00_10_00);
+            var best = index;
+            Take(Avx.Shuffle(t0, t1, 0b11_01_11_01), index + Vector256<int>.One, ref m, ref best);
+            Take(Avx.Shuffle(b0, b1, 0b10_00_10_00), index + Vector256.Create(w), ref m, ref best);
+            Take(Avx.Shuffle(b0, b1, 0b11_01_11_01), index + Vector256.Create(w + 1), ref m, ref best);
+            Avx2.Permute4x64(m.AsDouble(), 0b11_01_10_00).AsSingle().StoreUnsafe(ref MemoryMarshal.GetReference(y), (nuint)c);
+            Avx2.Permute4x64(best.AsDouble(), 0b11_01_10_00).AsInt32().StoreUnsafe(ref MemoryMarshal.GetReference(idx), (nuint)c);
+        }
+        if (Sse.IsSupported)
+        {
+            // Four more outputs with 128-bit vectors, where de-interleaving keeps the order.
+            for (; 2 * c + 8 <= top.Length; c += 4)
+            {
+                var t0 = Vector128.LoadUnsafe(ref t, (nuint)(2 * c));
+                var t1 = Vector128.LoadUnsafe(ref t, (nuint)(2 * c + 4));
+                var b0 = Vector128.LoadUnsafe(ref b, (nuint)(2 * c));
+                var b1 = Vector128.LoadUnsafe(ref b, (nuint)(2 * c + 4));
+                var index = Vector128.Create(topIndex + 2 * c) + Vector128.Create(0, 2, 4, 6);
+                var m = Sse.Shuffle(t0, t1, 0b10_00_10_00);
+                var best = index;
+                Take(Sse.Shuffle(t0, t1, 0b11_01_11_01), index + Vector128<int>.One, ref m, ref best);
+                Take(Sse.Shuffle(b0, b1, 0b10_00_10_00), index + Vector128.Create(w), ref m, ref best);
+                Take(Sse.Shuffle(b0, b1, 0b11_01_11_01), index + Vector128.Create(w + 1), ref m, ref best);
+                m.StoreUnsafe(ref MemoryMarshal.GetReference(y), (nuint)c);
+                best.StoreUnsafe(ref MemoryMarshal.GetReference(idx), (nuint)c);
+            }
+        }
+        return c;
+    }
+
+    private static void Take(Vector128<float> v, Vector128<int> vIndex, ref Vector128<float> m, ref Vector128<int> best)
+    {
+        var wins = Vector128.GreaterThan(v, m) | Vector128.AndNot(~Vector128.Equals(v, v), ~Vector128.Equals(m, m));
+        m = Vector128.ConditionalSelect(wins, v, m);
+        best = Vector128.ConditionalSelect(wins.AsInt32(), vIndex, best);
+    }
+
+    private static void Take(Vector256<float> v, Vector256<int> vIndex, ref Vector256<float> m, ref Vector256<int> best)
+    {
+        var vNaN = ~Vector256.Equals(v, v);
+        var mNaN = ~Vector256.Equals(m, m);
+        var wins = Vector256.GreaterThan(v, m) | Vector256.AndNot(vNaN, mNaN);
+        m = Vector256.ConditionalSelect(wins, v, m);
+        best = Vector256.ConditionalSelect(wins.AsInt32(), vIndex, best);
     }
 
     /// <summary>condition ? ifTrue : ifFalse without a branch.</summary>

@@ -52,8 +52,9 @@ public sealed class LineChart
         ChartFrame.YAxis(svg, y, left, right, YLabel);
         ChartFrame.XAxis(svg, x, top, bottom, XLabel);
 
+        // Clip to the plot area plus a marker's radius, so lines outside a fixed y range are cut but edge markers are whole.
         string clipId = SvgDocument.NextId("clip");
-        svg.Raw($"<defs><clipPath id=\"{clipId}\"><rect x=\"{SvgDocument.N(left)}\" y=\"{SvgDocument.N(top - 4)}\" width=\"{SvgDocument.N(right - left)}\" height=\"{SvgDocument.N(bottom - top + 8)}\"/></clipPath></defs>");
+        svg.Raw($"<defs><clipPath id=\"{clipId}\"><rect x=\"{SvgDocument.N(left - 5)}\" y=\"{SvgDocument.N(top - 5)}\" width=\"{SvgDocument.N(right - left + 10)}\" height=\"{SvgDocument.N(bottom - top + 10)}\"/></clipPath></defs>");
         svg.Raw($"<g clip-path=\"url(#{clipId})\">");
         for (int i = 0; i < Series.Count; i++)
         {

@@ -18,6 +18,8 @@ public sealed class Scale
     public bool IsLog { get; }
     public double[] Ticks { get; }
     private double TickStep { get; }
+    /// <summary>Label log ticks as plain numbers (0.0001, 0.02) even on wide ranges: set for explicit ticks such as swept values.</summary>
+    private bool PlainLabels { get; init; }
 
     /// <summary>
     /// A linear scale covering [<paramref name="dataMin"/>, <paramref name="dataMax"/>], widened to whole
@@ -71,7 +73,10 @@ public sealed class Scale
 
     /// <summary>The same mapping with ticks at <paramref name="ticks"/> (e.g. exactly the learning rates swept).</summary>
     public Scale WithTicks(IEnumerable<double> ticks) =>
-        new(Min, Max, PixelStart, PixelEnd, IsLog, ticks.Where(t => t >= Min - 1e-12 && t <= Max + 1e-12).Distinct().Order().ToArray(), TickStep);
+        new(Min, Max, PixelStart, PixelEnd, IsLog, ticks.Where(t => t >= Min - 1e-12 && t <= Max + 1e-12).Distinct().Order().ToArray(), TickStep)
+        {
+            PlainLabels = true,
+        };
 
     /// <summary>The pixel position of <paramref name="value"/>.</summary>
     public double Map(double value)
@@ -109,7 +114,7 @@ public sealed class Scale
     public string FormatLog(double value)
     {
         double e = Math.Log10(value);
-        bool powers = Min < 0.01 || Max > 1e4;
+        bool powers = !PlainLabels && (Min < 0.01 || Max > 1e4);
         if (powers && Math.Abs(e - Math.Round(e)) < 1e-9) return "10" + Superscript((int)Math.Round(e));
         return value.ToString(value >= 1e4 ? "N0" : "0.#######", CultureInfo.InvariantCulture);
     }

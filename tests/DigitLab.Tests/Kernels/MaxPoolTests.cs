@@ -14,6 +14,9 @@ public class MaxPoolTests
     [InlineData(3, 2, 5, 7, 2, 1, 1)]
     [InlineData(2, 2, 4, 5, 4, 2, 2)]
     [InlineData(40, 20, 6, 6, 2, 2, 0)] // enough planes to split across threads
+    [InlineData(2, 3, 6, 40, 2, 2, 0)]  // rows of 20 outputs: two 8-wide vector steps and a tail
+    [InlineData(1, 1, 4, 33, 2, 2, 0)]  // odd width: the last column is dropped
+    [InlineData(2, 2, 14, 14, 2, 2, 0)] // rows of 7: one 4-wide step and a scalar tail
     public void MatchesReference(int n, int c, int h, int w, int k, int s, int p)
     {
         var g = new ConvGeometry(n, c, h, w, c, k, s, p);
@@ -60,5 +63,26 @@ public class MaxPoolTests
         Assert.True(float.IsNaN(y[0]));
         Assert.Equal(1, idx[0]);
         Assert.Equal(idxRef, idx);
+    }
+
+    [Fact]
+    public void VectorPathHandlesNaNAndTiesLikeTheReference()
+    {
+        var g = new ConvGeometry(1, 1, 2, 40, 1, 2, 2, 0); // 20 outputs: two 8-wide steps and one 4-wide
+        var x = new float[80];
+        var rng = new Rng(12);
+        for (int i = 0; i < 80; i++) x[i] = rng.NextInt(3); // many ties
+        x[1] = float.NaN; x[41] = float.NaN;                 // window 0: NaN at the top right and bottom right
+        x[44] = float.NaN;                                   // window 2: NaN at the bottom left only
+        x[75] = float.NaN;                                   // window 17 (4-wide step): bottom right
+        float[] y = new float[20], yRef = new float[20];
+        int[] idx = new int[20], idxRef = new int[20];
+        MaxPool.Forward(g, x, y, idx);
+        MaxPoolReference.Forward(g, x, yRef, idxRef);
+        Assert.Equal(idxRef, idx);
+        Assert.Equal(yRef, y);
+        Assert.Equal(1, idx[0]);
+        Assert.Equal(44, idx[2]);
+        Assert.Equal(75, idx[17]);
     }
 }

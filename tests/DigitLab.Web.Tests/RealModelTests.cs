@@ -1,0 +1,93 @@
+// RealModelTests: the HTTP API over the real library (checkpoint store, MNIST, Preprocess, PNG reader, Evaluator)
+// against the app on a real 127.0.0.1 port, with the MLP the browser fixture trained.
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using DigitLab.Data;
+using DigitLab.Training;
+using DigitLab.Web.Api;
+
+namespace DigitLab.Web.Tests;
+
+[Collection("browser")]
+public sealed class RealModelTests(BrowserFixture fixture)
+{
+    /// <summary>One epoch of the MLP reaches about 97% on MNIST's test set; 90% leaves room for the 300-image sample.</summary>
+    private const double MinimumAccuracy = 0.90;
+
+    private HttpClient Client() => new() { BaseAddress = new Uri(fixture.BaseUrl) };
+
+    [Fact]
+    public async Task Predict_MnistTestImages_MostlyRight()
+    {
+        using var client = Client();
+        var test = DatasetStore.LoadTest(null);
+        int right = 0, count = 300;
+        for (int i = 0; i < count; i++)
+        {
+            var pixels = test.Image(i).ToArray().Select(b => b / 255f).ToArray();
+            var answer = await HttpAssert.Ok<PredictResponse>(await client.PostAsJsonAsync("api/predict", new { pixels, model = BrowserFixture.ModelName }));
+            if (answer.Results[0].Digit == test.Labels[i]) right++;
+        }
+        Assert.True(right >= MinimumAccuracy * count, $"{right}/{count} right");
+    }
+
+    [Fact]
+    public async Task Png_OfAnMnistDigit_IsRecognisedAsItsLabel()
+    {
+        using var client = Client();
+        var test = DatasetStore.LoadTest(null);
+        // The first test images the model gets right through /api/predict must come out the same through a PNG upload.
+        for (int i = 0; i < 5; i++)
+        {
+            var image = test.Image(i).ToArray();
+            var viaPixels = await HttpAssert.Ok<PredictResponse>(await client.PostAsJsonAsync("api/predict", new { pixels = image.Select(b => b / 255f).ToArray() }));
+            var content = new ByteArrayContent(TestImages.GreyPng(image, 28, 28));
+            content.Headers.ContentType = new MediaTypeHeaderValue("image/png");
+            var viaPng = await HttpAssert.Ok<PredictResponse>(await client.PostAsync("api/predict/image", content));
+            Assert.Equal(image, Convert.FromBase64String(viaPng.Image));
+            Assert.Equal(viaPixels.Results[0].Probabilities, viaPng.Results[0].Probabilities);
+        }
+    }
+
+    [Fact]
+    public async Task Test_EvaluatesTheRealModel_AndTheConfusionChartAppears()
+    {
+        using var client = Client();
+        var result = await HttpAssert.Ok<EvaluationResult>(await client.PostAsync($"api/models/{BrowserFixture.CopyName}/test", null));
+        Assert.Equal(10_000, result.Count);
+        Assert.True(result.Accuracy > MinimumAccuracy, $"test accuracy {result.Accuracy}");
+        Assert.Equal(result.Count, result.Confusion.Sum(row => row.Sum()));
+
+        var list = await HttpAssert.Ok<ModelsList>(await client.GetAsync("api/models"));
+        Assert.Equal(result.Accuracy, list.Models.Single(m => m.Name == BrowserFixture.CopyName).TestAccuracy);
+        var chart = await client.GetAsync($"api/models/{BrowserFixture.CopyName}/charts/confusion.svg");
+        Assert.Equal(HttpStatusCode.OK, chart.StatusCode);
+        Assert.Contains("<svg", await chart.Content.ReadAsStringAsync());
+        var details = await HttpAssert.Ok<Services.ModelDetails>(await client.GetAsync($"api/models/{BrowserFixture.CopyName}"));
+        Assert.Equal(101_770, details.Summary.Sum(r => r.Parameters)); // the layers' parameters add up to the model's
+        Assert.Equal(101_770, details.Info.Parameters);
+    }
+
+    [Fact]
+    public async Task Activate_IsRemembered_AndADamagedCheckpointIsSkipped()
+    {
+        using var client = Client();
+        await File.WriteAllTextAsync(Path.Combine(fixture.ModelsDirectory, "damaged.safetensors"), "this is not a checkpoint");
+        try
+        {
+            var list = await HttpAssert.Ok<ModelsList>(await client.PostAsync($"api/models/{BrowserFixture.CopyName}/activate", null));
+            Assert.Equal(BrowserFixture.CopyName, list.Active);
+            Assert.DoesNotContain(list.Models, m => m.Name == "damaged");
+            Assert.Equal(BrowserFixture.CopyName, (await File.ReadAllTextAsync(Path.Combine(fixture.ModelsDirectory, "active.txt"))).Trim());
+            await HttpAssert.Problem(await client.GetAsync("api/models/damaged"), HttpStatusCode.NotFound, "'damaged'");
+            await HttpAssert.Problem(await client.PostAsJsonAsync("api/predict", new { pixels = new float[784], model = "damaged" }), HttpStatusCode.BadRequest, "'damaged'");
+        }
+        finally
+        {
+            File.Delete(Path.Combine(fixture.ModelsDirectory, "damaged.safetensors"));
+            await client.PostAsync($"api/models/{BrowserFixture.ModelName}/activate", null);
+        }
+    }
+}

@@ -13,7 +13,7 @@ internal static class TrainCommand
     {
         var model = new Option<string>("--model")
         {
-            Description = $"Architecture: {string.Join(", ", ModelZoo.Names)}. `fast` brings its own recipe (2 epochs, onecycle, lr 0.01, batch 128) for options not given",
+            Description = $"Architecture: {string.Join(", ", ModelZoo.Names)}. `fast` (2 epochs, onecycle, lr 0.01, batch 128) and `best` (15 epochs, onecycle, lr 0.005, batch 128, affine augmentation, label smoothing 0.1) bring their own recipes for options not given",
             DefaultValueFactory = _ => "mlp",
         };
         var recipe = new RecipeOptions();

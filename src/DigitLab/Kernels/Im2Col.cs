@@ -1,6 +1,7 @@
 // Im2Col: unfolds one image into the columns a convolution multiplies, and folds gradients back (Col2Im).
 // Reference: Im2ColReference.
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace DigitLab.Kernels;
 
@@ -33,7 +34,7 @@ public static class Im2Col
                         dst[last..].Clear();
                         var src = plane.Slice(iy * w);
                         int ix = first * s - pad + kw;
-                        if (s == 1) src.Slice(ix, last - first).CopyTo(dst[first..last]);
+                        if (s == 1) CopyShort(src.Slice(ix, last - first), dst[first..last]);
                         else for (int x = first; x < last; x++, ix += s) dst[x] = src[ix];
                     }
                 }
@@ -152,6 +153,24 @@ public static class Im2Col
             int at = y * w + from;
             for (int i = 0; i < count; i++) row[at + i] = 0f;
         }
+    }
+
+    /// <summary>
+    /// A copy of a few floats (an output row of a small feature map, often 6 to 24): vector moves and a scalar
+    /// tail, inline; Span.CopyTo's call into memmove costs more than the copy at these lengths.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyShort(ReadOnlySpan<float> source, Span<float> destination)
+    {
+        int n = source.Length, i = 0;
+        if (n > 32) { source.CopyTo(destination); return; }
+        if (destination.Length < n) throw new ArgumentException("CopyShort: destination shorter than source.");
+        ref float src = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(source);
+        ref float dst = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(destination);
+        if (Vector256.IsHardwareAccelerated)
+            for (; i <= n - 8; i += 8)
+                Vector256.LoadUnsafe(ref src, (nuint)i).StoreUnsafe(ref dst, (nuint)i);
+        for (; i < n; i++) Unsafe.Add(ref dst, i) = Unsafe.Add(ref src, i);
     }
 
     /// <summary>The output columns [first, last) whose input column ow·S − P + kw lies inside [0, W).</summary>

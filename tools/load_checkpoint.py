@@ -75,6 +75,11 @@ def build(arch, dropout=True):
         block = lambda i, o, k: [(f"conv{k}", nn.Conv2d(i, o, 3, padding=1, bias=False)), (f"bn{k}", nn.BatchNorm2d(o)),
                                  (f"relu{k}", nn.ReLU()), (f"pool{k}", nn.MaxPool2d(2))]
         return S(*block(1, 12, 1), *block(12, 24, 2), *block(24, 48, 3), ("flatten", nn.Flatten()), ("fc", nn.Linear(432, 10)))
+    if arch == "best":
+        cbr = lambda k, i, o: [(f"conv{k}", nn.Conv2d(i, o, 3, padding=1, bias=False)), (f"bn{k}", nn.BatchNorm2d(o)), (f"relu{k}", nn.ReLU())]
+        return S(*cbr(1, 1, 32), ("pool1", nn.MaxPool2d(2)), *cbr(2, 32, 64), *cbr(3, 64, 64), ("pool2", nn.MaxPool2d(2)),
+                 *cbr(4, 64, 128), ("pool3", nn.MaxPool2d(2)), ("flatten", nn.Flatten()),
+                 ("dropout", nn.Dropout(0.3 if dropout else 0)), ("fc", nn.Linear(1152, 10)))
     if arch in ("resnet18", "resnet18-small"):
         import torchvision
         m = torchvision.models.resnet18(num_classes=10)

@@ -24,8 +24,7 @@ internal static class PredictCommand
             var (model, info) = Checkpoint.Load(r.GetValue(checkpoint)!);
             string path = r.GetValue(image)!;
             if (!File.Exists(path)) throw new FileNotFoundException($"No image at '{path}'. Give a PNG or PGM file.", path);
-            byte[] pixels = Preprocess.ToMnist(path);
-            float[] p = Predictor.Probabilities(model, pixels, new Normalization(info.NormalizationMean, info.NormalizationStd));
+            float[] p = Predictor.ProbabilitiesForImageFile(model, path, new Normalization(info.NormalizationMean, info.NormalizationStd));
             int best = Trainer.ArgMax(p);
             if (r.GetValue(json))
             {

@@ -35,6 +35,14 @@ public static class Predictor
         return Probabilities(model, x);
     }
 
+    /// <summary>
+    /// Probabilities for a PNG or PGM file of one digit, any size and polarity, preprocessed as MNIST was
+    /// (<see cref="Preprocess.ToMnist(string)"/>: bounding box into 20x20, centred by mass in 28x28).
+    /// </summary>
+    /// <exception cref="EmptyImageException">Nothing is drawn in the image.</exception>
+    public static float[] ProbabilitiesForImageFile(Module model, string path, Normalization normalization) =>
+        Probabilities(model, Preprocess.ToMnist(path), normalization);
+
     /// <summary>Numerically stable softmax in double precision.</summary>
     public static float[] Softmax(ReadOnlySpan<float> logits)
     {

@@ -109,7 +109,12 @@ def build(name):
         def stage(cin, cout):
             return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(), nn.MaxPool2d(2)]
         return nn.Sequential(*stage(1, 12), *stage(12, 24), *stage(24, 48), nn.Flatten(), nn.Linear(432, 10))
-    raise SystemExit(f"unknown model {name!r}: use mlp, cnn, lenet5, net3, resnet18 or fast")
+    if name == "best":
+        def block(cin, cout):
+            return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+        return nn.Sequential(*block(1, 32), nn.MaxPool2d(2), *block(32, 64), *block(64, 64), nn.MaxPool2d(2),
+                             *block(64, 128), nn.MaxPool2d(2), nn.Flatten(), nn.Dropout(0.3), nn.Linear(1152, 10))
+    raise SystemExit(f"unknown model {name!r}: use mlp, cnn, lenet5, net3, resnet18, fast or best")
 
 
 def load_average():

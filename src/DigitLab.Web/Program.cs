@@ -1,16 +1,12 @@
 // DigitLab.Web: draw a digit and see what the models see, browse MNIST, train live. Program.cs only wires.
 using DigitLab.Web;
-using DigitLab.Web.Api;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddDigitLab();
 
 var app = builder.Build();
 app.UseDigitLab();
-app.MapPredictApi();
-app.MapDatasetApi();
-app.MapTrainingApi();
-app.MapModelsApi();
+app.MapDigitLabApis();
 app.Run();
 
 /// <summary>The entry point, visible to WebApplicationFactory in the tests.</summary>

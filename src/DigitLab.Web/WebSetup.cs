@@ -1,5 +1,6 @@
 // WebSetup: the services and the request pipeline of the web app, so Program.cs reads as a table of contents.
 using System.Text.Json.Serialization;
+using DigitLab.Web.Api;
 using DigitLab.Web.Services;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -45,6 +46,16 @@ public static class WebSetup
         app.UseDefaultFiles();
         app.UseStaticFiles();
         app.Lifetime.ApplicationStarted.Register(() => PrintBanner(app));
+        return app;
+    }
+
+    /// <summary>Maps every JSON API (predict, dataset, training, models): one list, shared by Program.cs and `digitlab bench web`.</summary>
+    public static WebApplication MapDigitLabApis(this WebApplication app)
+    {
+        app.MapPredictApi();
+        app.MapDatasetApi();
+        app.MapTrainingApi();
+        app.MapModelsApi();
         return app;
     }
 

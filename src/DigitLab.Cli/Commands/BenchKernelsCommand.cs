@@ -63,18 +63,18 @@ internal static class BenchKernelsCommand
         {
             threadsOption, repsOption, largeOption, kernelOption,
         };
-        command.SetAction(parse =>
+        command.SetAction(parse => CliCommon.RunAsync(() =>
         {
+            // Options are checked before anything is timed, so a typo costs no benchmark run.
             var threadCounts = ParseThreads(parse.GetValue(threadsOption)!);
+            int reps = parse.GetValue(repsOption);
+            if (reps < 1) throw new ArgumentException($"--reps must be at least 1, found {reps}.");
             var kernel = parse.GetValue(kernelOption) ?? Gemm.BestKernel;
             if (!Gemm.IsSupported(kernel))
-            {
-                Console.Error.WriteLine($"The {kernel} kernel needs CPU features this machine lacks; try --kernel {Gemm.BestKernel}.");
-                return 2;
-            }
-            Run(threadCounts, Math.Max(1, parse.GetValue(repsOption)), parse.GetValue(largeOption), kernel);
-            return 0;
-        });
+                throw new ArgumentException($"--kernel {kernel} needs CPU features this machine lacks; try --kernel {Gemm.BestKernel}.");
+            Run(threadCounts, reps, parse.GetValue(largeOption), kernel);
+            return Task.FromResult(0);
+        }));
         return command;
     }
 
@@ -82,7 +82,7 @@ internal static class BenchKernelsCommand
     {
         var counts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(part => int.TryParse(part, out int t) && t > 0 ? t
-                : throw new ArgumentException($"--threads expects positive integers separated by commas, such as 1,2; got '{text}'."))
+                : throw new ArgumentException($"--threads expects positive whole numbers separated by commas, such as 1,2; found '{text}'."))
             .ToArray();
         return counts.Length > 0 ? counts : [1];
     }

@@ -109,10 +109,7 @@ internal static class BenchWebCommand
         builder.AddDigitLab();
         var app = builder.Build();
         app.UseDigitLab();
-        app.MapPredictApi();
-        app.MapDatasetApi();
-        app.MapTrainingApi();
-        app.MapModelsApi();
+        app.MapDigitLabApis();
         return app;
     }
 

@@ -34,15 +34,20 @@ internal static class DataCommand
             bool asJson = parse.GetValue(json);
             int? onlyDigit = parse.GetValue(digit);
             if (onlyDigit is < 0 or > 9) throw new ArgumentException($"--digit must be 0..9, found {onlyDigit}.");
+            // The grid's options are checked before the (possibly slow) fetch, and named as the user typed them.
+            int samplesPerRow = parse.GetValue(perRow), gridRows = parse.GetValue(rows), pixelZoom = parse.GetValue(zoom);
+            if (samplesPerRow < 1) throw new ArgumentException($"--per-row must be at least 1, found {samplesPerRow}.");
+            if (gridRows < 1) throw new ArgumentException($"--rows must be at least 1, found {gridRows}.");
+            if (pixelZoom is < 1 or > SampleGrid.MaxZoom) throw new ArgumentException($"--zoom must be 1..{SampleGrid.MaxZoom}, found {pixelZoom}.");
             var data = await CliCommon.LoadDataAsync(parse.GetValue(dataDir), CliCommon.Kind(parse, dataset), asJson, ct);
 
             string? gridPath = parse.GetValue(output);
             if (gridPath is not null)
             {
                 var source = parse.GetValue(split) == "test" ? data.Test : data.Train;
-                int[] labels = onlyDigit is int d ? Enumerable.Repeat(d, Math.Max(1, parse.GetValue(rows))).ToArray() : Enumerable.Range(0, 10).ToArray();
+                int[] labels = onlyDigit is int d ? Enumerable.Repeat(d, gridRows).ToArray() : Enumerable.Range(0, 10).ToArray();
                 var options = AugmentationOptions.Parse(parse.GetValue(augment) ?? "none");
-                var grid = SampleGrid.Render(source, labels, parse.GetValue(perRow), parse.GetValue(seed), parse.GetValue(zoom),
+                var grid = SampleGrid.Render(source, labels, samplesPerRow, parse.GetValue(seed), pixelZoom,
                     options is null ? null : new Augmenter(options));
                 PngWriter.WriteGrey(gridPath, grid.Width, grid.Height, grid.Pixels);
                 gridPath = Path.GetFullPath(gridPath);

@@ -39,13 +39,14 @@ internal static class SweepCommand
                 ReportCommand.ParseList(r.GetValue(lrs)!, "--lr", double.Parse),
                 ReportCommand.ParseList(r.GetValue(batchSizes)!, "--batch-sizes", int.Parse),
                 ReportCommand.ParseList(r.GetValue(trainSizes)!, "--train-sizes", (s, p) => s.Equals("all", StringComparison.OrdinalIgnoreCase) ? (int?)null : int.Parse(s, p)),
-                r.GetValue(epochs), r.GetValue(seed), r.GetValue(optimizer)!.Trim().ToLowerInvariant());
+                r.GetValue(epochs), r.GetValue(seed), r.GetValue(optimizer)!.Trim().ToLowerInvariant(),
+                r.GetValue(validation), data.Kind(r).ToString().ToLowerInvariant());
             if (plan.Models.Count == 0 || plan.LearningRates.Count == 0 || plan.BatchSizes.Count == 0 || plan.TrainSizes.Count == 0)
                 throw new ArgumentException("--models, --lr, --batch-sizes and --train-sizes each need at least one value.");
-            int validationCount = r.GetValue(validation);
+            int validationCount = plan.ValidationCount;
             var trials = plan.Trials().ToList();
             // Validate every trial's recipe before any training, so a typo fails at once rather than hours in.
-            foreach (var t in trials) Recipe(t, validationCount, r.GetValue(threads)).Validate();
+            foreach (var t in trials) Recipe(t, r.GetValue(threads)).Validate();
             if (plan.TrainSizes.Any(n => n is < 10))
                 throw new ArgumentException("--train-sizes: each size must be at least 10 images (or 'all').");
 
@@ -65,8 +66,8 @@ internal static class SweepCommand
                 results = SweepRunner.Run(trials, outDir, (trial, ct) =>
                 {
                     var subset = trial.TrainSize is int n && n < train.Count ? Split.Stratified(train, train.Count - n, trial.Seed).Train : train;
-                    var trainer = Trainer.Create(Recipe(trial, validationCount, r.GetValue(threads)));
-                    trainer.Log.Dataset = data.Kind(r).ToString().ToLowerInvariant();
+                    var trainer = Trainer.Create(Recipe(trial, r.GetValue(threads)));
+                    trainer.Log.Dataset = trial.Dataset;
                     var log = trainer.Train(subset, validationSet, null, ct);
                     if (!log.Complete) return null;
                     log.Test = Evaluator.Evaluate(trainer.Model, test, trainer.Normalization);
@@ -97,10 +98,10 @@ internal static class SweepCommand
         return command;
     }
 
-    private static TrainerOptions Recipe(SweepTrial t, int validationCount, int threads) => new()
+    private static TrainerOptions Recipe(SweepTrial t, int threads) => new()
     {
         Model = t.Model, LearningRate = t.LearningRate, BatchSize = t.BatchSize, Epochs = t.Epochs, Seed = t.Seed,
-        Optimizer = t.Optimizer, ValidationCount = validationCount, Threads = threads,
+        Optimizer = t.Optimizer, ValidationCount = t.ValidationCount, Threads = threads,
     };
 
     private static string Describe(SweepTrial t) => string.Create(CultureInfo.InvariantCulture,

@@ -53,7 +53,8 @@ public sealed class CheckpointModelStore : IModelStore
     public bool SetActive(string name)
     {
         if (Find(name) is null) return false;
-        lock (_activeGate) File.WriteAllText(Path.Combine(Directory, ActiveFile), name);
+        // Atomic, so a crash mid-write never leaves an empty or half-written choice behind.
+        lock (_activeGate) Reports.AtomicFile.WriteAllText(Path.Combine(Directory, ActiveFile), name);
         return true;
     }
 

@@ -16,6 +16,9 @@ public static class SampleGrid
     private const int Cell = MnistDataset.Rows, Gap = 2;
     private const byte GapShade = 96, LabelShade = 40;
 
+    /// <summary>The largest zoom: 16 × 28 px per image already makes a 10 × 11 grid about 5,000 px wide.</summary>
+    public const int MaxZoom = 16;
+
     /// <summary>
     /// Renders rows for the given <paramref name="rowLabels"/> (a class may repeat to get several rows of it),
     /// <paramref name="perRow"/> samples each, picked at random (seeded) without repetition within a class.
@@ -25,7 +28,7 @@ public static class SampleGrid
     public static GridImage Render(MnistDataset data, IReadOnlyList<int> rowLabels, int perRow = 10, ulong seed = 1, int zoom = 2, Augmenter? augmenter = null)
     {
         if (perRow < 1) throw new ArgumentOutOfRangeException(nameof(perRow), perRow, "At least one sample per row.");
-        if (zoom is < 1 or > 16) throw new ArgumentOutOfRangeException(nameof(zoom), zoom, "Zoom must be 1..16.");
+        if (zoom is < 1 or > MaxZoom) throw new ArgumentOutOfRangeException(nameof(zoom), zoom, $"Zoom must be 1..{MaxZoom}.");
         var rng = Rng.Derive(seed, "sample-grid");
         var augmentRng = Rng.Derive(seed, "sample-grid.augment");
         var augmented = new float[MnistDataset.Pixels];

@@ -81,23 +81,8 @@ public static class PngWriter
         stream.Write(word);
     }
 
-    /// <summary>Writes atomically: a temporary file in the same directory, then a rename.</summary>
-    private static void WriteFile(string path, byte[] bytes)
-    {
-        string full = Path.GetFullPath(path);
-        string? dir = Path.GetDirectoryName(full);
-        if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
-        string temp = full + "." + Guid.NewGuid().ToString("N") + ".tmp";
-        try
-        {
-            File.WriteAllBytes(temp, bytes);
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
-        }
-    }
+    /// <summary>Writes atomically (<see cref="AtomicFile"/>), so a reader never sees half a PNG.</summary>
+    private static void WriteFile(string path, byte[] bytes) => AtomicFile.WriteAllBytes(path, bytes);
 }
 
 /// <summary>CRC-32 (ISO-HDLC, polynomial 0xEDB88320) as PNG chunks use it. Reference: PNG spec, Annex D.</summary>

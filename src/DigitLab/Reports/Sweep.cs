@@ -5,12 +5,25 @@ using DigitLab.Training;
 
 namespace DigitLab.Reports;
 
-/// <summary>One cell of a sweep grid. <see cref="TrainSize"/> null means the full training set.</summary>
-public sealed record SweepTrial(string Model, double LearningRate, int BatchSize, int? TrainSize, int Epochs, ulong Seed, string Optimizer = "adam")
+/// <summary>
+/// One cell of a sweep grid. <see cref="TrainSize"/> null means the full training set (less the
+/// <see cref="ValidationCount"/> images held out); <see cref="Dataset"/> is "mnist" or "fashion".
+/// </summary>
+public sealed record SweepTrial(string Model, double LearningRate, int BatchSize, int? TrainSize, int Epochs, ulong Seed,
+    string Optimizer = "adam", int ValidationCount = SweepTrial.DefaultValidationCount, string Dataset = SweepTrial.DefaultDataset)
 {
-    /// <summary>A file-safe key naming every setting, e.g. "lenet5_adam_lr0.01_bs64_nall_e10_s1".</summary>
+    public const int DefaultValidationCount = 5000;
+    public const string DefaultDataset = "mnist";
+
+    /// <summary>
+    /// A file-safe key naming every setting, e.g. "lenet5_adam_lr0.01_bs64_nall_e10_s1"; a validation count or
+    /// dataset other than the defaults adds "_v1000" or "_fashion", so a sweep rerun with them never takes
+    /// another recipe's results as its own (and the default keys stay those of earlier sweeps).
+    /// </summary>
     public string Key => string.Create(CultureInfo.InvariantCulture,
-        $"{Sanitize(Model)}_{Sanitize(Optimizer)}_lr{LearningRate:R}_bs{BatchSize}_n{(TrainSize?.ToString(CultureInfo.InvariantCulture) ?? "all")}_e{Epochs}_s{Seed}");
+        $"{Sanitize(Model)}_{Sanitize(Optimizer)}_lr{LearningRate:R}_bs{BatchSize}_n{(TrainSize?.ToString(CultureInfo.InvariantCulture) ?? "all")}_e{Epochs}_s{Seed}")
+        + (ValidationCount == DefaultValidationCount ? "" : string.Create(CultureInfo.InvariantCulture, $"_v{ValidationCount}"))
+        + (Dataset == DefaultDataset ? "" : "_" + Sanitize(Dataset));
 
     private static string Sanitize(string s) => new(s.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' ? c : '-').ToArray());
 }
@@ -30,7 +43,9 @@ public sealed record SweepPlan(
     IReadOnlyList<int?> TrainSizes,
     int Epochs,
     ulong Seed,
-    string Optimizer = "adam")
+    string Optimizer = "adam",
+    int ValidationCount = SweepTrial.DefaultValidationCount,
+    string Dataset = SweepTrial.DefaultDataset)
 {
     public IEnumerable<SweepTrial> Trials()
     {
@@ -38,7 +53,7 @@ public sealed record SweepPlan(
             foreach (var lr in LearningRates)
                 foreach (var bs in BatchSizes)
                     foreach (var n in TrainSizes)
-                        yield return new SweepTrial(model, lr, bs, n, Epochs, Seed, Optimizer);
+                        yield return new SweepTrial(model, lr, bs, n, Epochs, Seed, Optimizer, ValidationCount, Dataset);
     }
 }
 

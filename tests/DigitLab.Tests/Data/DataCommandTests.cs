@@ -6,6 +6,7 @@ using DigitLab.Reports;
 namespace DigitLab.Tests.Data;
 
 /// <summary>`digitlab data` end to end on the real MNIST in the default data directory (fetched by the real fetcher if missing).</summary>
+[Collection(ConsoleCollection.Name)]
 public class DataCommandTests
 {
     [Fact]
@@ -57,5 +58,30 @@ public class DataCommandTests
         }
         Assert.Equal(1, exit);
         Assert.Contains("--digit must be 0..9, found 12", error.ToString());
+    }
+
+    [Theory]
+    [InlineData("--per-row", "0", "--per-row must be at least 1, found 0")]
+    [InlineData("--rows", "-2", "--rows must be at least 1, found -2")]
+    [InlineData("--zoom", "17", "--zoom must be 1..16, found 17")]
+    public async Task BadGridOptionIsNamedBeforeAnythingIsLoaded(string option, string value, string message)
+    {
+        // A data dir that does not exist: the option check must come first, or this would try to fetch.
+        string never = Path.Combine(Path.GetTempPath(), "digitlab-never-" + Guid.NewGuid().ToString("N"));
+        var error = new StringWriter();
+        var previous = Console.Error;
+        int exit;
+        try
+        {
+            Console.SetError(error);
+            exit = await DataCommand.Create().Parse(["--data-dir", never, "--digit", "3", "--out", Path.Combine(never, "g.png"), option, value]).InvokeAsync();
+        }
+        finally
+        {
+            Console.SetError(previous);
+        }
+        Assert.Equal(1, exit);
+        Assert.Contains(message, error.ToString());
+        Assert.False(Directory.Exists(never), "the command touched the data directory before checking its options");
     }
 }

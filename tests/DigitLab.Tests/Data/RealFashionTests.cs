@@ -8,7 +8,7 @@ namespace DigitLab.Tests.Data;
 /// </summary>
 public class RealFashionTests
 {
-    [Fact]
+    [SkippableFact]
     public void LoadsVerifiedFashionMnistOrExplainsWhereToPutIt()
     {
         var store = new DatasetStore(null, DatasetKind.Fashion);
@@ -24,6 +24,8 @@ public class RealFashionTests
                 $"Debian's Fashion-MNIST is installed but could not be used: {e.Message}");
             Assert.Contains("/usr/share/datasets/fashion-mnist", e.Message);
             Assert.Contains($"into {store.Directory}", e.Message);
+            // The error path is checked; the real data was not, so this must not count as a pass.
+            Skip.If(true, "Fashion-MNIST is not available here (apt-get install dataset-fashion-mnist); only the error message was checked.");
             return;
         }
         Assert.Contains(result.Source, new[] { FetchSource.Store, FetchSource.LocalDirectory, FetchSource.Mirror });

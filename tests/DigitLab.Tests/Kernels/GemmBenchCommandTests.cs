@@ -3,6 +3,7 @@ using DigitLab.Cli.Commands;
 
 namespace DigitLab.Tests.Kernels;
 
+[Collection(ConsoleCollection.Name)]
 public class GemmBenchCommandTests
 {
     [Fact]
@@ -21,5 +22,29 @@ public class GemmBenchCommandTests
     {
         var result = BenchCommand.Create().Parse("kernels --kernel Sse9");
         Assert.NotEmpty(result.Errors);
+    }
+
+    [Theory]
+    [InlineData("--threads", "0")]
+    [InlineData("--threads", "1,x")]
+    [InlineData("--reps", "0")]
+    public async Task BadValueIsAnErrorNamingTheOptionNotACrashOrARun(string option, string value)
+    {
+        // System.CommandLine also exits 1 on an unhandled exception (printing its stack), so the message is checked too.
+        var error = new StringWriter();
+        var previous = Console.Error;
+        int exit;
+        try
+        {
+            Console.SetError(error);
+            exit = await BenchCommand.Create().Parse(["kernels", option, value]).InvokeAsync();
+        }
+        finally
+        {
+            Console.SetError(previous);
+        }
+        Assert.Equal(1, exit);
+        Assert.StartsWith($"error: {option}", error.ToString());
+        Assert.DoesNotContain("Unhandled", error.ToString());
     }
 }

@@ -23,6 +23,28 @@ public class SweepTests
     }
 
     [Fact]
+    public void ARerunWithAnotherValidationCountOrDatasetDoesNotReuseTheResults()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "digitlab-sweep-" + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            var mnist = new SweepPlan(["mlp"], [0.01], [64], [null], 1, 1).Trials().ToList();
+            var fewerHeldOut = new SweepPlan(["mlp"], [0.01], [64], [null], 1, 1, ValidationCount: 1000).Trials().ToList();
+            var fashion = new SweepPlan(["mlp"], [0.01], [64], [null], 1, 1, Dataset: "fashion").Trials().ToList();
+            Assert.Equal("mlp_adam_lr0.01_bs64_nall_e1_s1", mnist[0].Key); // the defaults keep earlier sweeps' file names
+            Assert.Equal("mlp_adam_lr0.01_bs64_nall_e1_s1_v1000", fewerHeldOut[0].Key);
+            Assert.Equal("mlp_adam_lr0.01_bs64_nall_e1_s1_fashion", fashion[0].Key);
+
+            var ran = new List<SweepTrial>();
+            foreach (var trials in new[] { mnist, fewerHeldOut, fashion, mnist })
+                SweepRunner.Run(trials, dir, (t, ct) => { ran.Add(t); return Quick(t); });
+            Assert.Equal([mnist[0], fewerHeldOut[0], fashion[0]], ran); // the last rerun of mnist found its own result
+            Assert.Equal(3, Directory.GetFiles(dir, "trial-*.json").Length);
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
+    }
+
+    [Fact]
     public void InterruptedSweepResumesAndSkipsFinishedTrials()
     {
         string dir = Path.Combine(Path.GetTempPath(), "digitlab-sweep-" + Guid.NewGuid().ToString("N")[..8]);

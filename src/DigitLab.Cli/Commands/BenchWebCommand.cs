@@ -179,7 +179,8 @@ internal static class BenchWebCommand
     {
         try
         {
-            var test = DatasetStore.LoadTest(null);
+            // Read only what the store already holds: a load test must not start a download (LoadTest would fetch).
+            var test = new DatasetStore(null).ReadTest();
             return Enumerable.Range(0, 64).Select(i => test.Image(i).ToArray().Select(b => b / 255f).ToArray()).ToArray();
         }
         catch (Exception e) when (e is IOException or InvalidDataException or DatasetUnavailableException)

@@ -85,7 +85,7 @@ internal static class CliCommon
     public static async Task<int> RunAsync(Func<Task<int>> body)
     {
         try { return await body(); }
-        catch (Exception e) when (e is DatasetUnavailableException or IOException or InvalidDataException or ArgumentException)
+        catch (Exception e) when (e is DatasetUnavailableException or IOException or InvalidDataException or ArgumentException or UnauthorizedAccessException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return 1;

@@ -35,8 +35,9 @@ internal static class ReportCommand
         command.SetAction(r => ModelCli.Run(() =>
         {
             var dirs = r.GetValue(runs)!;
-            var points = ParseList(r.GetValue(tsnePoints)!, "--tsne-points", int.Parse).Where(p => p > 0).ToList();
-            if (points.Any(p => p < 10)) throw new ArgumentException("--tsne-points: each map needs at least 10 points (or 0 for none).");
+            var points = ParseList(r.GetValue(tsnePoints)!, "--tsne-points", int.Parse).Where(p => p != 0).ToList();
+            if (points.FirstOrDefault(p => p < 10) is int bad and not 0)
+                throw new ArgumentException($"--tsne-points: each map needs at least 10 points (or 0 for none), found {bad}.");
             var options = new ReportOptions
             {
                 RunDirectories = dirs,

@@ -114,13 +114,6 @@ public sealed class DatasetStore
         return store.ReadTest();
     }
 
-    /// <summary>Fetches if needed, then reads both sets.</summary>
-    public async Task<(MnistDataset Train, MnistDataset Test, FetchResult Source)> LoadAsync(IProgress<FetchProgress>? progress = null, CancellationToken cancellationToken = default)
-    {
-        var source = await EnsureAsync(progress, cancellationToken).ConfigureAwait(false);
-        return (ReadTrain(), ReadTest(), source);
-    }
-
     /// <summary>Reads the training set from the store (which must hold the verified files: call <see cref="EnsureAsync"/> first).</summary>
     public MnistDataset ReadTrain() => Read(Spec.TrainImages, Spec.TrainLabels, Spec.Id + "/train");
 

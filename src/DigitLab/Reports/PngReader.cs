@@ -97,6 +97,8 @@ public static class PngReader
             switch (type)
             {
                 case "IHDR":
+                    if (length != 13)
+                        throw new InvalidDataException($"{name}: chunk IHDR at byte {pos} has {length} bytes, expected 13 (corrupt file).");
                     width = BinaryPrimitives.ReadInt32BigEndian(data);
                     height = BinaryPrimitives.ReadInt32BigEndian(data[4..]);
                     int depth = data[8];

@@ -75,6 +75,75 @@ public class PngTests
         Assert.Contains("PNG signature", ex.Message);
     }
 
+    [Fact]
+    public void ShortHeaderChunkIsACorruptFileNotAnIndexError()
+    {
+        // A 5-byte IHDR with a valid CRC: the reader must say so, not read past the chunk.
+        var bytes = PngWriter.Encode(4, 4, 1, new byte[16]);
+        var header = bytes.AsSpan(8 + 8, 13).ToArray();
+        using var png = new MemoryStream();
+        png.Write(bytes.AsSpan(0, 8));
+        WriteChunk(png, "IHDR", header[..5]);
+        png.Write(bytes.AsSpan(8 + 25)); // the original IDAT and IEND
+        var ex = Assert.Throws<InvalidDataException>(() => PngReader.Decode(png.ToArray(), "short.png"));
+        Assert.Contains("short.png", ex.Message);
+        Assert.Contains("IHDR", ex.Message);
+        Assert.Contains("13", ex.Message);
+    }
+
+    [Fact]
+    public void EveryTruncationAndEveryBitFlipWithARepairedCrcIsRejectedCleanlyOrDecoded()
+    {
+        // Bit flips get their chunk's CRC recomputed, so they reach the header, palette, zlib and filter checks;
+        // the only acceptable failure is InvalidDataException (a message for people), never an index or range error.
+        var rows = new byte[] { 0, 0, 1, 2, 1, 2, 1, 0, 4, 1, 1, 1 }; // 3x3 palette image, filters 0, 1, 4
+        var valid = HandMade(3, 3, 3, rows, plte: [255, 0, 0, 0, 255, 0, 0, 0, 255], trns: [255, 128]);
+        int rejected = 0;
+        for (int length = 0; length < valid.Length; length++)
+            rejected += Outcome(valid.AsSpan(0, length).ToArray(), $"truncated to {length} bytes");
+        Assert.Equal(valid.Length, rejected); // every truncation loses IEND at least
+        for (int i = 8; i < valid.Length; i++)
+            for (int bit = 0; bit < 8; bit++)
+            {
+                var bytes = (byte[])valid.Clone();
+                bytes[i] ^= (byte)(1 << bit);
+                RepairCrcs(bytes);
+                Outcome(bytes, $"byte {i} bit {bit} flipped");
+            }
+
+        static int Outcome(byte[] bytes, string what)
+        {
+            try { PngReader.Decode(bytes); return 0; }
+            catch (InvalidDataException) { return 1; }
+            catch (Exception e) { Assert.Fail($"{what}: {e.GetType().Name}: {e.Message}"); return 0; }
+        }
+    }
+
+    /// <summary>Recomputes the CRC of every chunk whose length still fits the data (flips in a length field break the walk).</summary>
+    private static void RepairCrcs(byte[] bytes)
+    {
+        int pos = 8;
+        while (pos + 12 <= bytes.Length)
+        {
+            int length = BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(pos));
+            if (length < 0 || pos + 12L + length > bytes.Length) return;
+            BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(pos + 8 + length), PngCrc32.Compute(bytes.AsSpan(pos + 4, 4 + length)));
+            pos += 12 + length;
+        }
+    }
+
+    private static void WriteChunk(Stream png, string type, byte[] data)
+    {
+        var header = new byte[8];
+        BinaryPrimitives.WriteInt32BigEndian(header, data.Length);
+        Encoding.ASCII.GetBytes(type, 0, 4, header, 4);
+        png.Write(header);
+        png.Write(data);
+        var crc = new byte[4];
+        BinaryPrimitives.WriteUInt32BigEndian(crc, PngCrc32.Compute(header[4..].Concat(data).ToArray()));
+        png.Write(crc);
+    }
+
     /// <summary>Builds a PNG by hand with a chosen colour type, filter per row and optional palette, as other encoders do.</summary>
     private static byte[] HandMade(int width, int height, byte colourType, byte[] filteredRows, byte[]? plte = null, byte[]? trns = null)
     {

@@ -448,6 +448,10 @@ public static class ReportBuilder
         if (exclude != "batch-size") parts.Add($"batch {t.BatchSize}");
         if (exclude != "train-size") parts.Add($"n {(t.TrainSize?.ToString(Ci) ?? "all")}");
         parts.Add($"{t.Epochs} epochs");
+        // Settings that usually stay at their defaults are named only when they differ, so such trials never share a line.
+        if (t.Optimizer != "adam") parts.Add(t.Optimizer);
+        if (t.ValidationCount != SweepTrial.DefaultValidationCount) parts.Add($"val {t.ValidationCount.ToString(Ci)}");
+        if (t.Dataset != SweepTrial.DefaultDataset) parts.Add(t.Dataset);
         return string.Join(", ", parts);
     }
 

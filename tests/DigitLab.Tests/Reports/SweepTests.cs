@@ -45,6 +45,27 @@ public class SweepTests
     }
 
     [Fact]
+    public void ReportKeepsTrialsOfAnotherOptimizerDatasetOrValidationOnTheirOwnLines()
+    {
+        // Four sweeps over the same learning rates that differ only in one rarely changed setting: four pivot rows.
+        var plans = new[]
+        {
+            new SweepPlan(["mlp"], [0.01, 0.001], [64], [null], 1, 1),
+            new SweepPlan(["mlp"], [0.01, 0.001], [64], [null], 1, 1, Optimizer: "sgd"),
+            new SweepPlan(["mlp"], [0.01, 0.001], [64], [null], 1, 1, ValidationCount: 1000),
+            new SweepPlan(["mlp"], [0.01, 0.001], [64], [null], 1, 1, Dataset: "fashion"),
+        };
+        var data = new ReportData { Sweep = plans.SelectMany(p => p.Trials()).Select(t => new SweepTrialResult { Trial = t, Run = Quick(t) }).ToList() };
+        using var dir = new DigitLab.Tests.Data.SyntheticData.TempDir();
+        ReportBuilder.Write(data, dir.Path);
+        var rows = File.ReadAllLines(Path.Combine(dir.Path, "data", "sweep-lr-test.csv"));
+        Assert.Equal(1 + plans.Length, rows.Length);
+        Assert.Single(rows, r => r.Contains("sgd"));
+        Assert.Single(rows, r => r.Contains("val 1000"));
+        Assert.Single(rows, r => r.Contains("fashion"));
+    }
+
+    [Fact]
     public void InterruptedSweepResumesAndSkipsFinishedTrials()
     {
         string dir = Path.Combine(Path.GetTempPath(), "digitlab-sweep-" + Guid.NewGuid().ToString("N")[..8]);

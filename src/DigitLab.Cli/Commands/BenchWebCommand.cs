@@ -138,7 +138,8 @@ internal static class BenchWebCommand
                 long start = Stopwatch.GetTimestamp();
                 (bool ok, string? error) result;
                 try { result = await Send(i); }
-                catch (HttpRequestException e) { result = (false, e.Message); }
+                // A refused connection or a request past HttpClient's timeout counts as an error, not a crash.
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested) { result = (false, e.Message); }
                 latencies[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
                 if (!result.ok)
                 {

@@ -71,14 +71,7 @@ public sealed class RunLog
         JsonSerializer.Deserialize<RunLog>(json, JsonOptions) ?? throw new InvalidDataException("The run log JSON is empty (null).");
 
     /// <summary>Writes the log as JSON atomically (temporary file, then rename).</summary>
-    public void Save(string path)
-    {
-        string full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        string temp = full + $".tmp-{Environment.ProcessId}";
-        File.WriteAllText(temp, ToJson());
-        File.Move(temp, full, overwrite: true);
-    }
+    public void Save(string path) => DigitLab.Reports.AtomicFile.WriteAllText(Path.GetFullPath(path), ToJson());
 
     public static RunLog Load(string path)
     {

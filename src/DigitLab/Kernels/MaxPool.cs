@@ -72,9 +72,9 @@ public static class MaxPool
                 int i0 = topIndex + 2 * c;
                 // From the last candidate to the first, so the first maximum (or first NaN) wins.
                 int best = i0 + w + 1;
-                best = Select(d == m | d != d, i0 + w, best);
-                best = Select(b == m | b != b, i0 + 1, best);
-                best = Select(a == m | a != a, i0, best);
+                best = Select(d == m | float.IsNaN(d), i0 + w, best);
+                best = Select(b == m | float.IsNaN(b), i0 + 1, best);
+                best = Select(a == m | float.IsNaN(a), i0, best);
                 yRow[c] = m;
                 iRow[c] = best;
             }

@@ -81,11 +81,15 @@ internal static class CliCommon
         return new LoadedData(train, test, source, store.Spec);
     }
 
-    /// <summary>Runs <paramref name="body"/>, turning the expected failures into a red message and exit code 1.</summary>
+    /// <summary>
+    /// Runs <paramref name="body"/>, turning the failures people cause (a bad option value, a missing or damaged file, no data)
+    /// into "error: ..." on stderr and exit code 1, without a stack trace. Every command uses this handler (sync ones through ModelCli.Run).
+    /// </summary>
     public static async Task<int> RunAsync(Func<Task<int>> body)
     {
         try { return await body(); }
-        catch (Exception e) when (e is DatasetUnavailableException or IOException or InvalidDataException or ArgumentException or UnauthorizedAccessException)
+        catch (Exception e) when (e is DatasetUnavailableException or IOException or InvalidDataException or ArgumentException or UnauthorizedAccessException
+                                       or FormatException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return 1;

@@ -29,12 +29,13 @@ internal static class CompareCommand
             bool asJson = r.GetValue(json);
             var names = r.GetValue(models)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(n => n.ToLowerInvariant()).ToList();
             if (names.Count == 0) throw new ArgumentException("--models needs at least one model name.");
-            var recipes = names.Select(n => recipe.Read(r, n, modelDefaults: false)).ToList(); // one recipe for all; validates every name before any training
+            var recipes = names.Select(n => recipe.Read(r, n, modelDefaults: false, modelOption: "--models")).ToList(); // one recipe for all; validates every name before any training
             string outDir = r.GetValue(output) ?? Path.Combine("runs", "compare-" + DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
             Directory.CreateDirectory(outDir);
 
             var (trainAll, test) = data.Load(r, data.Kind(r), quiet: asJson);
             var first = recipes[0];
+            RecipeOptions.CheckValidation(first, trainAll);
             var (train, validation) = first.ValidationCount > 0 ? Split.Stratified(trainAll, first.ValidationCount, first.Seed) : (trainAll, null);
 
             var logs = new List<RunLog>();

@@ -22,9 +22,9 @@ internal static class EvaluateCommand
         command.Options.Add(json);
         command.SetAction(r => ModelCli.Run(() =>
         {
-            var (model, info) = Checkpoint.Load(r.GetValue(checkpoint)!);
             int perClass = r.GetValue(balanced);
-            if (perClass < 0) throw new ArgumentException($"--balanced takes a number of images per digit >= 0, found {perClass}.");
+            if (perClass < 0) throw new ArgumentException($"--balanced must be at least 0 (images per digit; 0 = the whole test set), found {perClass}.");
+            var (model, info) = ModelCli.LoadCheckpoint(r.GetValue(checkpoint)!, "CHECKPOINT");
             // The checkpoint's dataset unless --dataset says otherwise.
             var kind = r.GetResult(data.Dataset) is { Implicit: false } || info.Log is null ? data.Kind(r) : DatasetSpec.ParseKind(info.Log.Dataset);
             var test = data.Load(r, kind, quiet: r.GetValue(json)).Test;

@@ -39,37 +39,71 @@ internal sealed class RecipeOptions
             command.Options.Add(o);
     }
 
-    /// <summary>The recipe from the command line; options not given take <paramref name="model"/>'s own defaults (<see cref="TrainerOptions.ForModel"/>).</summary>
-    public TrainerOptions Read(ParseResult r, string model, bool modelDefaults = true)
+    /// <summary>
+    /// The recipe from the command line; options not given take <paramref name="model"/>'s own defaults (<see cref="TrainerOptions.ForModel"/>).
+    /// Every value is checked here, before any data is loaded, and a bad one is reported under the option's own name.
+    /// </summary>
+    /// <exception cref="ArgumentException">An option is out of range or names something unknown; the message names the option.</exception>
+    public TrainerOptions Read(ParseResult r, string model, bool modelDefaults = true, string modelOption = "--model")
     {
-        var m = modelDefaults ? TrainerOptions.ForModel(model) : new TrainerOptions { Model = model.Trim().ToLowerInvariant() };
+        string name = model.Trim().ToLowerInvariant();
+        if (!ModelZoo.Exists(name))
+            throw new ArgumentException($"{modelOption} '{model}' is not a known model; use one of {string.Join(", ", ModelZoo.Names)}.");
+        var m = modelDefaults ? TrainerOptions.ForModel(name) : new TrainerOptions { Model = name };
         T Get<T>(Option<T> option, T modelDefault) => r.GetResult(option) is { Implicit: false } ? r.GetValue(option)! : modelDefault;
-        string dropout = Get(Dropout, m.Dropout ? "on" : "off").Trim().ToLowerInvariant();
-        if (dropout is not ("on" or "off")) throw new ArgumentException($"--dropout takes on or off, found '{dropout}'.");
+        string Choice(Option<string> option, string modelDefault, params string[] allowed)
+        {
+            string value = Get(option, modelDefault).Trim().ToLowerInvariant();
+            if (!allowed.Contains(value))
+                throw new ArgumentException($"{option.Name} must be one of {string.Join(", ", allowed)}, found '{value}'.");
+            return value;
+        }
+        int AtLeast(Option<int> option, int modelDefault, int min, string? note = null)
+        {
+            int value = Get(option, modelDefault);
+            if (value < min) throw new ArgumentException($"{option.Name} must be at least {min}{note}, found {value}.");
+            return value;
+        }
+        double Range(Option<double> option, double modelDefault, string rule, Func<double, bool> ok)
+        {
+            double value = Get(option, modelDefault);
+            if (!double.IsFinite(value) || !ok(value))
+                throw new ArgumentException($"{option.Name} must be {rule}, found {value.ToString(CultureInfo.InvariantCulture)}.");
+            return value;
+        }
+
         var options = m with
         {
-            Optimizer = Get(Optimizer, m.Optimizer).Trim().ToLowerInvariant(),
-            LearningRate = Get(LearningRate, m.LearningRate),
-            BatchSize = Get(BatchSize, m.BatchSize),
-            Epochs = Get(Epochs, m.Epochs),
-            Schedule = Get(Schedule, m.Schedule).Trim().ToLowerInvariant(),
-            StepGamma = Get(StepGamma, m.StepGamma),
-            StepEpochs = Get(StepEpochs, m.StepEpochs),
-            WeightDecay = Get(WeightDecay, m.WeightDecay),
-            Momentum = Get(Momentum, m.Momentum),
-            Dropout = dropout == "on",
-            Augmentation = Get(Augment, m.Augmentation).Trim().ToLowerInvariant(),
-            LabelSmoothing = Get(LabelSmoothing, m.LabelSmoothing),
-            ValidationCount = Get(Validation, m.ValidationCount),
+            Optimizer = Choice(Optimizer, m.Optimizer, "adam", "sgd"),
+            LearningRate = Range(LearningRate, m.LearningRate, "a positive number (e.g. 0.001)", v => v > 0),
+            BatchSize = AtLeast(BatchSize, m.BatchSize, 1),
+            Epochs = AtLeast(Epochs, m.Epochs, 1),
+            Schedule = Choice(Schedule, m.Schedule, "none", "step", "cosine", "onecycle"),
+            StepGamma = Range(StepGamma, m.StepGamma, "a positive number", v => v > 0),
+            StepEpochs = AtLeast(StepEpochs, m.StepEpochs, 1),
+            WeightDecay = Range(WeightDecay, m.WeightDecay, ">= 0", v => v >= 0),
+            Momentum = Range(Momentum, m.Momentum, "in [0, 1)", v => v is >= 0 and < 1),
+            Dropout = Choice(Dropout, m.Dropout ? "on" : "off", "on", "off") == "on",
+            Augmentation = Choice(Augment, m.Augmentation, "none", "affine", "elastic", "affine+elastic"),
+            LabelSmoothing = Range(LabelSmoothing, m.LabelSmoothing, "in [0, 1)", v => v is >= 0 and < 1),
+            ValidationCount = AtLeast(Validation, m.ValidationCount, 0, " (0 = no validation set)"),
             Seed = Get(Seed, m.Seed),
-            Threads = Get(Threads, m.Threads),
-            Normalization = Get(Normalization, m.Normalization).Trim().ToLowerInvariant(),
-            ClipNorm = Get(ClipNorm, m.ClipNorm),
+            Threads = AtLeast(Threads, m.Threads, 0, " (0 = all cores)"),
+            Normalization = Choice(Normalization, m.Normalization, "mnist", "half"),
+            ClipNorm = Range(ClipNorm, m.ClipNorm, ">= 0 (0 = off)", v => v >= 0),
         };
+        // The library's own checks stay as a second line: the options above already named every value it checks.
         options.Validate();
-        AugmentationOptions.Parse(options.Augmentation); // throws a message naming the known ones
+        AugmentationOptions.Parse(options.Augmentation);
         Data.Normalization.Parse(options.Normalization);
         return options;
+    }
+
+    /// <summary>--validation against the loaded training set, whose size is known only once it is loaded (before any training).</summary>
+    public static void CheckValidation(TrainerOptions options, MnistDataset trainAll)
+    {
+        if (options.ValidationCount >= trainAll.Count)
+            throw new ArgumentException($"--validation must be less than the {trainAll.Count:N0} training images of {trainAll.Name}, found {options.ValidationCount}.");
     }
 }
 
@@ -105,16 +139,23 @@ internal static class ModelCli
 
     public static string F(double value, string format = "F4") => value.ToString(format, CultureInfo.InvariantCulture);
 
-    /// <summary>Runs a command body, turning the errors people cause (bad option, missing or damaged file, no data) into a message and exit code 1.</summary>
-    public static int Run(Func<int> body)
+    /// <summary>
+    /// Runs a synchronous command body through <see cref="CliCommon.RunAsync"/>, the one error handler every command shares:
+    /// the errors people cause (bad option, missing or damaged file, no data) become "error: ..." and exit code 1.
+    /// </summary>
+    public static int Run(Func<int> body) => CliCommon.RunAsync(() => Task.FromResult(body())).GetAwaiter().GetResult();
+
+    /// <summary>
+    /// Loads the checkpoint that <paramref name="argument"/> (CHECKPOINT, --resume) names. A missing path is reported under
+    /// that name; a damaged file keeps <see cref="Checkpoint.Load"/>'s message, which names the file and what is wrong.
+    /// </summary>
+    public static LoadedCheckpoint LoadCheckpoint(string path, string argument)
     {
-        try { return body(); }
-        catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException
-                                       or DatasetUnavailableException or IOException or FormatException or UnauthorizedAccessException)
-        {
-            Console.Error.WriteLine($"error: {e.Message}");
-            return 1;
-        }
+        if (string.IsNullOrWhiteSpace(path))
+            throw new ArgumentException($"{argument} needs a checkpoint path (a .safetensors file written by `digitlab train`).");
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"{argument} '{path}' does not exist{(Directory.Exists(path) ? " as a file (it is a folder)" : "")}. Give a .safetensors file written by `digitlab train`.", path);
+        return Checkpoint.Load(path);
     }
 
     /// <summary>The per-class metrics as a Spectre table.</summary>

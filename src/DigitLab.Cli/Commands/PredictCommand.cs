@@ -1,10 +1,8 @@
 // PredictCommand: `digitlab predict CHECKPOINT IMAGE` prints the ten probabilities and the most likely digit for a PNG or PGM image.
 using System.CommandLine;
-using System.Globalization;
 using System.Text.Json;
 using DigitLab.Data;
 using DigitLab.Training;
-using Spectre.Console;
 
 namespace DigitLab.Cli.Commands;
 
@@ -21,21 +19,26 @@ internal static class PredictCommand
         command.Options.Add(json);
         command.SetAction(r => ModelCli.Run(() =>
         {
-            var (model, info) = Checkpoint.Load(r.GetValue(checkpoint)!);
             string path = r.GetValue(image)!;
-            if (!File.Exists(path)) throw new FileNotFoundException($"No image at '{path}'. Give a PNG or PGM file.", path);
-            float[] p = Predictor.ProbabilitiesForImageFile(model, path, new Normalization(info.NormalizationMean, info.NormalizationStd));
+            if (!File.Exists(path)) throw new FileNotFoundException($"IMAGE '{path}' does not exist. Give a PNG or PGM file of one digit.", path);
+            // The image is read and preprocessed before the checkpoint is loaded, so a bad image fails before that work.
+            byte[] pixels;
+            try { pixels = Preprocess.ToMnist(path); }
+            catch (InvalidDataException e) { throw new InvalidDataException($"IMAGE is not a readable PNG or PGM: {e.Message}", e); }
+            var (model, info) = ModelCli.LoadCheckpoint(r.GetValue(checkpoint)!, "CHECKPOINT");
+            float[] p = Predictor.Probabilities(model, pixels, new Normalization(info.NormalizationMean, info.NormalizationStd));
             int best = Trainer.ArgMax(p);
             if (r.GetValue(json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(new { model = info.Architecture, image = path, prediction = best, probabilities = p }, ModelCli.Json));
                 return 0;
             }
-            var chart = new BarChart().Width(60).Label($"{Markup.Escape(info.Architecture)}: probability per digit");
+            // Plain lines (one per digit, probability to 4 decimals, a bar of up to 40 '#') so the output reads the same in a
+            // terminal, a pipe or a log.
+            Console.WriteLine($"{info.Architecture}: probability per digit");
             for (int d = 0; d < p.Length; d++)
-                chart.AddItem(d.ToString(CultureInfo.InvariantCulture), Math.Round(p[d] * 100, 2), d == best ? Color.Green : Color.Grey);
-            AnsiConsole.Write(chart);
-            AnsiConsole.MarkupLine($"Prediction: [bold green]{best}[/] ({ModelCli.Percent(p[best])})");
+                Console.WriteLine($"  {d}  {ModelCli.F(p[d])}  {new string('#', (int)Math.Round(p[d] * 40))}{(d == best ? "  <-" : "")}");
+            Console.WriteLine($"Prediction: {best} ({ModelCli.Percent(p[best])})");
             return 0;
         }));
         return command;

@@ -16,7 +16,9 @@ internal static class SummaryCommand
         command.Options.Add(json);
         command.SetAction(r => ModelCli.Run(() =>
         {
-            string name = r.GetValue(model)!;
+            string name = r.GetValue(model)!.Trim().ToLowerInvariant();
+            if (!ModelZoo.Exists(name))
+                throw new ArgumentException($"MODEL '{r.GetValue(model)}' is not a known model; use one of {string.Join(", ", ModelZoo.Names)}.");
             var summary = ModelSummary.Build(ModelZoo.Create(name, seed: 0), [1, 1, 28, 28]);
             if (r.GetValue(json))
             {

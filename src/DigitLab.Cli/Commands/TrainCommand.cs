@@ -38,21 +38,24 @@ internal static class TrainCommand
         command.SetAction(r => ModelCli.Run(() =>
         {
             bool asJson = r.GetValue(json);
-            if (r.GetValue(ensemble) is var members and not 1)
+            string? resumePath = r.GetValue(resume);
+            int members = r.GetValue(ensemble);
+            if (members < 1) throw new ArgumentException($"--ensemble must be at least 1 (1 = a single model), found {members}.");
+            if (members > 1 && resumePath is not null)
+                throw new ArgumentException($"--ensemble {members} cannot be combined with --resume: resume each member's checkpoint on its own.");
+            if (members > 1)
             {
-                if (members < 1 || r.GetValue(resume) is not null)
-                    throw new ArgumentException($"--ensemble needs a count of at least 1 and cannot be combined with --resume; got {members}.");
                 var options = recipe.Read(r, r.GetValue(model)!);
                 var ensembleKind = data.Kind(r);
                 var (all, testSet) = data.Load(r, ensembleKind, quiet: asJson);
+                RecipeOptions.CheckValidation(options, all);
                 return EnsembleTraining.Run(options, members, all, testSet, ensembleKind, r.GetValue(output), asJson);
             }
             Trainer trainer;
-            string? resumePath = r.GetValue(resume);
             DatasetKind kind;
             if (resumePath is not null)
             {
-                trainer = Trainer.Resume(Checkpoint.Load(resumePath));
+                trainer = Trainer.Resume(ModelCli.LoadCheckpoint(resumePath, "--resume"));
                 kind = DatasetSpec.ParseKind(trainer.Log.Dataset);
                 if (!asJson) AnsiConsole.MarkupLine($"Resuming [bold]{trainer.Options.Model}[/] from {Markup.Escape(resumePath)} at epoch {trainer.State!.CompletedEpochs + 1}, batch {trainer.State.CompletedBatches + 1}.");
             }
@@ -66,6 +69,7 @@ internal static class TrainCommand
 
             var (trainAll, test) = data.Load(r, kind, quiet: asJson);
             var o = trainer.Options;
+            RecipeOptions.CheckValidation(o, trainAll);
             if (o.Threads > 0) Tensors.Threading.Threads = o.Threads;
             var (train, validation) = o.ValidationCount > 0 ? Split.Stratified(trainAll, o.ValidationCount, o.Seed) : (trainAll, null);
             if (!asJson)

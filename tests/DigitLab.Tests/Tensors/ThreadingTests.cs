@@ -128,6 +128,9 @@ public class ThreadingTests
                         for (int i = s; i < e; i++) { starts[i] = s; values[i] = (long)i * round + c; }
                     });
                     if (!starts.AsSpan().SequenceEqual(expectedStart)) failures.Add($"caller {c} round {round}: ranges differ");
+                    Array.Clear(starts);
+                    Threading.For(Count, 1, starts, static (st, s, e) => st.AsSpan(s, e - s).Fill(s));
+                    if (!starts.AsSpan().SequenceEqual(expectedStart)) failures.Add($"caller {c} round {round}: state ranges differ");
                     for (int i = 0; i < Count; i++)
                         if (values[i] != (long)i * round + c) { failures.Add($"caller {c} round {round}: value {i}"); break; }
                 }

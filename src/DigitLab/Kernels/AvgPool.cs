@@ -17,10 +17,12 @@ public static class AvgPool
     public static void Forward(ConvGeometry g, float[] input, float[] output)
     {
         MaxPool.Check(g, input.Length, output.Length, g.OutputLength);
-        int inPlane = g.InPlane, outPlane = g.OutPlane;
         float scale = 1f / (g.Kernel * g.Kernel);
-        Threading.For(g.Batch * g.InChannels, MinPlanesPerThread, (s, e) =>
+        // Arguments passed as state to a static lambda: no closure allocated per call.
+        Threading.For(g.Batch * g.InChannels, MinPlanesPerThread, (g, input, output, scale), static (a, s, e) =>
         {
+            var (g, input, output, scale) = a;
+            int inPlane = g.InPlane, outPlane = g.OutPlane;
             for (int p = s; p < e; p++)
             {
                 var x = input.AsSpan(p * inPlane, inPlane);
@@ -44,10 +46,11 @@ public static class AvgPool
     public static void Backward(ConvGeometry g, float[] outputGrad, float[] inputGrad)
     {
         MaxPool.Check(g, inputGrad.Length, outputGrad.Length, g.OutputLength);
-        int inPlane = g.InPlane, outPlane = g.OutPlane;
         float scale = 1f / (g.Kernel * g.Kernel);
-        Threading.For(g.Batch * g.InChannels, MinPlanesPerThread, (s, e) =>
+        Threading.For(g.Batch * g.InChannels, MinPlanesPerThread, (g, outputGrad, inputGrad, scale), static (a, s, e) =>
         {
+            var (g, outputGrad, inputGrad, scale) = a;
+            int inPlane = g.InPlane, outPlane = g.OutPlane;
             for (int p = s; p < e; p++)
             {
                 var dx = inputGrad.AsSpan(p * inPlane, inPlane);

@@ -27,8 +27,10 @@ public static class BatchNorm
         long count = (long)n * s;
         if (count <= 1)
             throw new ArgumentException($"Batch norm in training mode needs more than one value per channel, found {count} (batch {n}, {s} per sample); use a larger batch or evaluation mode.");
-        Threading.For(c, 1, (c0, c1) =>
+        // Arguments passed as state to a static lambda: no closure allocated per call.
+        Threading.For(c, 1, (n, c, s, x, gamma, beta, eps, momentum, runningMean, runningVar, savedMean, savedInvStd, y, count), static (args, c0, c1) =>
         {
+            var (n, c, s, x, gamma, beta, eps, momentum, runningMean, runningVar, savedMean, savedInvStd, y, count) = args;
             for (int ch = c0; ch < c1; ch++)
             {
                 double sum = 0;
@@ -51,8 +53,9 @@ public static class BatchNorm
     public static void ForwardInference(int n, int c, int s, float[] x, float[] gamma, float[] beta, float eps,
         float[] runningMean, float[] runningVar, float[] savedMean, float[] savedInvStd, float[] y)
     {
-        Threading.For(c, 1, (c0, c1) =>
+        Threading.For(c, 1, (n, c, s, x, gamma, beta, eps, runningMean, runningVar, savedMean, savedInvStd, y), static (args, c0, c1) =>
         {
+            var (n, c, s, x, gamma, beta, eps, runningMean, runningVar, savedMean, savedInvStd, y) = args;
             for (int ch = c0; ch < c1; ch++)
             {
                 double invStd = 1.0 / Math.Sqrt(runningVar[ch] + (double)eps);
@@ -72,8 +75,9 @@ public static class BatchNorm
         float[] savedMean, float[] savedInvStd, bool batchStatistics, float[] inputGrad, float[] gammaGrad, float[] betaGrad)
     {
         long count = (long)n * s;
-        Threading.For(c, 1, (c0, c1) =>
+        Threading.For(c, 1, (n, c, s, x, outputGrad, gamma, savedMean, savedInvStd, batchStatistics, inputGrad, gammaGrad, betaGrad, count), static (args, c0, c1) =>
         {
+            var (n, c, s, x, outputGrad, gamma, savedMean, savedInvStd, batchStatistics, inputGrad, gammaGrad, betaGrad, count) = args;
             for (int ch = c0; ch < c1; ch++)
             {
                 float mean = savedMean[ch];

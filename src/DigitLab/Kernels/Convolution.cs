@@ -80,15 +80,16 @@ public static class Convolution
     public static bool Forward(in ConvGeometry g, float[] input, float[] weight, float[]? bias, float[] output, float[] workspace)
     {
         Check(g, input, output, workspace);
-        var geo = g;
         if (ByImage(g))
         {
             int partLength = PartLength(g), parts = Math.Min(Parts(g), workspace.Length / partLength);
-            Threading.For(parts, 1, (ps, pe) =>
+            var call = new Call { G = g, Input = input, Weight = weight, Bias = bias, Output = output, Workspace = workspace,
+                Parts = parts, PartLength = partLength };
+            Threading.For(parts, 1, call, static (c, ps, pe) =>
             {
                 for (int p = ps; p < pe; p++)
-                    ForwardImages(geo, geo.Batch * p / parts, geo.Batch * (p + 1) / parts, input, weight, bias, output,
-                        workspace.AsSpan(p * partLength, partLength));
+                    ForwardImages(c.G, c.G.Batch * p / c.Parts, c.G.Batch * (p + 1) / c.Parts, c.Input, c.Weight, c.Bias, c.Output,
+                        c.Workspace.AsSpan(p * c.PartLength, c.PartLength));
             });
             return false;
         }
@@ -97,30 +98,33 @@ public static class Convolution
         {
             int count = Math.Min(group, g.Batch - first), ld = count * plane;
             int start = first;
-            Unfold(geo, input, start, count, workspace);
+            Unfold(g, input, start, count, workspace);
+            var call = new Call { G = g, Weight = weight, Bias = bias, Output = output, Workspace = workspace, Start = start, Ld = ld };
             if (rows <= ShallowRows)
             {
                 // Few column rows (a first layer: C = 1, K ≤ 5): each output vector is a short sum
                 // over rows, kept in a register and stored once; no GEMM packing, no scatter.
-                Threading.For(count, 1, (s, e) =>
+                Threading.For(count, 1, call, static (c, s, e) =>
                 {
+                    int plane = c.G.OutPlane, o = c.G.OutChannels;
                     for (int i = s; i < e; i++)
-                        ShallowForward(workspace.AsSpan(i * plane), ld, rows, plane, weight, bias,
-                            output.AsSpan((start + i) * o * plane, o * plane), o);
+                        ShallowForward(c.Workspace.AsSpan(i * plane), c.Ld, c.G.ColumnRows, plane, c.Weight, c.Bias,
+                            c.Output.AsSpan((c.Start + i) * o * plane, o * plane), o);
                 });
                 continue;
             }
             // (O, G·OH·OW) = W (O, C·K·K) · columns (C·K·K, G·OH·OW)
             Gemm.Multiply(false, false, o, ld, rows, weight, rows, workspace, ld,
                 workspace.AsSpan(rows * ld, o * ld), ld, accumulate: false);
-            Threading.For(count, 1, (s, e) =>
+            Threading.For(count, 1, call, static (c, s, e) =>
             {
+                int plane = c.G.OutPlane, o = c.G.OutChannels, rows = c.G.ColumnRows, ld = c.Ld;
                 for (int i = s; i < e; i++)
                     for (int ch = 0; ch < o; ch++)
                     {
-                        var dst = output.AsSpan(((start + i) * o + ch) * plane, plane);
-                        workspace.AsSpan(rows * ld + ch * ld + i * plane, plane).CopyTo(dst);
-                        if (bias is not null) System.Numerics.Tensors.TensorPrimitives.Add(dst, bias[ch], dst);
+                        var dst = c.Output.AsSpan(((c.Start + i) * o + ch) * plane, plane);
+                        c.Workspace.AsSpan(rows * ld + ch * ld + i * plane, plane).CopyTo(dst);
+                        if (c.Bias is not null) System.Numerics.Tensors.TensorPrimitives.Add(dst, c.Bias[ch], dst);
                     }
             });
         }
@@ -136,21 +140,24 @@ public static class Convolution
         float[]? inputGrad, float[] weightGrad, float[]? biasGrad, float[] workspace, bool columnsReady)
     {
         Check(g, input, outputGrad, workspace);
-        var geo = g;
         int group = GroupSize(g), plane = g.OutPlane, rows = g.ColumnRows, o = g.OutChannels;
         if (biasGrad is not null) Bias.AccumulateChannelSums(outputGrad.AsSpan(0, g.OutputLength), biasGrad.AsSpan(0, o), plane);
         if (ByImage(g))
         {
             int partLength = PartLength(g), parts = Math.Min(Parts(g), workspace.Length / partLength), sumOffset = partLength - o * rows;
-            Threading.For(parts, 1, (ps, pe) =>
+            var call = new Call { G = g, Input = input, Weight = weight, OutputGrad = outputGrad, InputGrad = inputGrad,
+                WeightGrad = weightGrad, Workspace = workspace, Parts = parts, PartLength = partLength, SumOffset = sumOffset };
+            Threading.For(parts, 1, call, static (c, ps, pe) =>
             {
+                int length = c.G.OutChannels * c.G.ColumnRows;
                 for (int p = ps; p < pe; p++)
                 {
-                    var part = workspace.AsSpan(p * partLength, partLength);
+                    var part = c.Workspace.AsSpan(p * c.PartLength, c.PartLength);
                     // Thread 0 adds into the gradient itself; the others into their own sums, added below in order.
-                    var sum = p == 0 ? weightGrad.AsSpan(0, o * rows) : part.Slice(sumOffset, o * rows);
+                    var sum = p == 0 ? c.WeightGrad.AsSpan(0, length) : part.Slice(c.SumOffset, length);
                     if (p != 0) sum.Clear();
-                    BackwardImages(geo, geo.Batch * p / parts, geo.Batch * (p + 1) / parts, input, weight, outputGrad, inputGrad, sum, part);
+                    BackwardImages(c.G, c.G.Batch * p / c.Parts, c.G.Batch * (p + 1) / c.Parts, c.Input, c.Weight, c.OutputGrad,
+                        c.InputGrad, sum, part);
                 }
             });
             var total = weightGrad.AsSpan(0, o * rows);
@@ -162,13 +169,15 @@ public static class Convolution
         {
             int count = Math.Min(group, g.Batch - first), ld = count * plane;
             int start = first;
-            if (!(columnsReady && count == g.Batch)) Unfold(geo, input, start, count, workspace);
+            if (!(columnsReady && count == g.Batch)) Unfold(g, input, start, count, workspace);
+            var call = new Call { G = g, OutputGrad = outputGrad, InputGrad = inputGrad, Workspace = workspace, Start = start, Ld = ld };
             // Gather dY of the group into (O, G·OH·OW), the layout the columns have.
-            Threading.For(count, 1, (s, e) =>
+            Threading.For(count, 1, call, static (c, s, e) =>
             {
+                int plane = c.G.OutPlane, o = c.G.OutChannels, rows = c.G.ColumnRows, ld = c.Ld;
                 for (int i = s; i < e; i++)
                     for (int ch = 0; ch < o; ch++)
-                        outputGrad.AsSpan(((start + i) * o + ch) * plane, plane).CopyTo(workspace.AsSpan(rows * ld + ch * ld + i * plane, plane));
+                        c.OutputGrad.AsSpan(((c.Start + i) * o + ch) * plane, plane).CopyTo(c.Workspace.AsSpan(rows * ld + ch * ld + i * plane, plane));
             });
             var gathered = workspace.AsSpan(rows * ld, o * ld);
             // dW (O, C·K·K) += dY (O, G·OH·OW) · columnsᵀ (G·OH·OW, C·K·K)
@@ -176,11 +185,11 @@ public static class Convolution
             if (inputGrad is null) continue;
             // dColumns (C·K·K, G·OH·OW) = Wᵀ (C·K·K, O) · dY (O, G·OH·OW), written over the columns.
             Gemm.Multiply(true, false, rows, ld, o, weight, rows, gathered, ld, workspace.AsSpan(0, rows * ld), ld, accumulate: false);
-            int inLength = g.InChannels * g.InPlane;
-            Threading.For(count, 1, (s, e) =>
+            Threading.For(count, 1, call, static (c, s, e) =>
             {
+                int inLength = c.G.InChannels * c.G.InPlane;
                 for (int i = s; i < e; i++)
-                    Im2Col.Fold(workspace.AsSpan(i * plane), ld, geo, inputGrad.AsSpan((start + i) * inLength, inLength));
+                    Im2Col.Fold(c.Workspace.AsSpan(i * c.G.OutPlane), c.Ld, c.G, c.InputGrad.AsSpan((c.Start + i) * inLength, inLength));
             });
         }
     }
@@ -305,14 +314,28 @@ public static class Convolution
         }
     }
 
-    private static void Unfold(ConvGeometry g, float[] input, int start, int count, float[] workspace)
+    private static void Unfold(in ConvGeometry g, float[] input, int start, int count, float[] workspace)
     {
-        int inLength = g.InChannels * g.InPlane, plane = g.OutPlane, ld = count * plane;
-        Threading.For(count, 1, (s, e) =>
+        var call = new Call { G = g, Input = input, Workspace = workspace, Start = start, Ld = count * g.OutPlane };
+        Threading.For(count, 1, call, static (c, s, e) =>
         {
+            int inLength = c.G.InChannels * c.G.InPlane;
             for (int i = s; i < e; i++)
-                Im2Col.Unfold(input.AsSpan((start + i) * inLength, inLength), g, workspace.AsSpan(i * plane), ld);
+                Im2Col.Unfold(c.Input.AsSpan((c.Start + i) * inLength, inLength), c.G, c.Workspace.AsSpan(i * c.G.OutPlane), c.Ld);
         });
+    }
+
+    /// <summary>
+    /// One call's arguments for the parallel loops above, passed by value to static lambdas so that no closure is
+    /// allocated per call (each loop sets the fields it reads). Start: first image of the group; Ld: the group's
+    /// column count G·OH·OW; Parts/PartLength/SumOffset: the by-image route's per-thread workspace layout.
+    /// </summary>
+    private struct Call
+    {
+        public ConvGeometry G;
+        public float[] Input, Weight, Output, OutputGrad, WeightGrad, Workspace;
+        public float[]? Bias, InputGrad;
+        public int Parts, PartLength, SumOffset, Start, Ld;
     }
 
     private static void Check(in ConvGeometry g, float[] input, float[] output, float[] workspace)

@@ -21,8 +21,10 @@ public static class MaxPool
     {
         Check(g, input.Length, output.Length, argmax.Length);
         int planes = g.Batch * g.InChannels, inPlane = g.InPlane, outPlane = g.OutPlane;
-        Threading.For(planes, MinPlanesPerThread, (s, e) =>
+        // Arguments passed as state to a static lambda: no closure allocated per call.
+        Threading.For(planes, MinPlanesPerThread, (g, input, output, argmax, inPlane, outPlane), static (a, s, e) =>
         {
+            var (g, input, output, argmax, inPlane, outPlane) = a;
             for (int p = s; p < e; p++)
             {
                 var x = input.AsSpan(p * inPlane, inPlane);
@@ -39,8 +41,9 @@ public static class MaxPool
     {
         Check(g, inputGrad.Length, outputGrad.Length, argmax.Length);
         int planes = g.Batch * g.InChannels, inPlane = g.InPlane, outPlane = g.OutPlane;
-        Threading.For(planes, MinPlanesPerThread, (s, e) =>
+        Threading.For(planes, MinPlanesPerThread, (outputGrad, argmax, inputGrad, inPlane, outPlane), static (a, s, e) =>
         {
+            var (outputGrad, argmax, inputGrad, inPlane, outPlane) = a;
             for (int p = s; p < e; p++)
             {
                 var dx = inputGrad.AsSpan(p * inPlane, inPlane);

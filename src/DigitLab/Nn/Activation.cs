@@ -27,7 +27,9 @@ public abstract class Activation : Module
     {
         _output.Resize(input.Shape);
         float[] x = input.Data, y = _output.Data;
-        Threading.For(input.Length, MinPerThread, (s, e) => ForwardKernel(x.AsSpan(s, e - s), y.AsSpan(s, e - s)));
+        // Arguments passed as state to a static lambda: no closure allocated per call.
+        Threading.For(input.Length, MinPerThread, (Layer: this, x, y),
+            static (a, s, e) => a.Layer.ForwardKernel(a.x.AsSpan(s, e - s), a.y.AsSpan(s, e - s)));
         _forwarded = true;
         return _output;
     }
@@ -38,7 +40,8 @@ public abstract class Activation : Module
         ShapeCheck.Grad(this, outputGrad, _output.Shape);
         _inputGrad.Resize(_output.Shape);
         float[] y = _output.Data, dy = outputGrad.Data, dx = _inputGrad.Data;
-        Threading.For(_output.Length, MinPerThread, (s, e) => BackwardKernel(y.AsSpan(s, e - s), dy.AsSpan(s, e - s), dx.AsSpan(s, e - s)));
+        Threading.For(_output.Length, MinPerThread, (Layer: this, y, dy, dx),
+            static (a, s, e) => a.Layer.BackwardKernel(a.y.AsSpan(s, e - s), a.dy.AsSpan(s, e - s), a.dx.AsSpan(s, e - s)));
         return _inputGrad;
     }
 

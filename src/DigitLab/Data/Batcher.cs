@@ -18,8 +18,8 @@ public sealed record BatcherState(int Epoch, int Position, ulong[] EpochShuffleS
 /// <remarks>
 /// The image tensor and label buffer are reused: once created, <see cref="Next"/> allocates nothing
 /// without augmentation (the tensor is resized only for the last, smaller batch, which keeps its buffer).
-/// With an <see cref="Augmenter"/>, images are augmented in parallel (<see cref="Threading.For"/>; only the
-/// parallel loop's own bookkeeping allocates), each from a generator seeded by one sequential draw, so the
+/// With an <see cref="Augmenter"/>, images are augmented in parallel (<see cref="Threading.For"/> with a
+/// delegate created once, so no batch allocates), each from a generator seeded by one sequential draw, so the
 /// batches are identical for any thread count. Usage:
 /// <code>
 /// var batches = new Batcher(train, 64, Normalization.Mnist, seed);

@@ -91,7 +91,7 @@ internal static class BenchKernelsCommand
     {
         int savedThreads = Threading.Threads;
         Console.WriteLine($"DigitLab kernel benchmark: {Environment.ProcessorCount} cores, GEMM kernel {kernel}, " +
-                          $"load average {LoadAverage()}, median of {reps} after warm-up");
+                          $"load average {FormatLoad(BenchTrainCommand.LoadAverage())}, median of {reps} after warm-up");
         var shapes = ModelShapes.ToList();
         shapes.Add(new GemmShape("square", 1024, 1024, 1024, false, false));
         if (large) shapes.Add(new GemmShape("square", 2048, 2048, 2048, false, false));
@@ -264,10 +264,6 @@ internal static class BenchKernelsCommand
         }
     }
 
-    private static string LoadAverage()
-    {
-        try { return File.ReadAllText("/proc/loadavg").Split(' ')[0]; }
-        catch (IOException) { return "unknown"; }
-        catch (UnauthorizedAccessException) { return "unknown"; }
-    }
+    private static string FormatLoad(double load) =>
+        double.IsNaN(load) ? "unknown" : load.ToString("F2", System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -19,7 +19,8 @@ namespace DigitLab.Kernels;
 /// <item><b>Batched</b> (small feature maps, deep layers): images are processed in groups of G whose
 /// im2col matrices sit side by side in one (C·K·K, G·OH·OW) matrix, so one GEMM per group has
 /// n = G·OH·OW (large even when the feature maps are 4×4) and the GEMM itself spreads over the threads;
-/// its (O, G·OH·OW) result is scattered into (N, O, OH, OW) with the bias added.</item>
+/// its (O, G·OH·OW) result is scattered into (N, O, OH, OW) with the bias added. When some kernel taps only
+/// ever read padding (3×3 pad 1 on 1×1 maps), <see cref="ConvolutionTaps"/> leaves them out.</item>
 /// </list>
 /// </summary>
 /// <remarks>
@@ -69,6 +70,7 @@ public static class Convolution
         if (ByImage(g)) return checked(Parts(g) * PartLength(g));
         long group = GroupSize(g);
         long length = group * g.OutPlane * ((long)g.ColumnRows + g.OutChannels);
+        if (ConvolutionTaps.Applies(g)) length = Math.Max(length, ConvolutionTaps.WorkspaceLength(g));
         return checked((int)length);
     }
 
@@ -93,6 +95,8 @@ public static class Convolution
             });
             return false;
         }
+        // Tiny maps where some kernel taps only ever read padding: unfold and multiply the live taps alone.
+        if (ConvolutionTaps.Applies(g)) return ConvolutionTaps.Forward(g, input, weight, bias, output, workspace);
         int group = GroupSize(g), plane = g.OutPlane, rows = g.ColumnRows, o = g.OutChannels;
         for (int first = 0; first < g.Batch; first += group)
         {
@@ -163,6 +167,11 @@ public static class Convolution
             var total = weightGrad.AsSpan(0, o * rows);
             for (int p = 1; p < parts; p++)
                 System.Numerics.Tensors.TensorPrimitives.Add(total, workspace.AsSpan(p * partLength + sumOffset, o * rows), total);
+            return;
+        }
+        if (ConvolutionTaps.Applies(g))
+        {
+            ConvolutionTaps.Backward(g, input, weight, outputGrad, inputGrad, weightGrad, workspace, columnsReady);
             return;
         }
         for (int first = 0; first < g.Batch; first += group)

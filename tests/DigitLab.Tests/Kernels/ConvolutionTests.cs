@@ -95,10 +95,51 @@ public class ConvolutionTests
         Assert.Equal(dw, dw2);
     }
 
-    [Fact]
-    public void ResultsAreIdenticalForTheSameThreadCount()
+    // Tap reduction: (batch, in, H, W, out, kernel, stride, padding, live taps).
+    [Theory]
+    [InlineData(3, 5, 1, 1, 4, 3, 1, 1, 1)]  // resnet18's layer4: 3×3 pad 1 on 1×1 maps, only the centre tap is live
+    [InlineData(2, 3, 2, 2, 5, 3, 2, 1, 4)]  // layer4's first convolution: 2×2 → 1×1 with stride 2, taps (1..2, 1..2)
+    [InlineData(2, 2, 1, 3, 3, 5, 1, 2, 5)]  // one row, kernel taller than the image: one live kernel row
+    [InlineData(1, 3, 3, 1, 2, 3, 2, 1, 3)]  // one column, stride 2: outputs 2×1, the left and right kernel columns dead
+    [InlineData(2, 2, 1, 1, 3, 5, 2, 2, 1)]  // stride past the image: output 1×1 from the centre of a 5×5 kernel
+    public void TapReductionMatchesReference(int n, int c, int h, int w, int o, int k, int s, int p, int live)
     {
-        var g = new ConvGeometry(8, 3, 12, 12, 4, 3, 1, 1);
+        var g = new ConvGeometry(n, c, h, w, o, k, s, p);
+        Assert.True(ConvolutionTaps.Applies(g));
+        Assert.Equal(live, ConvolutionTaps.LiveCount(g));
+        CompareWithReference(g, bias: true);
+        CompareWithReference(g with { Batch = 1 }, bias: false);
+    }
+
+    [Fact]
+    public void TapReductionOverSeveralGroupsMatchesReference()
+    {
+        // 512 channels × 9 taps × 1 column per image: groups of 910 images, so 1000 images take two groups
+        // (and Backward must unfold again). Weight gradients sum over 1000 products: LongSumAbsolute.
+        var g = new ConvGeometry(1000, 512, 1, 1, 2, 3, 1, 1);
+        Assert.True(ConvolutionTaps.Applies(g));
+        Assert.True(Convolution.GroupSize(g) < g.Batch);
+        CompareWithReference(g, bias: true, EngineTolerances.LongSumAbsolute);
+    }
+
+    [Theory]
+    [InlineData(2, 3, 2, 2, 4, 3, 1, 1)] // 2×2 maps, stride 1: every tap reads the image for some output
+    [InlineData(2, 3, 4, 4, 4, 3, 2, 1)] // layer3's first convolution, 4×4 → 2×2
+    [InlineData(2, 3, 1, 1, 4, 1, 1, 0)] // a 1×1 kernel has one tap, always live
+    [InlineData(2, 3, 1, 1, 4, 1, 2, 1)] // all taps dead (output is the bias): the full route handles it
+    public void NoTapReductionWhereNoTapDies(int n, int c, int h, int w, int o, int k, int s, int p)
+    {
+        var g = new ConvGeometry(n, c, h, w, o, k, s, p);
+        Assert.False(ConvolutionTaps.Applies(g));
+        CompareWithReference(g, bias: true);
+    }
+
+    [Theory]
+    [InlineData(8, 3, 12, 12, 4, 3, 1, 1)]
+    [InlineData(8, 6, 1, 1, 5, 3, 1, 1)] // tap reduction
+    public void ResultsAreIdenticalForTheSameThreadCount(int n, int c, int h, int w, int o, int k, int s, int p)
+    {
+        var g = new ConvGeometry(n, c, h, w, o, k, s, p);
         var rng = new Rng(3);
         var x = TestUtil.RandomArray(rng, g.InputLength);
         var weight = TestUtil.RandomArray(rng, g.WeightLength);
@@ -138,6 +179,24 @@ public class ConvolutionThreadsTests
             Assert.True(Convolution.GroupSize(g) > 1);
             ConvolutionTests.CompareWithReference(g, bias: true);
             ConvolutionTests.CompareWithReference(g with { Batch = 1 }, bias: false);
+        }
+        finally { Threading.Threads = saved; }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void TapReductionMatchesReference(int threads)
+    {
+        // 40 output channels: W' compaction and the weight-gradient scatter split over the threads.
+        var g = new ConvGeometry(7, 6, 2, 2, 40, 3, 2, 1);
+        int saved = Threading.Threads;
+        try
+        {
+            Threading.Threads = threads;
+            Assert.True(ConvolutionTaps.Applies(g));
+            ConvolutionTests.CompareWithReference(g, bias: true);
         }
         finally { Threading.Threads = saved; }
     }

@@ -160,42 +160,55 @@ internal static class ConvolutionTaps
         a.Taps = BitOperations.PopCount(a.MaskY) * BitOperations.PopCount(a.MaskX);
         a.Rows = g.InChannels * a.Taps;
         a.WeightOffset = checked(Convolution.GroupSize(g) * g.OutPlane * (a.Rows + g.OutChannels));
-        Threading.For(g.OutChannels, 16, a, static (c, s, e) =>
-        {
-            int kk = c.G.Kernel * c.G.Kernel, full = c.G.ColumnRows;
-            for (int o = s; o < e; o++)
-            {
-                var src = c.Weight.AsSpan(o * full, full);
-                var dst = c.Workspace.AsSpan(c.WeightOffset + o * c.Rows, c.Rows);
-                int j = 0;
-                for (int ch = 0; ch < c.G.InChannels; ch++)
-                    for (int ky = 0; ky < c.G.Kernel; ky++)
-                    {
-                        if ((c.MaskY >> ky & 1) == 0) continue;
-                        for (int kx = 0; kx < c.G.Kernel; kx++)
-                            if ((c.MaskX >> kx & 1) != 0) dst[j++] = src[ch * kk + ky * c.G.Kernel + kx];
-                    }
-            }
-        });
+        Threading.For(g.OutChannels, 16, a, static (c, s, e) => CompactWeight(c, s, e));
         return a;
+    }
+
+    /// <summary>
+    /// Fills <paramref name="offsets"/> with ky·K + kx of the live taps in row-major order (the offset of each within
+    /// a channel's K·K block) and returns T.
+    /// </summary>
+    private static int LiveOffsets(in Args a, Span<int> offsets)
+    {
+        int t = 0, k = a.G.Kernel;
+        for (int ky = 0; ky < k; ky++)
+            for (int kx = 0; kx < k; kx++)
+                if ((a.MaskY >> ky & 1) != 0 && (a.MaskX >> kx & 1) != 0) offsets[t++] = ky * k + kx;
+        return t;
+    }
+
+    /// <summary>W'[o, c·T + t] = weight[o, c, ky, kx] for output channels [first, last), t the live tap (ky, kx).</summary>
+    private static void CompactWeight(in Args c, int first, int last)
+    {
+        Span<int> offsets = stackalloc int[c.G.Kernel * c.G.Kernel];
+        int taps = LiveOffsets(c, offsets), kk = c.G.Kernel * c.G.Kernel, full = c.G.ColumnRows, channels = c.G.InChannels;
+        for (int o = first; o < last; o++)
+        {
+            var src = c.Weight.AsSpan(o * full, full);
+            var dst = c.Workspace.AsSpan(c.WeightOffset + o * c.Rows, c.Rows);
+            for (int t = 0; t < taps; t++)
+            {
+                int at = offsets[t];
+                for (int ch = 0; ch < channels; ch++) dst[ch * taps + t] = src[ch * kk + at];
+            }
+        }
     }
 
     /// <summary>weightGrad[o, c, ky, kx] += dW'[o, c·T + t] for output channels [first, last), t the live tap (ky, kx).</summary>
     private static void ScatterAddLive(in Args c, int first, int last)
     {
-        int kk = c.G.Kernel * c.G.Kernel, full = c.G.ColumnRows, liveOffset = c.WeightOffset + c.G.OutChannels * c.Rows;
+        Span<int> offsets = stackalloc int[c.G.Kernel * c.G.Kernel];
+        int taps = LiveOffsets(c, offsets), kk = c.G.Kernel * c.G.Kernel, full = c.G.ColumnRows, channels = c.G.InChannels;
+        int liveOffset = c.WeightOffset + c.G.OutChannels * c.Rows;
         for (int o = first; o < last; o++)
         {
             var dst = c.WeightGrad.AsSpan(o * full, full);
             var src = c.Workspace.AsSpan(liveOffset + o * c.Rows, c.Rows);
-            int j = 0;
-            for (int ch = 0; ch < c.G.InChannels; ch++)
-                for (int ky = 0; ky < c.G.Kernel; ky++)
-                {
-                    if ((c.MaskY >> ky & 1) == 0) continue;
-                    for (int kx = 0; kx < c.G.Kernel; kx++)
-                        if ((c.MaskX >> kx & 1) != 0) dst[ch * kk + ky * c.G.Kernel + kx] += src[j++];
-                }
+            for (int t = 0; t < taps; t++)
+            {
+                int at = offsets[t];
+                for (int ch = 0; ch < channels; ch++) dst[ch * kk + at] += src[ch * taps + t];
+            }
         }
     }
 
@@ -208,26 +221,34 @@ internal static class ConvolutionTaps
         var g = a.G;
         int h = g.Height, w = g.Width, oh = g.OutHeight, ow = g.OutWidth, s = g.Stride, pad = g.Padding, inPlane = g.InPlane;
         var x = a.Input.AsSpan(image * g.InChannels * inPlane, g.InChannels * inPlane);
-        int row = 0;
+        Span<int> offsets = stackalloc int[g.Kernel * g.Kernel];
+        int taps = LiveOffsets(a, offsets);
+        if (oh * ow == 1)
+        {
+            // One output position (e.g. 1×1 maps): each live row holds a single value, and a live tap reads inside the image.
+            for (int t = 0; t < taps; t++)
+            {
+                int iy = offsets[t] / g.Kernel - pad, ix = offsets[t] % g.Kernel - pad;
+                int at = iy * w + ix; // live with one output position means inside the image
+                for (int ch = 0; ch < g.InChannels; ch++) columns[(ch * taps + t) * a.Ld] = x[ch * inPlane + at];
+            }
+            return;
+        }
         for (int ch = 0; ch < g.InChannels; ch++)
         {
             var plane = x.Slice(ch * inPlane, inPlane);
-            for (int ky = 0; ky < g.Kernel; ky++)
+            for (int t = 0; t < taps; t++)
             {
-                if ((a.MaskY >> ky & 1) == 0) continue;
-                for (int kx = 0; kx < g.Kernel; kx++)
+                int ky = offsets[t] / g.Kernel, kx = offsets[t] % g.Kernel;
+                var dst = columns.Slice((ch * taps + t) * a.Ld, oh * ow);
+                for (int y = 0; y < oh; y++)
                 {
-                    if ((a.MaskX >> kx & 1) == 0) continue;
-                    var dst = columns.Slice(row++ * a.Ld, oh * ow);
-                    for (int y = 0; y < oh; y++)
+                    int iy = y * s - pad + ky;
+                    bool rowInside = (uint)iy < (uint)h;
+                    for (int xo = 0; xo < ow; xo++)
                     {
-                        int iy = y * s - pad + ky;
-                        bool rowInside = (uint)iy < (uint)h;
-                        for (int xo = 0; xo < ow; xo++)
-                        {
-                            int ix = xo * s - pad + kx;
-                            dst[y * ow + xo] = rowInside && (uint)ix < (uint)w ? plane[iy * w + ix] : 0f;
-                        }
+                        int ix = xo * s - pad + kx;
+                        dst[y * ow + xo] = rowInside && (uint)ix < (uint)w ? plane[iy * w + ix] : 0f;
                     }
                 }
             }
@@ -241,26 +262,23 @@ internal static class ConvolutionTaps
         int h = g.Height, w = g.Width, oh = g.OutHeight, ow = g.OutWidth, s = g.Stride, pad = g.Padding, inPlane = g.InPlane;
         var dx = a.InputGrad!.AsSpan(image * g.InChannels * inPlane, g.InChannels * inPlane);
         dx.Clear();
-        int row = 0;
+        Span<int> offsets = stackalloc int[g.Kernel * g.Kernel];
+        int taps = LiveOffsets(a, offsets);
         for (int ch = 0; ch < g.InChannels; ch++)
         {
             var plane = dx.Slice(ch * inPlane, inPlane);
-            for (int ky = 0; ky < g.Kernel; ky++)
+            for (int t = 0; t < taps; t++)
             {
-                if ((a.MaskY >> ky & 1) == 0) continue;
-                for (int kx = 0; kx < g.Kernel; kx++)
+                int ky = offsets[t] / g.Kernel, kx = offsets[t] % g.Kernel;
+                var src = columns.Slice((ch * taps + t) * a.Ld, oh * ow);
+                for (int y = 0; y < oh; y++)
                 {
-                    if ((a.MaskX >> kx & 1) == 0) continue;
-                    var src = columns.Slice(row++ * a.Ld, oh * ow);
-                    for (int y = 0; y < oh; y++)
+                    int iy = y * s - pad + ky;
+                    if ((uint)iy >= (uint)h) continue;
+                    for (int xo = 0; xo < ow; xo++)
                     {
-                        int iy = y * s - pad + ky;
-                        if ((uint)iy >= (uint)h) continue;
-                        for (int xo = 0; xo < ow; xo++)
-                        {
-                            int ix = xo * s - pad + kx;
-                            if ((uint)ix < (uint)w) plane[iy * w + ix] += src[y * ow + xo];
-                        }
+                        int ix = xo * s - pad + kx;
+                        if ((uint)ix < (uint)w) plane[iy * w + ix] += src[y * ow + xo];
                     }
                 }
             }

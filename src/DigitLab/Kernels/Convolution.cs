@@ -194,12 +194,7 @@ public static class Convolution
             if (inputGrad is null) continue;
             // dColumns (C·K·K, G·OH·OW) = Wᵀ (C·K·K, O) · dY (O, G·OH·OW), written over the columns.
             Gemm.Multiply(true, false, rows, ld, o, weight, rows, gathered, ld, workspace.AsSpan(0, rows * ld), ld, accumulate: false);
-            Threading.For(count, 1, call, static (c, s, e) =>
-            {
-                int inLength = c.G.InChannels * c.G.InPlane;
-                for (int i = s; i < e; i++)
-                    Im2Col.Fold(c.Workspace.AsSpan(i * c.G.OutPlane), c.Ld, c.G, c.InputGrad.AsSpan((c.Start + i) * inLength, inLength));
-            });
+            Threading.For(count, 1, call, static (c, s, e) => FoldBatched(c, s, e));
         }
     }
 
@@ -323,15 +318,44 @@ public static class Convolution
         }
     }
 
+    /// <summary>Batched route: im2col of images [start, start + count) side by side into the workspace, by gathers on small maps.</summary>
     private static void Unfold(in ConvGeometry g, float[] input, int start, int count, float[] workspace)
     {
         var call = new Call { G = g, Input = input, Workspace = workspace, Start = start, Ld = count * g.OutPlane };
-        Threading.For(count, 1, call, static (c, s, e) =>
+        Threading.For(count, 1, call, static (c, s, e) => UnfoldBatched(c, s, e));
+    }
+
+    private static void UnfoldBatched(in Call c, int first, int last)
+    {
+        int inLength = c.G.InChannels * c.G.InPlane;
+        if (Im2ColGather.Supports(c.G))
         {
-            int inLength = c.G.InChannels * c.G.InPlane;
-            for (int i = s; i < e; i++)
-                Im2Col.Unfold(c.Input.AsSpan((c.Start + i) * inLength, inLength), c.G, c.Workspace.AsSpan(i * c.G.OutPlane), c.Ld);
-        });
+            int length = Im2ColGather.TableLength(c.G);
+            Span<int> unfold = stackalloc int[length], fold = stackalloc int[length];
+            Im2ColGather.BuildTables(c.G, unfold, fold);
+            for (int i = first; i < last; i++)
+                Im2ColGather.Unfold(c.Input.AsSpan((c.Start + i) * inLength, inLength), c.G, unfold, c.Workspace.AsSpan(i * c.G.OutPlane), c.Ld);
+            return;
+        }
+        for (int i = first; i < last; i++)
+            Im2Col.Unfold(c.Input.AsSpan((c.Start + i) * inLength, inLength), c.G, c.Workspace.AsSpan(i * c.G.OutPlane), c.Ld);
+    }
+
+    /// <summary>Batched route: the input gradient of images [first, last) of the group from its column gradients in the workspace.</summary>
+    private static void FoldBatched(in Call c, int first, int last)
+    {
+        int inLength = c.G.InChannels * c.G.InPlane;
+        if (Im2ColGather.Supports(c.G))
+        {
+            int length = Im2ColGather.TableLength(c.G);
+            Span<int> unfold = stackalloc int[length], fold = stackalloc int[length];
+            Im2ColGather.BuildTables(c.G, unfold, fold);
+            for (int i = first; i < last; i++)
+                Im2ColGather.Fold(c.Workspace.AsSpan(i * c.G.OutPlane), c.Ld, c.G, fold, c.InputGrad!.AsSpan((c.Start + i) * inLength, inLength));
+            return;
+        }
+        for (int i = first; i < last; i++)
+            Im2Col.Fold(c.Workspace.AsSpan(i * c.G.OutPlane), c.Ld, c.G, c.InputGrad!.AsSpan((c.Start + i) * inLength, inLength));
     }
 
     /// <summary>

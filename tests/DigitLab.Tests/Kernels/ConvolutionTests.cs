@@ -47,6 +47,34 @@ public class ConvolutionTests
         Im2Col.Fold(((float[])columns.Clone()).AsSpan(plane), ld, g, back); // Fold may zero entries of its scratch columns
         Im2ColReference.Fold(columns.AsSpan(plane), ld, g, backReference);
         TestUtil.AssertClose(backReference, back, EngineTolerances.SumAbsolute, EngineTolerances.SumRelative, "fold");
+
+        // The gathered unfold and fold (small maps), where the CPU and table size allow.
+        if (!Im2ColGather.Supports(g)) return;
+        int tableLength = Im2ColGather.TableLength(g);
+        int[] unfoldTable = new int[tableLength], foldTable = new int[tableLength];
+        Im2ColGather.BuildTables(g, unfoldTable, foldTable);
+        float[] gathered = new float[length];
+        Array.Fill(gathered, 9f);
+        Im2ColGather.Unfold(image, g, unfoldTable, gathered.AsSpan(plane), ld);
+        Assert.Equal(reference, gathered);
+        float[] gatheredBack = new float[c * h * w];
+        Array.Fill(gatheredBack, 5f);
+        Im2ColGather.Fold(columns.AsSpan(plane), ld, g, foldTable, gatheredBack);
+        TestUtil.AssertClose(backReference, gatheredBack, EngineTolerances.SumAbsolute, EngineTolerances.SumRelative, "gathered fold");
+    }
+
+    [Theory]
+    [InlineData(3, 7, 7, 3, 1, 1)]  // resnet18's layer1: 49 positions, six full vectors and a masked one
+    [InlineData(2, 4, 4, 3, 1, 1)]  // layer2: 16, two full vectors
+    [InlineData(2, 2, 2, 3, 1, 1)]  // layer3: 4, one masked vector
+    [InlineData(2, 7, 7, 3, 2, 1)]  // stride 2
+    [InlineData(2, 5, 3, 1, 2, 0)]  // 1×1 kernel, stride 2
+    public void GatheredUnfoldIsUsedOnSmallMaps(int c, int h, int w, int k, int s, int p)
+    {
+        var g = new ConvGeometry(2, c, h, w, 3, k, s, p);
+        Assert.Equal(System.Runtime.Intrinsics.X86.Avx2.IsSupported, Im2ColGather.Supports(g));
+        UnfoldAndFoldMatchReference(2, c, h, w, 3, k, s, p);
+        CompareWithReference(g, bias: true);
     }
 
     [Theory, MemberData(nameof(Geometries))]

@@ -1,0 +1,120 @@
+// Im2ColGather: im2col and its adjoint for small feature maps by table-driven vector gathers. Reference: Im2ColReference.
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace DigitLab.Kernels;
+
+/// <summary>
+/// The same layout as <see cref="Im2Col"/> (row (c, kh, kw), column (oh, ow), rows <c>ld</c> apart), for maps so
+/// small (7×7, 4×4, 2×2) that <see cref="Im2Col"/>'s per-row copies and clears cost far more than the data they
+/// move. A table built once per call gives, for each tap and each output position, the input index it reads
+/// (−1 in the padding); each im2col row is then a few masked 8-lane gathers, and the fold, for each input pixel,
+/// gathers and sums the K·K column entries that read it, in tap order (as <see cref="Im2Col.Fold"/> adds them).
+/// </summary>
+/// <remarks>Needs AVX2 (<see cref="Supports"/>). Callers build the tables on the stack: <see cref="TableLength"/> ints each.</remarks>
+public static unsafe class Im2ColGather
+{
+    /// <summary>Largest table, in ints (16 KiB of stack).</summary>
+    public const int MaxTable = 4096;
+
+    private static int Padded(int n) => (n + 7) / 8 * 8;
+
+    /// <summary>Ints of each table: K·K taps by the larger of OH·OW and H·W, rounded up to 8 lanes.</summary>
+    public static int TableLength(in ConvGeometry g) => g.Kernel * g.Kernel * Math.Max(Padded(g.OutPlane), Padded(g.InPlane));
+
+    /// <summary>Whether this CPU and geometry can use the gathers (AVX2 and a table of at most <see cref="MaxTable"/> ints).</summary>
+    public static bool Supports(in ConvGeometry g) => Avx2.IsSupported && (long)g.Kernel * g.Kernel * Math.Max(Padded(g.OutPlane), Padded(g.InPlane)) <= MaxTable;
+
+    /// <summary>
+    /// unfold[t·P + p] = h·W + w of the pixel tap t = kh·K + kw reads at output position p, or −1 in the padding
+    /// (P = OH·OW rounded up to 8); fold[t·Q + q] = the output position p whose tap t reads pixel q, or −1
+    /// (Q = H·W rounded up to 8). At most one p per (t, q): p is fixed by q, t and the stride.
+    /// </summary>
+    public static void BuildTables(in ConvGeometry g, Span<int> unfold, Span<int> fold)
+    {
+        int k = g.Kernel, ow = g.OutWidth, outPadded = Padded(g.OutPlane), inPadded = Padded(g.InPlane);
+        unfold.Slice(0, k * k * outPadded).Fill(-1);
+        fold.Slice(0, k * k * inPadded).Fill(-1);
+        for (int t = 0; t < k * k; t++)
+            for (int p = 0; p < g.OutPlane; p++)
+            {
+                int iy = p / ow * g.Stride - g.Padding + t / k, ix = p % ow * g.Stride - g.Padding + t % k;
+                if ((uint)iy >= (uint)g.Height || (uint)ix >= (uint)g.Width) continue;
+                int q = iy * g.Width + ix;
+                unfold[t * outPadded + p] = q;
+                fold[t * inPadded + q] = p;
+            }
+    }
+
+    /// <summary>Unfolds <paramref name="image"/> (C, H, W) into <paramref name="columns"/> (C·K·K rows, stride <paramref name="ld"/>).</summary>
+    public static void Unfold(ReadOnlySpan<float> image, in ConvGeometry g, ReadOnlySpan<int> unfoldTable, Span<float> columns, int ld)
+    {
+        int kk = g.Kernel * g.Kernel, plane = g.OutPlane, padded = Padded(plane), inPlane = g.InPlane;
+        Check(g, image.Length, unfoldTable.Length, kk * padded, columns.Length, ld, plane);
+        var tail = TailMask(plane);
+        fixed (float* x = image, col = columns)
+        fixed (int* table = unfoldTable)
+        {
+            for (int c = 0; c < g.InChannels; c++)
+            {
+                float* src = x + (long)c * inPlane;
+                for (int t = 0; t < kk; t++)
+                {
+                    float* dst = col + (long)(c * kk + t) * ld;
+                    int* row = table + t * padded;
+                    int p = 0;
+                    for (; p + 8 <= plane; p += 8)
+                        GatherValid(src, Avx.LoadVector256(row + p)).Store(dst + p);
+                    if (p < plane) Avx.MaskStore(dst + p, tail, GatherValid(src, Avx.LoadVector256(row + p)));
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The adjoint of <see cref="Unfold"/>: overwrites <paramref name="image"/> (C, H, W) with, for each pixel, the sum
+    /// in tap order of the column entries copied from it. The columns are only read.
+    /// </summary>
+    public static void Fold(ReadOnlySpan<float> columns, int ld, in ConvGeometry g, ReadOnlySpan<int> foldTable, Span<float> image)
+    {
+        int kk = g.Kernel * g.Kernel, plane = g.OutPlane, inPlane = g.InPlane, padded = Padded(inPlane);
+        Check(g, image.Length, foldTable.Length, kk * padded, columns.Length, ld, plane);
+        var tail = TailMask(inPlane);
+        fixed (float* dx = image, col = columns)
+        fixed (int* table = foldTable)
+        {
+            for (int c = 0; c < g.InChannels; c++)
+            {
+                float* dst = dx + (long)c * inPlane;
+                float* rows = col + (long)c * kk * ld;
+                for (int q = 0; q < inPlane; q += 8)
+                {
+                    var sum = Vector256<float>.Zero;
+                    for (int t = 0; t < kk; t++)
+                        sum += GatherValid(rows + (long)t * ld, Avx.LoadVector256(table + t * padded + q));
+                    if (q + 8 <= inPlane) sum.Store(dst + q);
+                    else Avx.MaskStore(dst + q, tail, sum);
+                }
+            }
+        }
+    }
+
+    /// <summary>Lanes with index ≥ 0 load source[index]; the others are 0 and read nothing.</summary>
+    private static Vector256<float> GatherValid(float* source, Vector256<int> index) =>
+        Avx2.GatherMaskVector256(Vector256<float>.Zero, source, index, Avx2.CompareGreaterThan(index, Vector256.Create(-1)).AsSingle(), 4);
+
+    /// <summary>Lanes below length mod 8 set (all when it is a multiple of 8): the last, partial vector's store mask.</summary>
+    private static Vector256<float> TailMask(int length)
+    {
+        int rest = length % 8 == 0 ? 8 : length % 8;
+        return Avx2.CompareGreaterThan(Vector256.Create(rest), Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7)).AsSingle();
+    }
+
+    private static void Check(in ConvGeometry g, int imageLength, int tableLength, int tableNeeded, int columnsLength, int ld, int plane)
+    {
+        if (!Avx2.IsSupported) throw new PlatformNotSupportedException("Im2ColGather needs AVX2; use Im2Col.");
+        if (imageLength < g.InChannels * g.InPlane || tableLength < tableNeeded || ld < plane
+            || columnsLength < (long)(g.ColumnRows - 1) * ld + plane)
+            throw new ArgumentException($"Im2ColGather: spans too short for {g}: image {imageLength}, table {tableLength} (needs {tableNeeded}), columns {columnsLength} with ld {ld}.");
+    }
+}

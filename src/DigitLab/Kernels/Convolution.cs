@@ -333,8 +333,10 @@ public static class Convolution
             int length = Im2ColGather.TableLength(c.G);
             Span<int> unfold = stackalloc int[length], fold = stackalloc int[length];
             Im2ColGather.BuildTables(c.G, unfold, fold);
+            // Every image but this thread's last may overrun its rows: the next image, unfolded after it here, overwrites that.
             for (int i = first; i < last; i++)
-                Im2ColGather.Unfold(c.Input.AsSpan((c.Start + i) * inLength, inLength), c.G, unfold, c.Workspace.AsSpan(i * c.G.OutPlane), c.Ld);
+                Im2ColGather.Unfold(c.Input.AsSpan((c.Start + i) * inLength, inLength), c.G, unfold, c.Workspace.AsSpan(i * c.G.OutPlane), c.Ld,
+                    overrunRows: i < last - 1);
             return;
         }
         for (int i = first; i < last; i++)

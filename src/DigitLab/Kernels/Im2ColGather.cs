@@ -46,11 +46,19 @@ public static unsafe class Im2ColGather
             }
     }
 
-    /// <summary>Unfolds <paramref name="image"/> (C, H, W) into <paramref name="columns"/> (C·K·K rows, stride <paramref name="ld"/>).</summary>
-    public static void Unfold(ReadOnlySpan<float> image, in ConvGeometry g, ReadOnlySpan<int> unfoldTable, Span<float> columns, int ld)
+    /// <summary>
+    /// Unfolds <paramref name="image"/> (C, H, W) into <paramref name="columns"/> (C·K·K rows, stride <paramref name="ld"/>).
+    /// With <paramref name="overrunRows"/>, when OH·OW is not a multiple of 8 the last vector of each row is stored whole
+    /// (a masked store costs several times more), writing garbage over the next OH·OW rounded up to 8, minus OH·OW, floats
+    /// of the row: for a caller that unfolds the next image there afterwards. It is ignored when that would reach past
+    /// the next image's columns (OH·OW &lt; 4).
+    /// </summary>
+    public static void Unfold(ReadOnlySpan<float> image, in ConvGeometry g, ReadOnlySpan<int> unfoldTable, Span<float> columns, int ld,
+        bool overrunRows = false)
     {
         int kk = g.Kernel * g.Kernel, plane = g.OutPlane, padded = Padded(plane), inPlane = g.InPlane;
-        Check(g, image.Length, unfoldTable.Length, kk * padded, columns.Length, ld, plane);
+        bool whole = overrunRows && padded - plane <= plane;
+        Check(g, image.Length, unfoldTable.Length, kk * padded, columns.Length, ld, whole ? padded : plane);
         var tail = TailMask(plane);
         fixed (float* x = image, col = columns)
         fixed (int* table = unfoldTable)
@@ -65,7 +73,12 @@ public static unsafe class Im2ColGather
                     int p = 0;
                     for (; p + 8 <= plane; p += 8)
                         GatherValid(src, Avx.LoadVector256(row + p)).Store(dst + p);
-                    if (p < plane) Avx.MaskStore(dst + p, tail, GatherValid(src, Avx.LoadVector256(row + p)));
+                    if (p < plane)
+                    {
+                        var last = GatherValid(src, Avx.LoadVector256(row + p));
+                        if (whole) last.Store(dst + p);
+                        else Avx.MaskStore(dst + p, tail, last);
+                    }
                 }
             }
         }
@@ -110,11 +123,12 @@ public static unsafe class Im2ColGather
         return Avx2.CompareGreaterThan(Vector256.Create(rest), Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7)).AsSingle();
     }
 
-    private static void Check(in ConvGeometry g, int imageLength, int tableLength, int tableNeeded, int columnsLength, int ld, int plane)
+    /// <param name="written">Floats written or read from the start of each row: OH·OW, or more with overrun.</param>
+    private static void Check(in ConvGeometry g, int imageLength, int tableLength, int tableNeeded, int columnsLength, int ld, int written)
     {
         if (!Avx2.IsSupported) throw new PlatformNotSupportedException("Im2ColGather needs AVX2; use Im2Col.");
-        if (imageLength < g.InChannels * g.InPlane || tableLength < tableNeeded || ld < plane
-            || columnsLength < (long)(g.ColumnRows - 1) * ld + plane)
+        if (imageLength < g.InChannels * g.InPlane || tableLength < tableNeeded || ld < g.OutPlane
+            || columnsLength < (long)(g.ColumnRows - 1) * ld + written)
             throw new ArgumentException($"Im2ColGather: spans too short for {g}: image {imageLength}, table {tableLength} (needs {tableNeeded}), columns {columnsLength} with ld {ld}.");
     }
 }

@@ -68,13 +68,30 @@ public class ConvolutionTests
     [InlineData(2, 4, 4, 3, 1, 1)]  // layer2: 16, two full vectors
     [InlineData(2, 2, 2, 3, 1, 1)]  // layer3: 4, one masked vector
     [InlineData(2, 7, 7, 3, 2, 1)]  // stride 2
-    [InlineData(2, 5, 3, 1, 2, 0)]  // 1×1 kernel, stride 2
+    [InlineData(2, 5, 3, 1, 2, 0)]  // 1×1 kernel, stride 2: 3×2 positions
+    [InlineData(2, 2, 2, 3, 2, 1)]  // 1 position: an overrun would reach past the next image, so the store stays masked
+    [InlineData(2, 3, 3, 3, 1, 1)]  // 9 positions: the overrun writes 7 floats into the next image
     public void GatheredUnfoldIsUsedOnSmallMaps(int c, int h, int w, int k, int s, int p)
     {
         var g = new ConvGeometry(2, c, h, w, 3, k, s, p);
         Assert.Equal(System.Runtime.Intrinsics.X86.Avx2.IsSupported, Im2ColGather.Supports(g));
         UnfoldAndFoldMatchReference(2, c, h, w, 3, k, s, p);
         CompareWithReference(g, bias: true);
+        if (!Im2ColGather.Supports(g)) return;
+
+        // Two images side by side, the first unfolded with row overrun, then the second over its spill.
+        int plane = g.OutPlane, ld = 2 * plane, length = g.ColumnRows * ld, inLength = c * h * w;
+        var images = TestUtil.RandomArray(new Rng(3), 2 * inLength);
+        float[] fast = new float[length], reference = new float[length];
+        int tableLength = Im2ColGather.TableLength(g);
+        int[] unfoldTable = new int[tableLength], foldTable = new int[tableLength];
+        Im2ColGather.BuildTables(g, unfoldTable, foldTable);
+        Array.Fill(fast, 9f);
+        Im2ColGather.Unfold(images.AsSpan(0, inLength), g, unfoldTable, fast, ld, overrunRows: true);
+        Im2ColGather.Unfold(images.AsSpan(inLength, inLength), g, unfoldTable, fast.AsSpan(plane), ld);
+        Im2ColReference.Unfold(images.AsSpan(0, inLength), g, reference, ld);
+        Im2ColReference.Unfold(images.AsSpan(inLength, inLength), g, reference.AsSpan(plane), ld);
+        Assert.Equal(reference, fast);
     }
 
     [Theory, MemberData(nameof(Geometries))]

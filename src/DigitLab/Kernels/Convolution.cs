@@ -331,8 +331,8 @@ public static class Convolution
         if (Im2ColGather.Supports(c.G))
         {
             int length = Im2ColGather.TableLength(c.G);
-            Span<int> unfold = stackalloc int[length], fold = stackalloc int[length];
-            Im2ColGather.BuildTables(c.G, unfold, fold);
+            Span<int> unfold = stackalloc int[length];
+            Im2ColGather.BuildTable(c.G, unfold);
             // Every image but this thread's last may overrun its rows: the next image, unfolded after it here, overwrites that.
             for (int i = first; i < last; i++)
                 Im2ColGather.Unfold(c.Input.AsSpan((c.Start + i) * inLength, inLength), c.G, unfold, c.Workspace.AsSpan(i * c.G.OutPlane), c.Ld,
@@ -344,18 +344,10 @@ public static class Convolution
     }
 
     /// <summary>Batched route: the input gradient of images [first, last) of the group from its column gradients in the workspace.</summary>
+    /// <remarks>Im2Col.Fold even on small maps: a gathered fold reads each pixel's K·K entries from K·K rows and measured slower.</remarks>
     private static void FoldBatched(in Call c, int first, int last)
     {
         int inLength = c.G.InChannels * c.G.InPlane;
-        if (Im2ColGather.Supports(c.G))
-        {
-            int length = Im2ColGather.TableLength(c.G);
-            Span<int> unfold = stackalloc int[length], fold = stackalloc int[length];
-            Im2ColGather.BuildTables(c.G, unfold, fold);
-            for (int i = first; i < last; i++)
-                Im2ColGather.Fold(c.Workspace.AsSpan(i * c.G.OutPlane), c.Ld, c.G, fold, c.InputGrad!.AsSpan((c.Start + i) * inLength, inLength));
-            return;
-        }
         for (int i = first; i < last; i++)
             Im2Col.Fold(c.Workspace.AsSpan(i * c.G.OutPlane), c.Ld, c.G, c.InputGrad!.AsSpan((c.Start + i) * inLength, inLength));
     }

@@ -1,4 +1,4 @@
-// Im2ColGather: im2col and its adjoint for small feature maps by table-driven vector gathers. Reference: Im2ColReference.
+// Im2ColGather: im2col for small feature maps by table-driven vector gathers. Reference: Im2ColReference.
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -8,10 +8,10 @@ namespace DigitLab.Kernels;
 /// The same layout as <see cref="Im2Col"/> (row (c, kh, kw), column (oh, ow), rows <c>ld</c> apart), for maps so
 /// small (7×7, 4×4, 2×2) that <see cref="Im2Col"/>'s per-row copies and clears cost far more than the data they
 /// move. A table built once per call gives, for each tap and each output position, the input index it reads
-/// (−1 in the padding); each im2col row is then a few masked 8-lane gathers, and the fold, for each input pixel,
-/// gathers and sums the K·K column entries that read it, in tap order (as <see cref="Im2Col.Fold"/> adds them).
+/// (−1 in the padding); each im2col row is then a few masked 8-lane gathers. (The fold stays <see cref="Im2Col.Fold"/>:
+/// gathering each pixel's K·K entries from K·K rows measured slower than its shifted adds.)
 /// </summary>
-/// <remarks>Needs AVX2 (<see cref="Supports"/>). Callers build the tables on the stack: <see cref="TableLength"/> ints each.</remarks>
+/// <remarks>Needs AVX2 (<see cref="Supports"/>). Callers build the table on the stack: <see cref="TableLength"/> ints.</remarks>
 public static unsafe class Im2ColGather
 {
     /// <summary>Largest table, in ints (16 KiB of stack).</summary>
@@ -19,30 +19,25 @@ public static unsafe class Im2ColGather
 
     private static int Padded(int n) => (n + 7) / 8 * 8;
 
-    /// <summary>Ints of each table: K·K taps by the larger of OH·OW and H·W, rounded up to 8 lanes.</summary>
-    public static int TableLength(in ConvGeometry g) => g.Kernel * g.Kernel * Math.Max(Padded(g.OutPlane), Padded(g.InPlane));
+    /// <summary>Ints of the table: K·K taps by OH·OW rounded up to 8 lanes.</summary>
+    public static int TableLength(in ConvGeometry g) => g.Kernel * g.Kernel * Padded(g.OutPlane);
 
     /// <summary>Whether this CPU and geometry can use the gathers (AVX2 and a table of at most <see cref="MaxTable"/> ints).</summary>
-    public static bool Supports(in ConvGeometry g) => Avx2.IsSupported && (long)g.Kernel * g.Kernel * Math.Max(Padded(g.OutPlane), Padded(g.InPlane)) <= MaxTable;
+    public static bool Supports(in ConvGeometry g) => Avx2.IsSupported && (long)g.Kernel * g.Kernel * Padded(g.OutPlane) <= MaxTable;
 
     /// <summary>
-    /// unfold[t·P + p] = h·W + w of the pixel tap t = kh·K + kw reads at output position p, or −1 in the padding
-    /// (P = OH·OW rounded up to 8); fold[t·Q + q] = the output position p whose tap t reads pixel q, or −1
-    /// (Q = H·W rounded up to 8). At most one p per (t, q): p is fixed by q, t and the stride.
+    /// table[t·P + p] = h·W + w of the pixel tap t = kh·K + kw reads at output position p, or −1 in the padding
+    /// (P = OH·OW rounded up to 8).
     /// </summary>
-    public static void BuildTables(in ConvGeometry g, Span<int> unfold, Span<int> fold)
+    public static void BuildTable(in ConvGeometry g, Span<int> table)
     {
-        int k = g.Kernel, ow = g.OutWidth, outPadded = Padded(g.OutPlane), inPadded = Padded(g.InPlane);
-        unfold.Slice(0, k * k * outPadded).Fill(-1);
-        fold.Slice(0, k * k * inPadded).Fill(-1);
+        int k = g.Kernel, ow = g.OutWidth, padded = Padded(g.OutPlane);
+        table.Slice(0, k * k * padded).Fill(-1);
         for (int t = 0; t < k * k; t++)
             for (int p = 0; p < g.OutPlane; p++)
             {
                 int iy = p / ow * g.Stride - g.Padding + t / k, ix = p % ow * g.Stride - g.Padding + t % k;
-                if ((uint)iy >= (uint)g.Height || (uint)ix >= (uint)g.Width) continue;
-                int q = iy * g.Width + ix;
-                unfold[t * outPadded + p] = q;
-                fold[t * inPadded + q] = p;
+                if ((uint)iy < (uint)g.Height && (uint)ix < (uint)g.Width) table[t * padded + p] = iy * g.Width + ix;
             }
     }
 
@@ -79,34 +74,6 @@ public static unsafe class Im2ColGather
                         if (whole) last.Store(dst + p);
                         else Avx.MaskStore(dst + p, tail, last);
                     }
-                }
-            }
-        }
-    }
-
-    /// <summary>
-    /// The adjoint of <see cref="Unfold"/>: overwrites <paramref name="image"/> (C, H, W) with, for each pixel, the sum
-    /// in tap order of the column entries copied from it. The columns are only read.
-    /// </summary>
-    public static void Fold(ReadOnlySpan<float> columns, int ld, in ConvGeometry g, ReadOnlySpan<int> foldTable, Span<float> image)
-    {
-        int kk = g.Kernel * g.Kernel, plane = g.OutPlane, inPlane = g.InPlane, padded = Padded(inPlane);
-        Check(g, image.Length, foldTable.Length, kk * padded, columns.Length, ld, plane);
-        var tail = TailMask(inPlane);
-        fixed (float* dx = image, col = columns)
-        fixed (int* table = foldTable)
-        {
-            for (int c = 0; c < g.InChannels; c++)
-            {
-                float* dst = dx + (long)c * inPlane;
-                float* rows = col + (long)c * kk * ld;
-                for (int q = 0; q < inPlane; q += 8)
-                {
-                    var sum = Vector256<float>.Zero;
-                    for (int t = 0; t < kk; t++)
-                        sum += GatherValid(rows + (long)t * ld, Avx.LoadVector256(table + t * padded + q));
-                    if (q + 8 <= inPlane) sum.Store(dst + q);
-                    else Avx.MaskStore(dst + q, tail, sum);
                 }
             }
         }

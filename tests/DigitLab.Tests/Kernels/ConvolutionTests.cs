@@ -101,6 +101,18 @@ public class ConvolutionTests
         CompareWithReference(g, bias: true, EngineTolerances.LongSumAbsolute);
     }
 
+    [Fact]
+    public void BatchedRouteInSeveralGroupsMatchesReference()
+    {
+        // 200 images of 64·9 rows × 49 columns exceed the one-group budget: equal groups of 34 (the last 30),
+        // each unfolded again by Backward.
+        var g = new ConvGeometry(200, 64, 7, 7, 3, 3, 1, 1);
+        Assert.False(Convolution.ByImage(g));
+        Assert.InRange(Convolution.GroupSize(g), 2, g.Batch - 1);
+        Assert.NotEqual(0, g.Batch % Convolution.GroupSize(g));
+        CompareWithReference(g, bias: true, EngineTolerances.LongSumAbsolute);
+    }
+
     internal static void CompareWithReference(ConvGeometry g, bool bias, double absolute = EngineTolerances.SumAbsolute)
     {
         var rng = new Rng((ulong)g.GetHashCode());

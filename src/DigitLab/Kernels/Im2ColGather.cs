@@ -8,7 +8,8 @@ namespace DigitLab.Kernels;
 /// The same layout as <see cref="Im2Col"/> (row (c, kh, kw), column (oh, ow), rows <c>ld</c> apart), for maps so
 /// small (7×7, 4×4, 2×2) that <see cref="Im2Col"/>'s per-row copies and clears cost far more than the data they
 /// move. A table built once per call gives, for each tap and each output position, the input index it reads
-/// (−1 in the padding); each im2col row is then a few masked 8-lane gathers. (The fold stays <see cref="Im2Col.Fold"/>:
+/// (−1 in the padding); each im2col row is then a few masked 8-lane gathers, or, for a "same" stride-1 convolution,
+/// loads from a zero-bordered copy of the plane at the tap's shift, masked by the table. (The fold stays <see cref="Im2Col.Fold"/>:
 /// gathering each pixel's K·K entries from K·K rows measured slower than its shifted adds.)
 /// </summary>
 /// <remarks>Needs AVX2 (<see cref="Supports"/>). Callers build the table on the stack: <see cref="TableLength"/> ints.</remarks>
@@ -55,17 +56,37 @@ public static unsafe class Im2ColGather
         bool whole = overrunRows && padded - plane <= plane;
         Check(g, image.Length, unfoldTable.Length, kk * padded, columns.Length, ld, whole ? padded : plane);
         var tail = TailMask(plane);
-        fixed (float* x = image, col = columns)
+        // A "same" stride-1 convolution (OW = W): each row is the plane shifted by (kh − P)·W + kw − P, so it is
+        // loaded from a zero-bordered copy of the plane and masked where the table says padding; no gathers.
+        bool shifted = g.Stride == 1 && g.OutWidth == g.Width;
+        int border = shifted ? g.Padding * g.Width + g.Padding : 0;
+        Span<float> bordered = stackalloc float[shifted ? 2 * border + padded : 0];
+        bordered.Clear();
+        fixed (float* x = image, col = columns, copy = bordered)
         fixed (int* table = unfoldTable)
         {
             for (int c = 0; c < g.InChannels; c++)
             {
                 float* src = x + (long)c * inPlane;
+                if (shifted) new ReadOnlySpan<float>(src, inPlane).CopyTo(new Span<float>(copy + border, inPlane));
                 for (int t = 0; t < kk; t++)
                 {
                     float* dst = col + (long)(c * kk + t) * ld;
                     int* row = table + t * padded;
                     int p = 0;
+                    if (shifted)
+                    {
+                        float* from = copy + border + (t / g.Kernel - g.Padding) * g.Width + t % g.Kernel - g.Padding;
+                        for (; p + 8 <= plane; p += 8)
+                            Masked(from + p, Avx.LoadVector256(row + p)).Store(dst + p);
+                        if (p < plane)
+                        {
+                            var last = Masked(from + p, Avx.LoadVector256(row + p));
+                            if (whole) last.Store(dst + p);
+                            else Avx.MaskStore(dst + p, tail, last);
+                        }
+                        continue;
+                    }
                     for (; p + 8 <= plane; p += 8)
                         GatherValid(src, Avx.LoadVector256(row + p)).Store(dst + p);
                     if (p < plane)
@@ -78,6 +99,10 @@ public static unsafe class Im2ColGather
             }
         }
     }
+
+    /// <summary>Eight floats from <paramref name="source"/>, zeroed in the lanes whose index is −1 (padding).</summary>
+    private static Vector256<float> Masked(float* source, Vector256<int> index) =>
+        Avx.LoadVector256(source) & Avx2.CompareGreaterThan(index, Vector256.Create(-1)).AsSingle();
 
     /// <summary>Lanes with index ≥ 0 load source[index]; the others are 0 and read nothing.</summary>
     private static Vector256<float> GatherValid(float* source, Vector256<int> index) =>

@@ -361,10 +361,23 @@ public static class Convolution
     }
 
     /// <summary>Batched route: the input gradient of images [first, last) of the group from its column gradients in the workspace.</summary>
-    /// <remarks>Im2Col.Fold even on small maps: a gathered fold reads each pixel's K·K entries from K·K rows and measured slower.</remarks>
+    /// <remarks>
+    /// Small "same" stride-1 maps fold by shifted vector loads (<see cref="Im2ColGather.Fold"/>); others by Im2Col.Fold
+    /// (a gathered fold, reading each pixel's K·K entries from K·K rows, measured slower than its shifted adds).
+    /// </remarks>
     private static void FoldBatched(in Call c, int first, int last)
     {
         int inLength = c.G.InChannels * c.G.InPlane;
+        if (Im2ColGather.SupportsFold(c.G))
+        {
+            int length = Im2ColGather.TableLength(c.G);
+            Span<int> unfold = stackalloc int[length], fold = stackalloc int[length];
+            Im2ColGather.BuildTable(c.G, unfold);
+            Im2ColGather.BuildFoldTable(c.G, unfold, fold);
+            for (int i = first; i < last; i++)
+                Im2ColGather.Fold(c.Workspace, i * c.G.OutPlane, c.Ld, c.G, fold, c.InputGrad!.AsSpan((c.Start + i) * inLength, inLength));
+            return;
+        }
         for (int i = first; i < last; i++)
             Im2Col.Fold(c.Workspace.AsSpan(i * c.G.OutPlane), c.Ld, c.G, c.InputGrad!.AsSpan((c.Start + i) * inLength, inLength));
     }

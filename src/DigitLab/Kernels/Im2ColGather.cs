@@ -62,6 +62,8 @@ public static unsafe class Im2ColGather
         int border = shifted ? g.Padding * g.Width + g.Padding : 0;
         Span<float> bordered = stackalloc float[shifted ? 2 * border + padded : 0];
         bordered.Clear();
+        Span<int> shifts = stackalloc int[kk];
+        Shifts(g, shifts);
         fixed (float* x = image, col = columns, copy = bordered)
         fixed (int* table = unfoldTable)
         {
@@ -76,7 +78,7 @@ public static unsafe class Im2ColGather
                     int p = 0;
                     if (shifted)
                     {
-                        float* from = copy + border + (t / g.Kernel - g.Padding) * g.Width + t % g.Kernel - g.Padding;
+                        float* from = copy + border + shifts[t];
                         for (; p + 8 <= plane; p += 8)
                             Masked(from + p, Avx.LoadVector256(row + p)).Store(dst + p);
                         if (p < plane)
@@ -98,6 +100,81 @@ public static unsafe class Im2ColGather
                 }
             }
         }
+    }
+
+    /// <summary>Whether <see cref="Fold"/> applies: <see cref="Supports"/> and a "same" stride-1 geometry (OW = W, so OH·OW = H·W).</summary>
+    public static bool SupportsFold(in ConvGeometry g) => Supports(g) && g.Stride == 1 && g.OutWidth == g.Width && g.OutHeight == g.Height;
+
+    /// <summary>
+    /// From the unfold table, fold[t·P + q] = the output position p whose tap t reads pixel q, or −1 (P = H·W rounded up to 8).
+    /// </summary>
+    public static void BuildFoldTable(in ConvGeometry g, ReadOnlySpan<int> unfoldTable, Span<int> foldTable)
+    {
+        int kk = g.Kernel * g.Kernel, padded = Padded(g.OutPlane);
+        foldTable.Slice(0, kk * padded).Fill(-1);
+        for (int t = 0; t < kk; t++)
+            for (int p = 0; p < g.OutPlane; p++)
+                if (unfoldTable[t * padded + p] is var q and >= 0) foldTable[t * padded + q] = p;
+    }
+
+    /// <summary>
+    /// The adjoint of <see cref="Unfold"/> for a "same" stride-1 geometry (<see cref="SupportsFold"/>): overwrites
+    /// <paramref name="image"/> (C, H, W) with, for each pixel, the sum in tap order (as <see cref="Im2Col.Fold"/>) of the
+    /// column entries copied from it. The image's row r starts at <paramref name="columns"/>[<paramref name="offset"/> + r·ld].
+    /// Pixel q of tap t's row sits at q − shift: the row is loaded at that offset and masked by the fold table, reading
+    /// (and discarding) up to P·W + P + 7 neighbouring floats on each side; rows too near either end of
+    /// <paramref name="columns"/> for that are copied into a zero-bordered buffer first. The columns are only read.
+    /// </summary>
+    public static void Fold(ReadOnlySpan<float> columns, int offset, int ld, in ConvGeometry g, ReadOnlySpan<int> foldTable, Span<float> image)
+    {
+        if (!SupportsFold(g)) throw new ArgumentException($"Im2ColGather.Fold needs a same-size stride-1 geometry on a small map; found {g}. Use Im2Col.Fold.");
+        int kk = g.Kernel * g.Kernel, plane = g.OutPlane, padded = Padded(plane), border = g.Padding * g.Width + g.Padding;
+        if (offset < 0) throw new ArgumentOutOfRangeException(nameof(offset), $"Im2ColGather.Fold: offset must be ≥ 0; found {offset}.");
+        Check(g, image.Length, foldTable.Length, kk * padded, columns.Length - offset, ld, plane);
+        var tail = TailMask(plane);
+        Span<float> bordered = stackalloc float[2 * border + padded];
+        Span<float> sums = stackalloc float[padded];
+        bordered.Clear();
+        Span<int> shifts = stackalloc int[kk];
+        Shifts(g, shifts);
+        // Each channel's last vector may be stored whole into the next channel's plane, written after it (not past the image).
+        bool whole = padded - plane <= plane;
+        fixed (float* dx = image, col = columns, copy = bordered, sum = sums)
+        fixed (int* table = foldTable)
+        {
+            for (int c = 0; c < g.InChannels; c++)
+            {
+                for (int q = 0; q < padded; q += 8) Vector256<float>.Zero.Store(sum + q);
+                for (int t = 0; t < kk; t++)
+                {
+                    long start = offset + (long)(c * kk + t) * ld;
+                    float* from;
+                    if (start >= border && start + padded + border <= columns.Length) from = col + start - shifts[t];
+                    else
+                    {
+                        new ReadOnlySpan<float>(col + start, plane).CopyTo(new Span<float>(copy + border, plane));
+                        from = copy + border - shifts[t];
+                    }
+                    int* row = table + t * padded;
+                    for (int q = 0; q < padded; q += 8)
+                        (Avx.LoadVector256(sum + q) + Masked(from + q, Avx.LoadVector256(row + q))).Store(sum + q);
+                }
+                float* dst = dx + (long)c * plane;
+                int v = 0;
+                for (; v + 8 <= plane; v += 8) Avx.LoadVector256(sum + v).Store(dst + v);
+                if (v < plane)
+                {
+                    if (whole && c < g.InChannels - 1) Avx.LoadVector256(sum + v).Store(dst + v);
+                    else Avx.MaskStore(dst + v, tail, Avx.LoadVector256(sum + v));
+                }
+            }
+        }
+    }
+
+    /// <summary>shifts[kh·K + kw] = (kh − P)·W + kw − P: where tap (kh, kw) of output position p reads, p + shift, on a same-size map.</summary>
+    private static void Shifts(in ConvGeometry g, Span<int> shifts)
+    {
+        for (int t = 0; t < g.Kernel * g.Kernel; t++) shifts[t] = (t / g.Kernel - g.Padding) * g.Width + t % g.Kernel - g.Padding;
     }
 
     /// <summary>Eight floats from <paramref name="source"/>, zeroed in the lanes whose index is −1 (padding).</summary>

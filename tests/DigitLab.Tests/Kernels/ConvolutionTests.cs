@@ -56,6 +56,17 @@ public class ConvolutionTests
         Array.Fill(gathered, 9f);
         Im2ColGather.Unfold(image, g, table, gathered.AsSpan(plane), ld);
         Assert.Equal(reference, gathered);
+
+        // The shifted fold ("same" stride-1 small maps).
+        if (!Im2ColGather.SupportsFold(g)) return;
+        var foldTable = new int[table.Length];
+        Im2ColGather.BuildFoldTable(g, table, foldTable);
+        float[] shiftedBack = new float[c * h * w];
+        Array.Fill(shiftedBack, 5f);
+        var columnsBefore = (float[])columns.Clone();
+        Im2ColGather.Fold(columns, plane, ld, g, foldTable, shiftedBack);
+        Assert.Equal(columnsBefore, columns); // only read
+        TestUtil.AssertClose(backReference, shiftedBack, EngineTolerances.SumAbsolute, EngineTolerances.SumRelative, "shifted fold");
     }
 
     [Theory]

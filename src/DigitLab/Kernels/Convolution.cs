@@ -35,14 +35,14 @@ public static class Convolution
     /// Largest im2col of a whole batch that the batched route unfolds as one group, in floats (16 MiB): the columns
     /// then stay in the workspace and the backward pass reuses them instead of unfolding again (a training batch).
     /// </summary>
-    private const int ColumnBudget = 1 << 22;
+    internal const int ColumnBudget = 1 << 22;
 
     /// <summary>
     /// Largest im2col group of the batched route when the batch exceeds <see cref="ColumnBudget"/> (inference on
     /// large batches), in floats (4 MiB): the columns are read back by the GEMM while still in the caches. With
     /// 16 MiB groups, resnet18's layer1 and layer2 ran a third slower on batches of 1000.
     /// </summary>
-    private const int StreamBudget = 1 << 20;
+    internal const int StreamBudget = 1 << 20;
 
     /// <summary>
     /// Columns plus GEMM result of one thread's group on the by-image route, in floats (1 MiB): about what

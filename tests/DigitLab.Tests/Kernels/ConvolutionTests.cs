@@ -157,39 +157,45 @@ public class ConvolutionTests
         Assert.Equal(dw, dw2);
     }
 
-    // Tap reduction: (batch, in, H, W, out, kernel, stride, padding, live taps).
+    // Tap reduction: (batch, in, H, W, out, kernel, stride, padding, live (position, tap) pairs, position classes).
     [Theory]
-    [InlineData(3, 5, 1, 1, 4, 3, 1, 1, 1)]  // resnet18's layer4: 3×3 pad 1 on 1×1 maps, only the centre tap is live
-    [InlineData(2, 3, 2, 2, 5, 3, 2, 1, 4)]  // layer4's first convolution: 2×2 → 1×1 with stride 2, taps (1..2, 1..2)
-    [InlineData(2, 2, 1, 3, 3, 5, 1, 2, 5)]  // one row, kernel taller than the image: one live kernel row
-    [InlineData(1, 3, 3, 1, 2, 3, 2, 1, 3)]  // one column, stride 2: outputs 2×1, the left and right kernel columns dead
-    [InlineData(2, 2, 1, 1, 3, 5, 2, 2, 1)]  // stride past the image: output 1×1 from the centre of a 5×5 kernel
-    public void TapReductionMatchesReference(int n, int c, int h, int w, int o, int k, int s, int p, int live)
+    [InlineData(3, 5, 1, 1, 4, 3, 1, 1, 1, 1)]  // resnet18's layer4: 3×3 pad 1 on 1×1 maps, only the centre tap is live
+    [InlineData(2, 3, 2, 2, 5, 3, 2, 1, 4, 1)]  // layer4's first convolution: 2×2 → 1×1 with stride 2, taps (1..2, 1..2)
+    // Several classes need class GEMMs of 256 columns or more: 256 images of one position per class.
+    [InlineData(256, 3, 2, 2, 4, 3, 1, 1, 16, 4)] // layer3 on a large batch: 2×2 maps, each position its own four taps
+    [InlineData(256, 2, 1, 3, 3, 5, 1, 2, 9, 3)]  // one row, kernel taller than the image: three column classes of 3 taps
+    [InlineData(256, 3, 3, 1, 2, 3, 2, 1, 4, 2)]  // one column, stride 2: outputs 2×1, two row classes
+    [InlineData(2, 2, 1, 1, 3, 5, 2, 2, 1, 1)]  // stride past the image: output 1×1 from the centre of a 5×5 kernel
+    public void TapReductionMatchesReference(int n, int c, int h, int w, int o, int k, int s, int p, int live, int classes)
     {
         var g = new ConvGeometry(n, c, h, w, o, k, s, p);
         Assert.True(ConvolutionTaps.Applies(g));
-        Assert.Equal(live, ConvolutionTaps.LiveCount(g));
+        Assert.Equal(live, ConvolutionTaps.LiveEntries(g));
+        Assert.Equal(classes, ConvolutionTaps.ClassCount(g));
         CompareWithReference(g, bias: true);
-        CompareWithReference(g with { Batch = 1 }, bias: false);
+        var one = g with { Batch = 1 };
+        Assert.Equal(classes == 1, ConvolutionTaps.Applies(one)); // several classes of one image are too narrow
+        CompareWithReference(one, bias: false);
     }
 
     [Fact]
     public void TapReductionOverSeveralGroupsMatchesReference()
     {
-        // 512 channels × 9 taps × 1 column per image: groups of 910 images, so 1000 images take two groups
-        // (and Backward must unfold again). Weight gradients sum over 1000 products: LongSumAbsolute.
-        var g = new ConvGeometry(1000, 512, 1, 1, 2, 3, 1, 1);
+        // 1024 live rows + 2 result rows per image: 4200 images exceed the one-group budget (4M floats), so groups
+        // within 1M floats, five of 840 (and Backward unfolds again). Weight gradients sum over 4200 products: LongSumAbsolute.
+        var g = new ConvGeometry(4200, 1024, 1, 1, 2, 3, 1, 1);
         Assert.True(ConvolutionTaps.Applies(g));
-        Assert.True(Convolution.GroupSize(g) < g.Batch);
+        Assert.Equal(840, ConvolutionTaps.GroupSize(g));
         CompareWithReference(g, bias: true, EngineTolerances.LongSumAbsolute);
     }
 
     [Theory]
-    [InlineData(2, 3, 2, 2, 4, 3, 1, 1)] // 2×2 maps, stride 1: every tap reads the image for some output
-    [InlineData(2, 3, 4, 4, 4, 3, 2, 1)] // layer3's first convolution, 4×4 → 2×2
+    [InlineData(2, 3, 3, 3, 4, 3, 1, 1)] // 3×3 maps: 49 of 81 entries live, more than half
+    [InlineData(64, 3, 2, 2, 4, 3, 1, 1)] // 2×2 maps on a training batch: four classes of 64 columns, too narrow
+    [InlineData(2, 3, 4, 4, 4, 3, 2, 1)] // layer3's first convolution, 4×4 → 2×2: 25 of 36
     [InlineData(2, 3, 1, 1, 4, 1, 1, 0)] // a 1×1 kernel has one tap, always live
     [InlineData(2, 3, 1, 1, 4, 1, 2, 1)] // all taps dead (output is the bias): the full route handles it
-    public void NoTapReductionWhereNoTapDies(int n, int c, int h, int w, int o, int k, int s, int p)
+    public void NoTapReductionWhereMostEntriesAreLive(int n, int c, int h, int w, int o, int k, int s, int p)
     {
         var g = new ConvGeometry(n, c, h, w, o, k, s, p);
         Assert.False(ConvolutionTaps.Applies(g));
@@ -199,6 +205,7 @@ public class ConvolutionTests
     [Theory]
     [InlineData(8, 3, 12, 12, 4, 3, 1, 1)]
     [InlineData(8, 6, 1, 1, 5, 3, 1, 1)] // tap reduction
+    [InlineData(256, 3, 2, 2, 5, 3, 1, 1)] // tap reduction, four position classes
     public void ResultsAreIdenticalForTheSameThreadCount(int n, int c, int h, int w, int o, int k, int s, int p)
     {
         var g = new ConvGeometry(n, c, h, w, o, k, s, p);
@@ -246,13 +253,17 @@ public class ConvolutionThreadsTests
     }
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    [InlineData(3)]
-    public void TapReductionMatchesReference(int threads)
+    [InlineData(1, 2)]
+    [InlineData(2, 2)]
+    [InlineData(3, 2)]
+    [InlineData(1, 1)]
+    [InlineData(2, 1)]
+    [InlineData(3, 1)]
+    public void TapReductionMatchesReference(int threads, int stride)
     {
-        // 40 output channels: W' compaction and the weight-gradient scatter split over the threads.
-        var g = new ConvGeometry(7, 6, 2, 2, 40, 3, 2, 1);
+        // 40 output channels: W' compaction and the weight-gradient scatter split over the threads; stride 1 gives
+        // four classes, which need 256 images for wide enough class GEMMs.
+        var g = new ConvGeometry(stride == 1 ? 256 : 7, 6, 2, 2, 40, 3, stride, 1);
         int saved = Threading.Threads;
         try
         {

@@ -19,8 +19,9 @@ namespace DigitLab.Kernels;
 /// <item><b>Batched</b> (small feature maps, deep layers): images are processed in groups of G whose
 /// im2col matrices sit side by side in one (C·K·K, G·OH·OW) matrix, so one GEMM per group has
 /// n = G·OH·OW (large even when the feature maps are 4×4) and the GEMM itself spreads over the threads;
-/// its (O, G·OH·OW) result is scattered into (N, O, OH, OW) with the bias added. When some kernel taps only
-/// ever read padding (3×3 pad 1 on 1×1 maps), <see cref="ConvolutionTaps"/> leaves them out.</item>
+/// its (O, G·OH·OW) result is scattered into (N, O, OH, OW) with the bias added. Small maps unfold and fold by
+/// vector gathers and shifted loads (<see cref="Im2ColGather"/>). Where kernel taps only read padding (3×3 pad 1 on
+/// 1×1 maps, or on 2×2 maps for large batches), <see cref="ConvolutionTaps"/> leaves them out.</item>
 /// </list>
 /// </summary>
 /// <remarks>

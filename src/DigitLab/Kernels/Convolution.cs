@@ -66,6 +66,9 @@ public static class Convolution
     /// </summary>
     public static int WorkspaceLength(in ConvGeometry g)
     {
+        // Stride-1 layers on large planes run DirectConvolution in one or both directions; the other (if any) runs by image.
+        if (DirectConvolution.SupportsForward(g) || DirectConvolution.SupportsBackward(g, inputGradient: false))
+            return Math.Max(DirectConvolution.WorkspaceLength(g), checked(Parts(g) * PartLength(g)));
         if (ByImage(g)) return checked(Parts(g) * PartLength(g));
         long group = GroupSize(g);
         long length = group * g.OutPlane * ((long)g.ColumnRows + g.OutChannels);
@@ -79,6 +82,11 @@ public static class Convolution
     /// </summary>
     public static bool Forward(in ConvGeometry g, float[] input, float[] weight, float[]? bias, float[] output, float[] workspace)
     {
+        if (DirectConvolution.SupportsForward(g))
+        {
+            DirectConvolution.Forward(g, input, weight, bias, output, workspace);
+            return false;
+        }
         Check(g, input, output, workspace);
         if (ByImage(g))
         {
@@ -139,6 +147,11 @@ public static class Convolution
     public static void Backward(in ConvGeometry g, float[] input, float[] weight, float[] outputGrad,
         float[]? inputGrad, float[] weightGrad, float[]? biasGrad, float[] workspace, bool columnsReady)
     {
+        if (DirectConvolution.SupportsBackward(g, inputGrad is not null))
+        {
+            DirectConvolution.Backward(g, input, weight, outputGrad, inputGrad, weightGrad, biasGrad, workspace);
+            return;
+        }
         Check(g, input, outputGrad, workspace);
         int group = GroupSize(g), plane = g.OutPlane, rows = g.ColumnRows, o = g.OutChannels;
         if (biasGrad is not null) Bias.AccumulateChannelSums(outputGrad.AsSpan(0, g.OutputLength), biasGrad.AsSpan(0, o), plane);

@@ -70,6 +70,13 @@ public static class Convolution
         if (DirectConvolution.SupportsForward(g) || DirectConvolution.SupportsBackward(g, inputGradient: false))
             return Math.Max(DirectConvolution.WorkspaceLength(g), checked(Parts(g) * PartLength(g)));
         if (ByImage(g)) return checked(Parts(g) * PartLength(g));
+        int lanes = ChannelLaneConvolution.SupportsForward(g) ? ChannelLaneConvolution.WorkspaceLength(g) : 0;
+        return Math.Max(lanes, BatchedWorkspaceLength(g));
+    }
+
+    /// <summary>The batched route's workspace: the group's columns, then its (O, G·OH·OW) GEMM result.</summary>
+    private static int BatchedWorkspaceLength(in ConvGeometry g)
+    {
         long group = GroupSize(g);
         long length = group * g.OutPlane * ((long)g.ColumnRows + g.OutChannels);
         return checked((int)length);
@@ -85,6 +92,11 @@ public static class Convolution
         if (DirectConvolution.SupportsForward(g))
         {
             DirectConvolution.Forward(g, input, weight, bias, output, workspace);
+            return false;
+        }
+        if (ChannelLaneConvolution.SupportsForward(g))
+        {
+            ChannelLaneConvolution.Forward(g, input, weight, bias, output, workspace);
             return false;
         }
         Check(g, input, output, workspace);
@@ -150,6 +162,11 @@ public static class Convolution
         if (DirectConvolution.SupportsBackward(g, inputGrad is not null))
         {
             DirectConvolution.Backward(g, input, weight, outputGrad, inputGrad, weightGrad, biasGrad, workspace);
+            return;
+        }
+        if (ChannelLaneConvolution.SupportsBackward(g, inputGrad is not null))
+        {
+            ChannelLaneConvolution.Backward(g, input, weight, outputGrad, inputGrad, weightGrad, biasGrad, workspace);
             return;
         }
         Check(g, input, outputGrad, workspace);

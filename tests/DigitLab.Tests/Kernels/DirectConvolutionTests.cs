@@ -79,3 +79,68 @@ public class DirectConvolutionTests
         finally { Threading.Threads = saved; }
     }
 }
+
+/// <summary>ChannelLaneConvolution (small planes, output channels in the lanes); changes <see cref="Threading.Threads"/>, so it runs alone.</summary>
+[Collection(GemmThreadsCollection.Name)]
+public class ChannelLaneConvolutionTests
+{
+    // (batch, in, H, W, out, kernel, stride, padding): the zoo's small-plane layers, odd batches (tiles of six
+    // images with a remainder), strides, taps that only ever meet padding (1×1 and 2×2 planes).
+    public static IEnumerable<object[]> Geometries() =>
+    [
+        [3, 32, 10, 10, 64, 5, 1, 0],  // net3 conv3
+        [7, 64, 7, 7, 64, 3, 1, 1],    // resnet18 layer1
+        [5, 64, 7, 7, 128, 3, 2, 1],   // resnet18 layer2.0 conv1: stride 2 (input gradient by the batched route)
+        [4, 32, 2, 2, 32, 3, 1, 1],    // 2×2 planes: each output meets 4 of the 9 taps
+        [13, 64, 1, 1, 64, 3, 1, 1],   // 1×1 planes: only the centre tap; 13 images = two tiles of six and one
+        [3, 32, 4, 4, 64, 1, 2, 0],    // a 1×1 projection shortcut, stride 2
+        [5, 32, 2, 2, 32, 3, 2, 1],    // 2×2 → 1×1, stride 2
+        [3, 8, 6, 6, 32, 3, 1, 1],     // 8 input channels: forward and weight gradient here, input gradient batched
+        [2, 38, 5, 3, 96, 3, 1, 2],    // odd sizes: 38 input channels (six-channel tiles with a remainder), 96 outputs in 32-chunks
+    ];
+
+    [Theory, MemberData(nameof(Geometries))]
+    public void MatchesReferenceAtOneTwoAndThreeThreads(int n, int c, int h, int w, int o, int k, int s, int p)
+    {
+        var g = new ConvGeometry(n, c, h, w, o, k, s, p);
+        Assert.True(ChannelLaneConvolution.SupportsForward(g), $"{g} should take the channel-lane route");
+        int saved = Threading.Threads;
+        try
+        {
+            foreach (int threads in new[] { 1, 2, 3 })
+            {
+                Threading.Threads = threads;
+                ConvolutionTests.CompareWithReference(g, bias: (n + k) % 2 == 1);
+            }
+        }
+        finally { Threading.Threads = saved; }
+    }
+
+    [Fact]
+    public void ResultsAreIdenticalForTheSameThreadCount()
+    {
+        var g = new ConvGeometry(9, 32, 4, 4, 64, 3, 1, 1);
+        var rng = new Rng(4);
+        var x = TestUtil.RandomArray(rng, g.InputLength);
+        var weight = TestUtil.RandomArray(rng, g.WeightLength);
+        var dy = TestUtil.RandomArray(rng, g.OutputLength);
+        float[] Run()
+        {
+            var ws = new float[Convolution.WorkspaceLength(g)];
+            Array.Fill(ws, float.NaN); // nothing may depend on what the workspace held
+            var y = new float[g.OutputLength];
+            var dw = new float[g.WeightLength];
+            var dx = new float[g.InputLength];
+            Convolution.Forward(g, x, weight, null, y, ws);
+            Convolution.Backward(g, x, weight, dy, dx, dw, null, ws, columnsReady: false);
+            return [.. y, .. dw, .. dx];
+        }
+        int saved = Threading.Threads;
+        try
+        {
+            Threading.Threads = 2;
+            Assert.Equal(Run(), Run());
+        }
+        finally { Threading.Threads = saved; }
+    }
+}

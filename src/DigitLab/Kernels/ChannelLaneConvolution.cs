@@ -54,6 +54,7 @@ public static unsafe class ChannelLaneConvolution
         public readonly int Group;                 // images per group
         public readonly int ImageLength;           // per image in a group: padded planes + transposed result
         public readonly int PackLength;
+        public readonly int SumOffset;             // the weight gradient, tap-major (C·K·K × O), after the slots
 
         public Layout(in ConvGeometry g)
         {
@@ -69,6 +70,7 @@ public static unsafe class ChannelLaneConvolution
             ImageLength = Math.Max(forward, input);
             Group = Math.Clamp(Math.Max(MinGroup, GroupBudget / ImageLength), 1, Math.Max(1, g.Batch));
             PackLength = RoundUp(o * c * k * k, Lanes);
+            SumOffset = PackLength + Group * ImageLength;
         }
     }
 
@@ -78,7 +80,7 @@ public static unsafe class ChannelLaneConvolution
     public static int WorkspaceLength(in ConvGeometry g)
     {
         var l = new Layout(g);
-        return checked(l.PackLength + l.Group * l.ImageLength);
+        return checked(l.SumOffset + RoundUp(g.OutChannels * g.InChannels * g.Kernel * g.Kernel, Lanes));
     }
 
     /// <summary>output (N, O, OH, OW) = conv(input (N, C, H, W), weight (O, C, K, K)) + bias (O).</summary>
@@ -120,8 +122,9 @@ public static unsafe class ChannelLaneConvolution
     /// <remarks>
     /// Per group: the images' padded inputs and dYᵀ are laid out (threads split the images), then the weight
     /// gradient is computed with the threads splitting the input channels (each weight entry is summed by one
-    /// thread over all images, in image order: no per-thread sums, and the same result for any thread count),
-    /// then the input gradient (threads split the images again).
+    /// thread over all images, in image order: no per-thread sums, and the same result for any thread count) into
+    /// a tap-major sum, then the input gradient (threads split the images again). At the end the sum's live taps are
+    /// added into the (O, C, K, K) gradient.
     /// </remarks>
     public static void Backward(in ConvGeometry g, float[] input, float[] weight, float[] outputGrad,
         float[]? inputGrad, float[] weightGrad, float[]? biasGrad, float[] workspace)
@@ -159,8 +162,9 @@ public static unsafe class ChannelLaneConvolution
             });
             Threading.For((g.InChannels + TileChannels - 1) / TileChannels, 1, call, static (c, s, e) =>
             {
-                fixed (float* dw = c.WeightGrad, ws = c.Workspace)
-                    WeightGradient(c.G, c.L, c.Count, ws + c.L.PackLength, dw, s * TileChannels, Math.Min(c.G.InChannels, e * TileChannels));
+                fixed (float* ws = c.Workspace)
+                    WeightGradient(c.G, c.L, c.Count, ws + c.L.PackLength, ws + c.L.SumOffset, c.Start == 0,
+                        s * TileChannels, Math.Min(c.G.InChannels, e * TileChannels));
             });
             if (inputGrad is null) continue;
             Threading.For(count, 1, call, static (c, s, e) =>
@@ -183,6 +187,44 @@ public static unsafe class ChannelLaneConvolution
                 }
             });
         }
+        // weightGrad[o, tap] += sum[tap, o] over the live taps, blocks of 16 output channels per thread.
+        var add = new Call { G = g, L = l, WeightGrad = weightGrad, Workspace = workspace };
+        Threading.For(g.OutChannels / Lanes, 1, add, static (c, s, e) =>
+        {
+            var g = c.G;
+            int k = g.Kernel, kk = k * k, taps = g.InChannels * kk, o = g.OutChannels;
+            fixed (float* dw = c.WeightGrad, ws = c.Workspace)
+            {
+                float* sum = ws + c.L.SumOffset;
+                for (int ky = 0; ky < k; ky++)
+                    for (int kx = 0; kx < k; kx++)
+                    {
+                        if (!TapWindow(g, ky, kx, out _, out _, out _, out _)) continue;
+                        for (int b = s; b < e; b++)
+                            for (int ch = 0; ch < g.InChannels; ch++)
+                            {
+                                int tap = ch * kk + ky * k + kx;
+                                float* from = sum + (long)tap * o + b * Lanes;
+                                float* to = dw + (long)b * Lanes * taps + tap;
+                                for (int j = 0; j < Lanes; j++) to[(long)j * taps] += from[j];
+                            }
+                    }
+            }
+        });
+    }
+
+    /// <summary>
+    /// The output rectangle [y0, y1) × [x0, x1) where tap (ky, kx) lands inside the input (0 ≤ y·s + ky − P &lt; H,
+    /// likewise for x); false when it never does.
+    /// </summary>
+    private static bool TapWindow(in ConvGeometry g, int ky, int kx, out int y0, out int y1, out int x0, out int x1)
+    {
+        int s = g.Stride;
+        y0 = Math.Max(0, CeilDiv(g.Padding - ky, s));
+        y1 = Math.Min(g.OutHeight, FloorDiv(g.Height - 1 + g.Padding - ky, s) + 1);
+        x0 = Math.Max(0, CeilDiv(g.Padding - kx, s));
+        x1 = Math.Min(g.OutWidth, FloorDiv(g.Width - 1 + g.Padding - kx, s) + 1);
+        return y0 < y1 && x0 < x1;
     }
 
     private static void Check(in ConvGeometry g, in Layout l, float[] input, float[] output, float[] workspace)
@@ -220,15 +262,20 @@ public static unsafe class ChannelLaneConvolution
     /// <summary>pack[(c·K + ky)·K + kx][o] = W[o, c, ky, kx] for the live taps (the others are never read).</summary>
     private static void PackTransposed(float[] weight, int outChannels, int inChannels, int k, TapRange live, float[] pack)
     {
+        // Sixteen output channels at a time: each write is a whole 64-byte line, and the reads walk sixteen rows in step
+        // (one output channel at a time strode 18 KB per write on resnet's 512-channel layers).
+        int taps = inChannels * k * k;
         fixed (float* w = weight, p = pack)
-            for (int o = 0; o < outChannels; o++)
+            for (int o0 = 0; o0 < outChannels; o0 += Lanes)
                 for (int c = 0; c < inChannels; c++)
                     for (int ky = live.Y0; ky < live.Y1; ky++)
-                    {
-                        float* source = w + ((long)(o * inChannels + c) * k + ky) * k;
-                        float* dst = p + ((long)(c * k + ky) * k) * outChannels + o;
-                        for (int kx = live.X0; kx < live.X1; kx++) dst[(long)kx * outChannels] = source[kx];
-                    }
+                        for (int kx = live.X0; kx < live.X1; kx++)
+                        {
+                            int tap = (c * k + ky) * k + kx;
+                            float* source = w + (long)o0 * taps + tap;
+                            float* dst = p + (long)tap * outChannels + o0;
+                            for (int j = 0; j < Lanes; j++) dst[j] = source[(long)j * taps];
+                        }
     }
 
     /// <summary>
@@ -402,24 +449,19 @@ public static unsafe class ChannelLaneConvolution
     }
 
     /// <summary>
-    /// weightGrad (O, C, K, K) += the weight gradient of a group for input channels [c0, c1): per output-channel chunk,
+    /// sum (C·K·K × O, tap-major) = (first group) or += the weight gradient of a group for input channels [cStart, cEnd): per output-channel chunk,
     /// six input channels and one tap (ky, kx) at a time, over the group's images and the output positions where that
     /// tap lands inside the input. Image i's padded input sits at slots + i·ImageLength, its dYᵀ (P × O) right after.
     /// </summary>
-    private static void WeightGradient(in ConvGeometry g, in Layout l, int count, float* slots, float* weightGrad, int cStart, int cEnd)
+    private static void WeightGradient(in ConvGeometry g, in Layout l, int count, float* slots, float* sum, bool first, int cStart, int cEnd)
     {
-        int k = g.Kernel, kk = k * k, s = g.Stride, taps = g.InChannels * kk, o = g.OutChannels, chunk = Chunk(o);
+        int k = g.Kernel, kk = k * k, s = g.Stride, o = g.OutChannels, chunk = Chunk(o);
         int* channelOffsets = stackalloc int[TileChannels];
         float* acc = stackalloc float[TileChannels * 64];
         for (int ky = 0; ky < k; ky++)
-        {
-            // Output rows y where the tap row lands inside: 0 ≤ y·s + ky − P < H.
-            int y0 = Math.Max(0, CeilDiv(g.Padding - ky, s)), y1 = Math.Min(g.OutHeight, FloorDiv(g.Height - 1 + g.Padding - ky, s) + 1);
-            if (y0 >= y1) continue;
             for (int kx = 0; kx < k; kx++)
             {
-                int x0 = Math.Max(0, CeilDiv(g.Padding - kx, s)), x1 = Math.Min(g.OutWidth, FloorDiv(g.Width - 1 + g.Padding - kx, s) + 1);
-                if (x0 >= x1) continue;
+                if (!TapWindow(g, ky, kx, out int y0, out int y1, out int x0, out int x1)) continue;
                 for (int c0 = cStart; c0 < cEnd; c0 += TileChannels)
                 {
                     int live = Math.Min(TileChannels, cEnd - c0);
@@ -436,14 +478,15 @@ public static unsafe class ChannelLaneConvolution
                         else WeightTile2(w, slots, channelOffsets, acc);
                         for (int r = 0; r < live; r++)
                         {
-                            float* row = acc + r * chunk;
-                            float* dst = weightGrad + (long)oc * taps + (c0 + r) * kk + ky * k + kx;
-                            for (int j = 0; j < chunk; j++) dst[(long)j * taps] += row[j];
+                            // sum[tap, oc..] (=|+=) the tile's row: whole vectors into the tap-major sum.
+                            var row = new ReadOnlySpan<float>(acc + r * chunk, chunk);
+                            var dst = new Span<float>(sum + (long)((c0 + r) * kk + ky * k + kx) * o + oc, chunk);
+                            if (first) row.CopyTo(dst);
+                            else System.Numerics.Tensors.TensorPrimitives.Add(dst, row, dst);
                         }
                     }
                 }
             }
-        }
     }
 
     private static int CeilDiv(int a, int b) => a >= 0 ? (a + b - 1) / b : -((-a) / b);

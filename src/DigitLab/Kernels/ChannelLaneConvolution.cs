@@ -41,16 +41,15 @@ public static unsafe class ChannelLaneConvolution
 
     /// <summary>
     /// Whether <see cref="Backward"/> handles <paramref name="g"/>: as <see cref="SupportsForward"/>, and when the input
-    /// gradient is wanted, stride 1, input channels in 32s and padding below the kernel size.
+    /// gradient is wanted, input channels in 32s.
     /// </summary>
     public static bool SupportsBackward(in ConvGeometry g, bool inputGradient) =>
-        SupportsForward(g) && (!inputGradient || (g.Stride == 1 && g.InChannels % 32 == 0 && g.Padding <= g.Kernel - 1));
+        SupportsForward(g) && (!inputGradient || g.InChannels % 32 == 0);
 
     /// <summary>Sizes derived from a geometry, in floats.</summary>
     private readonly struct Layout
     {
         public readonly int Hp, Wp, PadLength;     // input planes padded by P: C × Hp × Wp
-        public readonly int Hq, Wq, DyPadLength;   // dY planes padded by K−1−P: O × Hq × Wq
         public readonly int Group;                 // images per group
         public readonly int ImageLength;           // per image in a group: padded planes + transposed result
         public readonly int PackLength;
@@ -58,15 +57,12 @@ public static unsafe class ChannelLaneConvolution
 
         public Layout(in ConvGeometry g)
         {
-            int k = g.Kernel, c = g.InChannels, o = g.OutChannels, q = Math.Max(0, k - 1 - g.Padding);
+            int k = g.Kernel, c = g.InChannels, o = g.OutChannels;
             Hp = g.Height + 2 * g.Padding;
             Wp = g.Width + 2 * g.Padding;
             PadLength = RoundUp(c * Hp * Wp, Lanes);
-            Hq = g.OutHeight + 2 * q;
-            Wq = g.OutWidth + 2 * q;
-            DyPadLength = RoundUp(o * Hq * Wq, Lanes);
             int forward = PadLength + RoundUp(g.OutPlane * o, Lanes);  // padded x, then (P, O) result or dYᵀ
-            int input = DyPadLength + RoundUp(g.InPlane * c, Lanes);   // padded dY, then (H·W, C) input gradient
+            int input = RoundUp(g.InPlane * c, Lanes);                 // (H·W, C) input gradient
             ImageLength = Math.Max(forward, input);
             Group = Math.Clamp(Math.Max(MinGroup, GroupBudget / ImageLength), 1, Math.Max(1, g.Batch));
             PackLength = RoundUp(o * c * k * k, Lanes);
@@ -138,9 +134,8 @@ public static unsafe class ChannelLaneConvolution
         if (weightGrad.Length < g.WeightLength)
             throw new ArgumentException($"Weight gradient has {weightGrad.Length} floats, {g} needs {g.WeightLength}.");
         if (biasGrad is not null) Bias.AccumulateChannelSums(outputGrad.AsSpan(0, g.OutputLength), biasGrad.AsSpan(0, g.OutChannels), g.OutPlane);
-        int q = g.Kernel - 1 - g.Padding;
         if (inputGrad is not null)
-            PackFlipped(weight, g.OutChannels, g.InChannels, g.Kernel, LiveTaps(g.OutHeight, g.OutWidth, q, g.Kernel, 1, g.Height, g.Width), workspace);
+            PackChannelsLast(weight, g.OutChannels, g.InChannels, g.Kernel, LiveTaps(g.Height, g.Width, g.Padding, g.Kernel, g.Stride, g.OutHeight, g.OutWidth), workspace);
         for (int start = 0; start < g.Batch; start += l.Group)
         {
             int count = Math.Min(l.Group, g.Batch - start);
@@ -170,20 +165,13 @@ public static unsafe class ChannelLaneConvolution
             Threading.For(count, 1, call, static (c, s, e) =>
             {
                 var g = c.G;
-                int q = g.Kernel - 1 - g.Padding;
                 fixed (float* dy = c.OutputGrad, dx = c.InputGrad, ws = c.Workspace)
                 {
                     float* slots = ws + c.L.PackLength + (long)s * c.L.ImageLength;
-                    int inLength = g.InChannels * g.InPlane, outLength = g.OutChannels * g.OutPlane;
+                    int inLength = g.InChannels * g.InPlane;
+                    InputGradientAt(g, dy, c.Start + s, e - s, slots, c.L.ImageLength, ws);
                     for (int i = s; i < e; i++)
-                        PadPlanes(dy + (long)(c.Start + i) * outLength, g.OutChannels, g.OutHeight, g.OutWidth, q,
-                            slots + (long)(i - s) * c.L.ImageLength, c.L.DyPadLength);
-                    // The flipped kernel over padded dY, stride 1: its "input" has O channels of Hq × Wq, its output is H × W.
-                    ConvolveAt(e - s, slots, c.L.ImageLength, c.L.DyPadLength, g.OutChannels, c.L.Hq, c.L.Wq, q, g.OutHeight, g.OutWidth,
-                        g.Kernel, 1, g.InChannels, g.Height, g.Width, ws);
-                    for (int i = s; i < e; i++)
-                        TransposeOut(slots + (long)(i - s) * c.L.ImageLength + c.L.DyPadLength, g.InPlane, g.InChannels, null,
-                            dx + (long)(c.Start + i) * inLength);
+                        TransposeOut(slots + (long)(i - s) * c.L.ImageLength, g.InPlane, g.InChannels, null, dx + (long)(c.Start + i) * inLength);
                 }
             });
         }
@@ -279,20 +267,23 @@ public static unsafe class ChannelLaneConvolution
     }
 
     /// <summary>
-    /// pack[(o·K + ky)·K + kx][c] = W[o, c, K−1−ky, K−1−kx] for the input gradient's live taps: its kernel, flipped, with
-    /// the channel axes swapped, tap-major.
+    /// pack[(o·K + ky)·K + kx][c] = W[o, c, ky, kx] for the live taps: the input gradient's weights, a tap's values for all
+    /// input channels side by side (sixteen input channels at a time, so each write is a whole line).
     /// </summary>
-    private static void PackFlipped(float[] weight, int outChannels, int inChannels, int k, TapRange live, float[] pack)
+    private static void PackChannelsLast(float[] weight, int outChannels, int inChannels, int k, TapRange live, float[] pack)
     {
+        int kk = k * k;
         fixed (float* w = weight, p = pack)
             for (int o = 0; o < outChannels; o++)
-                for (int c = 0; c < inChannels; c++)
-                {
-                    float* source = w + (long)(o * inChannels + c) * k * k;
+                for (int c0 = 0; c0 < inChannels; c0 += Lanes)
                     for (int ky = live.Y0; ky < live.Y1; ky++)
                         for (int kx = live.X0; kx < live.X1; kx++)
-                            p[((long)(o * k + ky) * k + kx) * inChannels + c] = source[(k - 1 - ky) * k + (k - 1 - kx)];
-                }
+                        {
+                            int tap = ky * k + kx;
+                            float* source = w + (long)(o * inChannels + c0) * kk + tap;
+                            float* dst = p + (long)(o * kk + tap) * inChannels + c0;
+                            for (int j = 0; j < Lanes; j++) dst[j] = source[(long)j * kk];
+                        }
     }
 
     /// <summary>Copies C planes of H × W into zeroed planes of (H + 2p) × (W + 2p).</summary>
@@ -355,10 +346,17 @@ public static unsafe class ChannelLaneConvolution
                         src[r] = image + at;
                         dst[r] = image + padLength + (long)position * outChannels;
                     }
+                    for (int r = 0; r < TileImages; r++) src[r] += ky0 * wp + kx0;
+                    var walk = new TapWalk
+                    {
+                        Channels = channels, Rows = ky1 - ky0, Cols = kx1 - kx0, PlaneStride = hp * wp, RowStep = wp, ColStep = 1,
+                        WeightPlane = k * k * outChannels, WeightRowStep = k * outChannels, WeightColStep = outChannels,
+                    };
+                    float* first = pack + (long)(ky0 * k + kx0) * outChannels;
                     for (int oc = 0; oc < outChannels; oc += chunk)
                     {
-                        if (chunk == 64) Tile4(channels, k, ky0, ky1, kx0, kx1, hp * wp, wp, outChannels, pack + oc, src, dst, oc);
-                        else Tile2(channels, k, ky0, ky1, kx0, kx1, hp * wp, wp, outChannels, pack + oc, src, dst, oc);
+                        if (chunk == 64) Tile4(walk, first + oc, src, dst, oc);
+                        else Tile2(walk, first + oc, src, dst, oc);
                     }
                 }
             }
@@ -366,26 +364,94 @@ public static unsafe class ChannelLaneConvolution
     }
 
     /// <summary>
-    /// dst[r][oc + 0..64] = Σ_{c, ky, kx} w[((c·K + ky)·K + kx)·ldw + 0..64] · src[r][c·planeStride + ky·rowStride + kx]
-    /// for six images r: 24 accumulators, 4 loads and 6 broadcasts per tap.
+    /// Input gradients of images [first, first + count), each as (H·W × C) at slots + i·slotStride:
+    /// dX[c, h, w] = Σ_o Σ W[o, c, ky, kx] · dY[o, (h + P − ky)/S, (w + P − kx)/S] over the taps where both quotients are
+    /// whole and inside dY. The tile reads dY where it lies (no copy): as ky steps by S, the dY row steps back by one.
+    /// Positions no tap reaches (a strided 1×1 kernel's gaps) get zeros.
+    /// </summary>
+    private static void InputGradientAt(in ConvGeometry g, float* dy, int first, int count, float* slots, int slotStride, float* pack)
+    {
+        int c = g.InChannels, chunk = Chunk(c), k = g.Kernel, s = g.Stride, outLength = g.OutChannels * g.OutPlane;
+        float** src = stackalloc float*[TileImages];
+        float** dst = stackalloc float*[TileImages];
+        for (int h = 0; h < g.Height; h++)
+        {
+            int rows = StridedTaps(h, g.Padding, s, k, g.OutHeight, out int ky0);
+            int oy = rows > 0 ? (h + g.Padding - ky0) / s : 0;
+            for (int w = 0; w < g.Width; w++)
+            {
+                int cols = StridedTaps(w, g.Padding, s, k, g.OutWidth, out int kx0);
+                int ox = cols > 0 ? (w + g.Padding - kx0) / s : 0;
+                int position = h * g.Width + w;
+                for (int t = 0; t < count; t += TileImages)
+                {
+                    for (int r = 0; r < TileImages; r++)
+                    {
+                        int i = Math.Min(t + r, count - 1);
+                        src[r] = dy + (long)(first + i) * outLength + oy * g.OutWidth + ox;
+                        dst[r] = slots + (long)i * slotStride + (long)position * c;
+                    }
+                    var walk = new TapWalk
+                    {
+                        Channels = g.OutChannels, Rows = rows, Cols = cols, PlaneStride = g.OutPlane, RowStep = -g.OutWidth, ColStep = -1,
+                        WeightPlane = k * k * c, WeightRowStep = s * k * c, WeightColStep = s * c,
+                    };
+                    float* start = pack + (long)(ky0 * k + kx0) * c;
+                    for (int cc = 0; cc < c; cc += chunk)
+                    {
+                        if (chunk == 64) Tile4(walk, start + cc, src, dst, cc);
+                        else Tile2(walk, start + cc, src, dst, cc);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The kernel rows ky (or columns) that reach input row h: (h + P − ky) divisible by s, 0 ≤ (h + P − ky)/s &lt; outSize,
+    /// 0 ≤ ky &lt; k. Returns how many (they step by s from <paramref name="first"/>).
+    /// </summary>
+    private static int StridedTaps(int h, int padding, int s, int k, int outSize, out int first)
+    {
+        int f = (h + padding) % s, lowest = h + padding - s * (outSize - 1);
+        if (f < lowest) f += (lowest - f + s - 1) / s * s;
+        int last = Math.Min(k - 1, h + padding);
+        first = f;
+        return f <= last ? (last - f) / s + 1 : 0;
+    }
+
+    /// <summary>
+    /// How a tile walks its taps: for each input channel c, Rows × Cols taps (jy, jx); the input value sits at
+    /// src[r][c·PlaneStride + jy·RowStep + jx·ColStep] and the tap's weights at w + c·WeightPlane + jy·WeightRowStep +
+    /// jx·WeightColStep (64 or 32 output channels side by side). The forward pass walks a padded plane forwards; the
+    /// input gradient walks dY backwards (RowStep = −OW) over every stride-th kernel row.
+    /// </summary>
+    private struct TapWalk
+    {
+        public int Channels, Rows, Cols, PlaneStride, RowStep, ColStep, WeightPlane, WeightRowStep, WeightColStep;
+    }
+
+    /// <summary>
+    /// dst[r][oc + 0..64] = Σ over the walk's taps of the tap's 64 weights · src[r][tap's input offset], for six images r:
+    /// 24 accumulators, 4 loads and 6 broadcasts per tap.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile4(int channels, int k, int ky0, int ky1, int kx0, int kx1, int planeStride, int rowStride, int ldw,
-        float* w, float** src, float** dst, int oc)
+    private static void Tile4(in TapWalk t, float* w, float** src, float** dst, int oc)
     {
         float* p0 = src[0], p1 = src[1], p2 = src[2], p3 = src[3], p4 = src[4], p5 = src[5];
         Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default, a10 = default, a11 = default, a12 = default, a13 = default;
         Vector512<float> a20 = default, a21 = default, a22 = default, a23 = default, a30 = default, a31 = default, a32 = default, a33 = default;
         Vector512<float> a40 = default, a41 = default, a42 = default, a43 = default, a50 = default, a51 = default, a52 = default, a53 = default;
-        for (int c = 0; c < channels; c++)
-            for (int ky = ky0; ky < ky1; ky++)
+        int rows = t.Rows, cols = t.Cols, rowStep = t.RowStep, colStep = t.ColStep, weightColStep = t.WeightColStep;
+        for (int c = 0; c < t.Channels; c++)
+            for (int jy = 0; jy < rows; jy++)
             {
-                int rowOffset = c * planeStride + ky * rowStride;
-                float* wr = w + (long)((c * k + ky) * k) * ldw;
-                for (int kx = kx0; kx < kx1; kx++)
+                int rowOffset = c * t.PlaneStride + jy * rowStep;
+                float* wr = w + (long)c * t.WeightPlane + (long)jy * t.WeightRowStep;
+                for (int jx = 0; jx < cols; jx++)
                 {
-                    int off = rowOffset + kx;
-                    float* wk = wr + (long)kx * ldw;
+                    int off = rowOffset + jx * colStep;
+                    float* wk = wr + (long)jx * weightColStep;
                     var w0 = Vector512.Load(wk); var w1 = Vector512.Load(wk + 16); var w2 = Vector512.Load(wk + 32); var w3 = Vector512.Load(wk + 48);
                     var v = Vector512.Create(p0[off]);
                     a00 = Avx512F.FusedMultiplyAdd(v, w0, a00); a01 = Avx512F.FusedMultiplyAdd(v, w1, a01); a02 = Avx512F.FusedMultiplyAdd(v, w2, a02); a03 = Avx512F.FusedMultiplyAdd(v, w3, a03);
@@ -407,21 +473,21 @@ public static unsafe class ChannelLaneConvolution
 
     /// <summary>As <see cref="Tile4"/> for 32 output channels: 12 accumulators, 2 loads and 6 broadcasts per tap.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile2(int channels, int k, int ky0, int ky1, int kx0, int kx1, int planeStride, int rowStride, int ldw,
-        float* w, float** src, float** dst, int oc)
+    private static void Tile2(in TapWalk t, float* w, float** src, float** dst, int oc)
     {
         float* p0 = src[0], p1 = src[1], p2 = src[2], p3 = src[3], p4 = src[4], p5 = src[5];
         Vector512<float> a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default;
         Vector512<float> a30 = default, a31 = default, a40 = default, a41 = default, a50 = default, a51 = default;
-        for (int c = 0; c < channels; c++)
-            for (int ky = ky0; ky < ky1; ky++)
+        int rows = t.Rows, cols = t.Cols, rowStep = t.RowStep, colStep = t.ColStep, weightColStep = t.WeightColStep;
+        for (int c = 0; c < t.Channels; c++)
+            for (int jy = 0; jy < rows; jy++)
             {
-                int rowOffset = c * planeStride + ky * rowStride;
-                float* wr = w + (long)((c * k + ky) * k) * ldw;
-                for (int kx = kx0; kx < kx1; kx++)
+                int rowOffset = c * t.PlaneStride + jy * rowStep;
+                float* wr = w + (long)c * t.WeightPlane + (long)jy * t.WeightRowStep;
+                for (int jx = 0; jx < cols; jx++)
                 {
-                    int off = rowOffset + kx;
-                    float* wk = wr + (long)kx * ldw;
+                    int off = rowOffset + jx * colStep;
+                    float* wk = wr + (long)jx * weightColStep;
                     var w0 = Vector512.Load(wk); var w1 = Vector512.Load(wk + 16);
                     var v = Vector512.Create(p0[off]);
                     a00 = Avx512F.FusedMultiplyAdd(v, w0, a00); a01 = Avx512F.FusedMultiplyAdd(v, w1, a01);

@@ -16,8 +16,9 @@ namespace DigitLab.Kernels;
 /// per call) and broadcasts each image's input value. Only the taps that fall inside the image are visited:
 /// on ResNet's 1×1 planes that is 1 of the 9 taps of a padded 3×3 kernel, on 2×2 planes 4 of 9 (an im2col
 /// GEMM multiplies all 9 by zeros). No im2col matrix is written.</item>
-/// <item><b>Input gradient</b> (stride 1): the forward convolution of dY padded by K−1−padding with the kernel
-/// flipped and its channel axes swapped, by the same tile.</item>
+/// <item><b>Input gradient</b> (any stride): a tile is one input position of six images × 64 (or 32) input channels;
+/// it walks the taps that reach that position from inside dY (every stride-th kernel row, dY rows stepping
+/// backwards), reading dY where it lies, with the same register tile as the forward pass.</item>
 /// <item><b>Weight gradient</b> (any stride): a tile is one tap (ky, kx) of six input channels × 64 (or 32)
 /// output channels, summed over the images and the output positions where that tap lands inside the image.</item>
 /// </list>

@@ -25,16 +25,187 @@ public static class MaxPool
         Threading.For(planes, MinPlanesPerThread, (g, input, output, argmax, inPlane, outPlane), static (a, s, e) =>
         {
             var (g, input, output, argmax, inPlane, outPlane) = a;
-            for (int p = s; p < e; p++)
+            if (g is { Kernel: 2, Stride: 2, Padding: 0 })
             {
-                var x = input.AsSpan(p * inPlane, inPlane);
-                var y = output.AsSpan(p * outPlane, outPlane);
-                var idx = argmax.AsSpan(p * outPlane, outPlane);
-                if (g is { Kernel: 2, Stride: 2, Padding: 0 }) Plane2x2(x, g.Width, g.OutHeight, g.OutWidth, y, idx);
-                else PlaneGeneral(x, g, y, idx);
+                for (int p = s; p < e; p++)
+                    Plane2x2(input.AsSpan(p * inPlane, inPlane), g.Width, g.OutHeight, g.OutWidth,
+                        output.AsSpan(p * outPlane, outPlane), argmax.AsSpan(p * outPlane, outPlane));
+            }
+            else if (Avx2.IsSupported && GatherTableLength(g) <= MaxGatherTable) PlanesGathered(g, input, output, argmax, s, e);
+            else if (g.Height * g.OutWidth <= MaxSeparableScratch) PlanesSeparable(g, input, output, argmax, s, e);
+            else
+            {
+                for (int p = s; p < e; p++)
+                    PlaneGeneral(input.AsSpan(p * inPlane, inPlane), g, output.AsSpan(p * outPlane, outPlane), argmax.AsSpan(p * outPlane, outPlane));
             }
         });
     }
+
+    /// <summary>Largest tap table of <see cref="PlanesGathered"/>, in ints (16 KiB of stack).</summary>
+    private const int MaxGatherTable = 4096;
+
+    /// <summary>K·K taps by OH·OW outputs rounded up to the 8 lanes of a gather.</summary>
+    private static long GatherTableLength(in ConvGeometry g) => (long)g.Kernel * g.Kernel * ((g.OutPlane + 7) / 8 * 8);
+
+    /// <summary>
+    /// Planes [first, last) of any window geometry, eight outputs at a time, branch-free: a table gives, for each
+    /// tap in row-major order and each output, the plane index it reads; taps in the padding read the window's
+    /// first valid value again instead. A repeated value never wins (it is not greater than the running maximum,
+    /// and if it is NaN the maximum already is), so padding never competes, and the first valid value starts the
+    /// maximum, as in the reference. The taps are gathered, compared with masks (greater wins, NaN wins over a
+    /// number) and selected. The table depends only on the geometry; it is rebuilt per call on the stack.
+    /// </summary>
+    private static unsafe void PlanesGathered(in ConvGeometry g, float[] input, float[] output, int[] argmax, int first, int last)
+    {
+        int taps = g.Kernel * g.Kernel, outPlane = g.OutPlane, vectors = (outPlane + 7) / 8, padded = vectors * 8;
+        Span<int> table = stackalloc int[taps * padded]; // (K·K, OH·OW rounded up): plane index each tap reads
+        BuildGatherTable(g, table, padded);
+        Span<float> tailValues = stackalloc float[8];
+        Span<int> tailIndices = stackalloc int[8];
+        fixed (float* inputBase = input)
+        fixed (int* t = table)
+        {
+            for (int p = first; p < last; p++)
+            {
+                float* x = inputBase + (long)p * g.InPlane;
+                var y = output.AsSpan(p * outPlane, outPlane);
+                var idx = argmax.AsSpan(p * outPlane, outPlane);
+                for (int v = 0; v < vectors; v++)
+                {
+                    var best = Avx.LoadVector256(t + 8 * v);
+                    var m = Avx2.GatherVector256(x, best, 4);
+                    for (int tap = 1; tap < taps; tap++)
+                    {
+                        var index = Avx.LoadVector256(t + tap * padded + 8 * v);
+                        Take(Avx2.GatherVector256(x, index, 4), index, ref m, ref best);
+                    }
+                    int at = 8 * v;
+                    if (at + 8 <= outPlane)
+                    {
+                        m.CopyTo(y.Slice(at, 8));
+                        best.CopyTo(idx.Slice(at, 8));
+                    }
+                    else
+                    {
+                        m.CopyTo(tailValues);
+                        best.CopyTo(tailIndices);
+                        tailValues[..(outPlane - at)].CopyTo(y[at..]);
+                        tailIndices[..(outPlane - at)].CopyTo(idx[at..]);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>table[tap·<paramref name="padded"/> + output]: see <see cref="PlanesGathered"/>; lanes past OH·OW read index 0.</summary>
+    private static void BuildGatherTable(in ConvGeometry g, Span<int> table, int padded)
+    {
+        int k = g.Kernel, ow = g.OutWidth;
+        table.Clear();
+        for (int o = 0; o < g.OutPlane; o++)
+        {
+            int y0 = o / ow * g.Stride - g.Padding, x0 = o % ow * g.Stride - g.Padding;
+            // The window's first valid value: its top-left corner clipped to the image.
+            int firstValid = Math.Max(y0, 0) * g.Width + Math.Max(x0, 0);
+            for (int ky = 0; ky < k; ky++)
+                for (int kx = 0; kx < k; kx++)
+                {
+                    int iy = y0 + ky, ix = x0 + kx;
+                    bool inside = (uint)iy < (uint)g.Height && (uint)ix < (uint)g.Width;
+                    table[(ky * k + kx) * padded + o] = inside ? iy * g.Width + ix : firstValid;
+                }
+        }
+    }
+
+    /// <summary>Largest H·OW whose row maxima fit the stack scratch of <see cref="PlanesSeparable"/> (16 KiB of values and indices).</summary>
+    private const int MaxSeparableScratch = 2048;
+
+    /// <summary>
+    /// Planes [first, last) of any window geometry, branch-free, in two passes: the maximum over each
+    /// window's columns in every input row (H, OW), then over each window's rows of those maxima. Taking the
+    /// first maximum of each row, then the first row holding the overall maximum, is the first maximum in
+    /// row-major order; likewise for the first NaN. Windows are clipped to the image, so padding (−∞) never
+    /// competes, and each window's first valid value starts its maximum, as in the reference.
+    /// </summary>
+    private static void PlanesSeparable(in ConvGeometry g, float[] input, float[] output, int[] argmax, int first, int last)
+    {
+        int h = g.Height, w = g.Width, oh = g.OutHeight, ow = g.OutWidth, k = g.Kernel, s = g.Stride, pad = g.Padding;
+        Span<float> rowMax = stackalloc float[h * ow]; // (H, OW): each input row's maximum over each window's columns
+        Span<int> rowArg = stackalloc int[h * ow];     // (H, OW): its index iy·W + ix in the plane
+        for (int p = first; p < last; p++)
+        {
+            var x = input.AsSpan(p * g.InPlane, g.InPlane);
+            for (int iy = 0; iy < h; iy++)
+            {
+                var src = x.Slice(iy * w, w);
+                for (int c = 0; c < ow; c++)
+                {
+                    int x0 = c * s - pad, x1 = Math.Min(x0 + k, w);
+                    x0 = Math.Max(x0, 0);
+                    float m = src[x0];
+                    int at = x0;
+                    for (int ix = x0 + 1; ix < x1; ix++)
+                    {
+                        float v = src[ix];
+                        bool wins = v > m | (float.IsNaN(v) & !float.IsNaN(m));
+                        m = SelectFloat(wins, v, m);
+                        at = Select(wins, ix, at);
+                    }
+                    rowMax[iy * ow + c] = m;
+                    rowArg[iy * ow + c] = iy * w + at;
+                }
+            }
+            var y = output.AsSpan(p * g.OutPlane, g.OutPlane);
+            var idx = argmax.AsSpan(p * g.OutPlane, g.OutPlane);
+            for (int r = 0; r < oh; r++)
+            {
+                int y0 = r * s - pad, y1 = Math.Min(y0 + k, h);
+                y0 = Math.Max(y0, 0);
+                var yRow = y.Slice(r * ow, ow);
+                var iRow = idx.Slice(r * ow, ow);
+                rowMax.Slice(y0 * ow, ow).CopyTo(yRow);
+                rowArg.Slice(y0 * ow, ow).CopyTo(iRow);
+                for (int iy = y0 + 1; iy < y1; iy++)
+                    MergeRow(rowMax.Slice(iy * ow, ow), rowArg.Slice(iy * ow, ow), yRow, iRow);
+            }
+        }
+    }
+
+    /// <summary>m, best = the later candidate row (v, vIndex) where it wins over m (greater, or NaN over a number), elementwise.</summary>
+    private static void MergeRow(ReadOnlySpan<float> v, ReadOnlySpan<int> vIndex, Span<float> m, Span<int> best)
+    {
+        int c = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; c <= m.Length - 8; c += 8)
+            {
+                var mv = Vector256.Create(m.Slice(c, 8));
+                var bv = Vector256.Create(best.Slice(c, 8));
+                Take(Vector256.Create(v.Slice(c, 8)), Vector256.Create(vIndex.Slice(c, 8)), ref mv, ref bv);
+                mv.CopyTo(m.Slice(c, 8));
+                bv.CopyTo(best.Slice(c, 8));
+            }
+        if (Vector128.IsHardwareAccelerated)
+            for (; c <= m.Length - 4; c += 4)
+            {
+                var mv = Vector128.Create(m.Slice(c, 4));
+                var bv = Vector128.Create(best.Slice(c, 4));
+                Take(Vector128.Create(v.Slice(c, 4)), Vector128.Create(vIndex.Slice(c, 4)), ref mv, ref bv);
+                mv.CopyTo(m.Slice(c, 4));
+                bv.CopyTo(best.Slice(c, 4));
+            }
+        for (; c < m.Length; c++)
+        {
+            float a = v[c], b = m[c];
+            bool wins = a > b | (float.IsNaN(a) & !float.IsNaN(b));
+            m[c] = SelectFloat(wins, a, b);
+            best[c] = Select(wins, vIndex[c], best[c]);
+        }
+    }
+
+    /// <summary>condition ? ifTrue : ifFalse for floats without a branch (through their bits, so −0 and NaN payloads are kept).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static float SelectFloat(bool condition, float ifTrue, float ifFalse) =>
+        BitConverter.Int32BitsToSingle(Select(condition, BitConverter.SingleToInt32Bits(ifTrue), BitConverter.SingleToInt32Bits(ifFalse)));
 
     /// <summary>Overwrites <paramref name="inputGrad"/> (N, C, H, W): each output gradient goes to its window's argmax.</summary>
     public static void Backward(ConvGeometry g, float[] outputGrad, int[] argmax, float[] inputGrad)

@@ -38,6 +38,41 @@ public class MaxPoolTests
         TestUtil.AssertClose(dxRef, dx, 0, EngineTolerances.ElementwiseRelative, "max-pool input gradient");
     }
 
+    [Theory]
+    [InlineData(2, 3, 14, 14, 3, 2, 1)]  // resnet18's stem pool: 49 outputs, six gathers of 8 and a partial one
+    [InlineData(1, 2, 13, 11, 3, 2, 1)]  // odd sizes
+    [InlineData(2, 1, 20, 37, 3, 2, 1)]
+    [InlineData(1, 2, 9, 10, 3, 1, 1)]
+    [InlineData(1, 2, 10, 9, 5, 3, 2)]
+    [InlineData(2, 1, 7, 8, 4, 3, 2)]
+    [InlineData(1, 1, 3, 3, 3, 2, 1)]
+    [InlineData(1, 1, 1, 1, 1, 1, 0)]
+    [InlineData(1, 1, 5, 1, 3, 1, 1)]    // one column: every window is clipped on both sides
+    [InlineData(1, 2, 30, 30, 3, 1, 1)]  // tap table too large for the stack: the separable path, rows of 30 (8-, 4-wide and scalar merges)
+    [InlineData(1, 1, 102, 101, 3, 1, 1)] // too large for the separable scratch as well: the general path
+    public void ManyTiesNaNsAndInfinitiesMatchReference(int n, int c, int h, int w, int k, int s, int p)
+    {
+        var g = new ConvGeometry(n, c, h, w, c, k, s, p);
+        var rng = new Rng((ulong)(h * 100 + w * 10 + k));
+        var x = new float[g.InputLength];
+        for (int i = 0; i < x.Length; i++)
+            x[i] = rng.NextInt(10) switch
+            {
+                0 => float.NaN,
+                1 => float.NegativeInfinity,  // ties with the padding, which must still never win
+                2 => -0f,
+                3 => 0f,                      // equal to −0: the first of the two must win, sign included
+                _ => rng.NextInt(3),          // many ties
+            };
+        float[] y = new float[g.OutputLength], yRef = new float[g.OutputLength];
+        int[] idx = new int[g.OutputLength], idxRef = new int[g.OutputLength];
+        MaxPool.Forward(g, x, y, idx);
+        MaxPoolReference.Forward(g, x, yRef, idxRef);
+        Assert.Equal(idxRef, idx);
+        // Bit patterns, so that −0 against 0 counts as a difference.
+        Assert.Equal(yRef.Select(BitConverter.SingleToInt32Bits), y.Select(BitConverter.SingleToInt32Bits));
+    }
+
     [Fact]
     public void FirstMaximumWinsATie()
     {
@@ -51,7 +86,8 @@ public class MaxPoolTests
 
     [Theory]
     [InlineData(2, 2, 0)] // the branch-free 2×2 path
-    [InlineData(2, 1, 0)] // the general path
+    [InlineData(2, 1, 0)] // the gathered path
+    [InlineData(3, 2, 1)] // the gathered path, with padding
     public void NaNPropagatesAndItsFirstPositionIsRecorded(int k, int s, int p)
     {
         var g = new ConvGeometry(1, 1, 2, 2, 1, k, s, p);

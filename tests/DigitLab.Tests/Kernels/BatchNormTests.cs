@@ -12,6 +12,9 @@ public class BatchNormTests
     [InlineData(8, 4, 36)]     // images 6×6
     [InlineData(3, 2, 197)]    // past the vector width with a tail
     [InlineData(64, 16, 49)]   // a model-sized batch
+    [InlineData(64, 300, 1)]   // narrow path (S < 8), channels in two blocks of columns (256 + 44)
+    [InlineData(16, 70, 4)]    // narrow path, 2×2 maps: blocks of 64 channels
+    [InlineData(5, 9, 3)]      // narrow path, widths that leave scalar tails
     public void MatchesReference(int n, int c, int s)
     {
         var rng = new Rng((ulong)(n * 100 + c * 10 + s));
@@ -72,5 +75,41 @@ public class BatchNormTests
         var dx = new float[x.Length];
         GlobalAvgPool.Backward(y, size, dx);
         for (int i = 0; i < dx.Length; i++) Assert.Equal(y[i / size] / size, dx[i]);
+    }
+}
+
+/// <summary>Batch norm at several thread counts (the channels split differently); changes <see cref="Threading.Threads"/>, so it runs alone.</summary>
+[Collection(GemmThreadsCollection.Name)]
+public class BatchNormThreadsTests
+{
+    [Theory]
+    [InlineData(1)]  // narrow path
+    [InlineData(4)]
+    [InlineData(49)]
+    public void ResultsDoNotDependOnTheThreadCount(int s)
+    {
+        const int n = 6, c = 37;
+        var rng = new Rng(9);
+        var x = TestUtil.RandomArray(rng, n * c * s);
+        var dy = TestUtil.RandomArray(rng, n * c * s);
+        var gamma = TestUtil.Random(rng, 0.5f, 1.5f, c).Data;
+        var beta = TestUtil.RandomArray(rng, c);
+        float[] Run(int threads)
+        {
+            int saved = Threading.Threads;
+            try
+            {
+                Threading.Threads = threads;
+                float[] rm = new float[c], rv = new float[c], mean = new float[c], invStd = new float[c], dg = new float[c], db = new float[c];
+                float[] y = new float[x.Length], dx = new float[x.Length];
+                BatchNorm.ForwardTraining(n, c, s, x, gamma, beta, 1e-5f, 0.1f, rm, rv, mean, invStd, y);
+                BatchNorm.Backward(n, c, s, x, dy, gamma, mean, invStd, batchStatistics: true, dx, dg, db);
+                return [.. y, .. dx, .. dg, .. db, .. rm, .. rv];
+            }
+            finally { Threading.Threads = saved; }
+        }
+        var one = Run(1);
+        Assert.Equal(one, Run(2));
+        Assert.Equal(one, Run(3));
     }
 }

@@ -36,9 +36,13 @@ public static unsafe class ChannelLaneConvolution
     /// <summary>Output-channel chunk: four vectors when the count allows, else two.</summary>
     private static int Chunk(int channels) => channels % 64 == 0 ? 64 : 32;
 
-    /// <summary>Whether <see cref="Forward"/> handles <paramref name="g"/>: AVX-512, a small output plane, output channels in 32s.</summary>
+    /// <summary>
+    /// Whether <see cref="Forward"/> handles <paramref name="g"/>: AVX-512, a small output plane, output channels in 32s,
+    /// and at least a tile's six images (one image alone would be computed six times over: a single-image prediction
+    /// runs faster on im2col + GEMM).
+    /// </summary>
     public static bool SupportsForward(in ConvGeometry g) =>
-        Avx512F.IsSupported && g.OutPlane < Convolution.MinImagePlane && g.OutChannels % 32 == 0;
+        Avx512F.IsSupported && g.OutPlane < Convolution.MinImagePlane && g.OutChannels % 32 == 0 && g.Batch >= TileImages;
 
     /// <summary>
     /// Whether <see cref="Backward"/> handles <paramref name="g"/>: as <see cref="SupportsForward"/>, and when the input

@@ -88,16 +88,16 @@ public class ChannelLaneConvolutionTests
     // images with a remainder), strides, taps that only ever meet padding (1×1 and 2×2 planes).
     public static IEnumerable<object[]> Geometries() =>
     [
-        [3, 32, 10, 10, 64, 5, 1, 0],  // net3 conv3
+        [7, 32, 10, 10, 64, 5, 1, 0],  // net3 conv3
         [7, 64, 7, 7, 64, 3, 1, 1],    // resnet18 layer1
-        [5, 64, 7, 7, 128, 3, 2, 1],   // resnet18 layer2.0 conv1: stride 2
-        [4, 32, 2, 2, 32, 3, 1, 1],    // 2×2 planes: each output meets 4 of the 9 taps
+        [8, 64, 7, 7, 128, 3, 2, 1],   // resnet18 layer2.0 conv1: stride 2
+        [6, 32, 2, 2, 32, 3, 1, 1],    // 2×2 planes: each output meets 4 of the 9 taps
         [13, 64, 1, 1, 64, 3, 1, 1],   // 1×1 planes: only the centre tap; 13 images = two tiles of six and one
-        [3, 32, 4, 4, 64, 1, 2, 0],    // a 1×1 projection shortcut, stride 2: input positions no tap reaches
-        [5, 32, 2, 2, 32, 3, 2, 1],    // 2×2 → 1×1, stride 2
-        [4, 32, 9, 8, 32, 4, 3, 2],    // stride 3, an even kernel, padding 2
-        [3, 8, 6, 6, 32, 3, 1, 1],     // 8 input channels: forward and weight gradient here, input gradient batched
-        [2, 38, 5, 3, 96, 3, 1, 2],    // odd sizes: 38 input channels (six-channel tiles with a remainder), 96 outputs in 32-chunks
+        [9, 32, 4, 4, 64, 1, 2, 0],    // a 1×1 projection shortcut, stride 2: input positions no tap reaches
+        [7, 32, 2, 2, 32, 3, 2, 1],    // 2×2 → 1×1, stride 2
+        [6, 32, 9, 8, 32, 4, 3, 2],    // stride 3, an even kernel, padding 2
+        [6, 8, 6, 6, 32, 3, 1, 1],     // 8 input channels: forward and weight gradient here, input gradient batched
+        [6, 38, 5, 3, 96, 3, 1, 2],    // odd sizes: 38 input channels (six-channel tiles with a remainder), 96 outputs in 32-chunks
     ];
 
     [Theory, MemberData(nameof(Geometries))]
@@ -115,6 +115,15 @@ public class ChannelLaneConvolutionTests
             }
         }
         finally { Threading.Threads = saved; }
+    }
+
+    [Fact]
+    public void FewerImagesThanATileTakeTheGemm()
+    {
+        // One image would be computed six times over in a tile of six: a single prediction goes to im2col + GEMM.
+        Assert.False(ChannelLaneConvolution.SupportsForward(new ConvGeometry(1, 64, 7, 7, 64, 3, 1, 1)));
+        Assert.True(ChannelLaneConvolution.SupportsForward(new ConvGeometry(6, 64, 7, 7, 64, 3, 1, 1)));
+        ConvolutionTests.CompareWithReference(new ConvGeometry(1, 64, 7, 7, 64, 3, 1, 1), bias: false);
     }
 
     [Fact]

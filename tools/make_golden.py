@@ -111,6 +111,12 @@ def layers():
         ("conv2d_k3_p0_nobias", 3, 2, 3, 1, 0, False, (2, 3, 6, 5)),
         ("conv2d_k1_s2", 4, 6, 1, 2, 0, True, (2, 4, 6, 6)),
         ("conv2d_k5_s1_p0", 2, 3, 5, 1, 0, True, (1, 2, 8, 8)),
+        # DigitLab's direct routes: wide planes (stride 1, planes of 64+ outputs, channels in eights) ...
+        ("conv2d_wide_k3_p1", 8, 16, 3, 1, 1, True, (2, 8, 12, 12)),
+        ("conv2d_wide_k5", 8, 8, 5, 1, 0, True, (2, 8, 14, 14)),
+        # ... and output channels in vector lanes (small planes, channels in 32s; seven images = tiles of six and one)
+        ("conv2d_lanes_k3_p1", 32, 32, 3, 1, 1, True, (7, 32, 3, 3)),
+        ("conv2d_lanes_k1_s2", 32, 64, 1, 2, 0, False, (7, 32, 3, 3)),
     ]
     for i, (name, cin, cout, k, s, p, bias, shape) in enumerate(conv_cases):
         torch.manual_seed(10 + i)

@@ -30,13 +30,17 @@ internal static class BenchKernelsCommand
         new("cnn conv2 backward dX", 288, 64 * 196, 64, true, false),
     ];
 
-    /// <summary>A convolution layer of the model zoo at batch 64: (in, out, kernel, padding, input height = width).</summary>
-    private sealed record ConvLayer(string Name, int InChannels, int OutChannels, int Kernel, int Padding, int Size);
+    /// <summary>A convolution layer of the model zoo at batch 64: (in, out, kernel, padding, input height = width, stride).</summary>
+    private sealed record ConvLayer(string Name, int InChannels, int OutChannels, int Kernel, int Padding, int Size, int Stride = 1);
 
     private static readonly ConvLayer[] ConvLayers =
     [
         new("cnn conv1", 1, 32, 3, 1, 28),
         new("cnn conv2", 32, 64, 3, 1, 14),
+        new("net3 conv2", 32, 32, 5, 0, 24),
+        new("net3 conv3", 32, 64, 5, 0, 10),
+        new("resnet18 layer1", 64, 64, 3, 1, 7),
+        new("resnet18 layer3.1", 256, 256, 3, 1, 2),
     ];
 
     private const int ConvBatch = 64;
@@ -103,7 +107,14 @@ internal static class BenchKernelsCommand
                 string label = threads == 1 ? "1 thread " : $"{threads} threads";
                 string fma = Avx512F.IsSupported ? "AVX-512" : "AVX2";
                 Console.WriteLine($"FMA peak ({fma}, independent FMAs)  {label}  {PeakGflops(threads),7:F1} GFLOP/s");
-                foreach (var layer in ConvLayers) TimeConv(layer, reps, label);
+                // Each layer by the route the engine takes and by im2col + GEMM alone, for comparison.
+                foreach (var layer in ConvLayers)
+                    foreach (bool direct in new[] { true, false })
+                    {
+                        Convolution.DirectRoutes = direct;
+                        TimeConv(layer, reps, label, direct ? "chosen route" : "im2col+GEMM");
+                    }
+                Convolution.DirectRoutes = true;
                 foreach (var shape in shapes)
                 {
                     var (median, best, bytes) = TimeGemm(shape, kernel, reps);
@@ -157,9 +168,9 @@ internal static class BenchKernelsCommand
     /// Times one Conv2d layer's Forward, and its Backward (weight, bias and input gradients) right after
     /// a Forward, as in training; prints median ms, GFLOP/s of the convolution arithmetic and bytes per call.
     /// </summary>
-    private static void TimeConv(ConvLayer layer, int reps, string label)
+    private static void TimeConv(ConvLayer layer, int reps, string label, string route)
     {
-        var conv = new Conv2d(layer.InChannels, layer.OutChannels, layer.Kernel, stride: 1, padding: layer.Padding);
+        var conv = new Conv2d(layer.InChannels, layer.OutChannels, layer.Kernel, stride: layer.Stride, padding: layer.Padding);
         conv.ResetParameters(new Rng(5));
         var input = new Tensor(ConvBatch, layer.InChannels, layer.Size, layer.Size);
         var rng = new Rng(6);
@@ -200,10 +211,10 @@ internal static class BenchKernelsCommand
         long total = (long)reps * calls;
         string name = $"{conv} on {Tensor.Format(input.Shape)}";
         Console.WriteLine($"{name} forward   {label}  {forwardFlops / forward[reps / 2] / 1e9,7:F1} GFLOP/s  " +
-                          $"{forward[reps / 2] * 1e3,8:F3} ms  {forwardBytes / total,5} B/call  {layer.Name}");
+                          $"{forward[reps / 2] * 1e3,8:F3} ms  {forwardBytes / total,5} B/call  {layer.Name}, {route}");
         // Backward: the weight gradient and the input gradient, each as much arithmetic as the forward pass.
         Console.WriteLine($"{name} backward  {label}  {2 * forwardFlops / backward[reps / 2] / 1e9,7:F1} GFLOP/s  " +
-                          $"{backward[reps / 2] * 1e3,8:F3} ms  {backwardBytes / total,5} B/call  {layer.Name}");
+                          $"{backward[reps / 2] * 1e3,8:F3} ms  {backwardBytes / total,5} B/call  {layer.Name}, {route}");
     }
 
     /// <summary>

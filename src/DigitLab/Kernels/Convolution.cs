@@ -1,4 +1,4 @@
-// Convolution: 2-D convolution forward and both backward passes over a batch, by im2col + Gemm.
+// Convolution: 2-D convolution forward and both backward passes over a batch: the direct routes where they apply, else im2col + Gemm.
 // Reference: ConvolutionReference (direct loops).
 using System.Runtime.Intrinsics;
 using DigitLab.Tensors;
@@ -6,8 +6,10 @@ using DigitLab.Tensors;
 namespace DigitLab.Kernels;
 
 /// <summary>
-/// Batched 2-D convolution (PyTorch's cross-correlation) on the GEMM, by one of two routes chosen by
-/// the output plane size:
+/// Batched 2-D convolution (PyTorch's cross-correlation). Stride-1 layers on large planes go to
+/// <see cref="DirectConvolution"/> and small planes with output channels in 32s to <see cref="ChannelLaneConvolution"/>
+/// (each direction on its own: a pass those cannot do falls back here). The rest runs on the GEMM, by one of
+/// two routes chosen by the output plane size:
 /// <list type="bullet">
 /// <item><b>By image</b> (OH·OW ≥ <see cref="MinImagePlane"/>, the large early layers): the batch is split
 /// into one contiguous run of images per thread; each thread unfolds a few images at a time into its own
@@ -54,6 +56,17 @@ public static class Convolution
     /// <summary>Smallest output plane (OH·OW) that takes the by-image route; below it a thread's GEMMs would be too narrow.</summary>
     public const int MinImagePlane = 64;
 
+    /// <summary>
+    /// Whether the direct routes (<see cref="DirectConvolution"/>, <see cref="ChannelLaneConvolution"/>) may be taken; off,
+    /// every layer runs im2col + GEMM. For benchmarks that compare the routes (`digitlab bench kernels`); set once, before use.
+    /// </summary>
+    public static bool DirectRoutes { get; set; } = true;
+
+    private static bool Direct(in ConvGeometry g) => DirectRoutes && DirectConvolution.SupportsForward(g);
+    private static bool DirectBackward(in ConvGeometry g, bool inputGradient) => DirectRoutes && DirectConvolution.SupportsBackward(g, inputGradient);
+    private static bool Lanes(in ConvGeometry g) => DirectRoutes && ChannelLaneConvolution.SupportsForward(g);
+    private static bool LanesBackward(in ConvGeometry g, bool inputGradient) => DirectRoutes && ChannelLaneConvolution.SupportsBackward(g, inputGradient);
+
     /// <summary>Whether <paramref name="g"/> takes the by-image route (see the class summary).</summary>
     public static bool ByImage(in ConvGeometry g) => g.OutPlane >= MinImagePlane;
 
@@ -85,7 +98,17 @@ public static class Convolution
     /// </summary>
     public static int WorkspaceLength(in ConvGeometry g)
     {
+        // Stride-1 layers on large planes run DirectConvolution in one or both directions; the other (if any) runs by image.
+        if (Direct(g) || DirectBackward(g, inputGradient: false))
+            return Math.Max(DirectConvolution.WorkspaceLength(g), checked(Parts(g) * PartLength(g)));
         if (ByImage(g)) return checked(Parts(g) * PartLength(g));
+        int lanes = Lanes(g) ? ChannelLaneConvolution.WorkspaceLength(g) : 0;
+        return Math.Max(lanes, BatchedWorkspaceLength(g));
+    }
+
+    /// <summary>The batched route's workspace: the group's columns, then its (O, G·OH·OW) GEMM result.</summary>
+    private static int BatchedWorkspaceLength(in ConvGeometry g)
+    {
         long group = GroupSize(g);
         long length = group * g.OutPlane * ((long)g.ColumnRows + g.OutChannels);
         if (ConvolutionTaps.Applies(g)) length = Math.Max(length, ConvolutionTaps.WorkspaceLength(g));
@@ -99,6 +122,16 @@ public static class Convolution
     /// </summary>
     public static bool Forward(in ConvGeometry g, float[] input, float[] weight, float[]? bias, float[] output, float[] workspace)
     {
+        if (Direct(g))
+        {
+            DirectConvolution.Forward(g, input, weight, bias, output, workspace);
+            return false;
+        }
+        if (Lanes(g))
+        {
+            ChannelLaneConvolution.Forward(g, input, weight, bias, output, workspace);
+            return false;
+        }
         Check(g, input, output, workspace);
         if (ByImage(g))
         {
@@ -161,6 +194,16 @@ public static class Convolution
     public static void Backward(in ConvGeometry g, float[] input, float[] weight, float[] outputGrad,
         float[]? inputGrad, float[] weightGrad, float[]? biasGrad, float[] workspace, bool columnsReady)
     {
+        if (DirectBackward(g, inputGrad is not null))
+        {
+            DirectConvolution.Backward(g, input, weight, outputGrad, inputGrad, weightGrad, biasGrad, workspace);
+            return;
+        }
+        if (LanesBackward(g, inputGrad is not null))
+        {
+            ChannelLaneConvolution.Backward(g, input, weight, outputGrad, inputGrad, weightGrad, biasGrad, workspace);
+            return;
+        }
         Check(g, input, outputGrad, workspace);
         int group = GroupSize(g), plane = g.OutPlane, rows = g.ColumnRows, o = g.OutChannels;
         if (biasGrad is not null) Bias.AccumulateChannelSums(outputGrad.AsSpan(0, g.OutputLength), biasGrad.AsSpan(0, o), plane);

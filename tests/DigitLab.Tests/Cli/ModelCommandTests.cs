@@ -207,6 +207,41 @@ public class ModelCommandTests
     }
 
     [Fact]
+    public async Task EvaluateSeveralCheckpointsAveragesTheirProbabilities()
+    {
+        var store = new DatasetStore();
+        store.Ensure();
+        using var dir = new Data.SyntheticData.TempDir();
+        string a = SaveUntrainedMlp(dir.File("a.safetensors"), seed: 3), b = SaveUntrainedMlp(dir.File("b.safetensors"), seed: 4);
+        const int perClass = 20;
+        var r = await CliRunner.RunAsync("evaluate", a, b, "--balanced", perClass.ToString(CultureInfo.InvariantCulture), "--json");
+        Assert.Equal(0, r.ExitCode);
+        using var json = System.Text.Json.JsonDocument.Parse(r.Out);
+        Assert.StartsWith("ensemble of 2", json.RootElement.GetProperty("model").GetString());
+        double accuracy = json.RootElement.GetProperty("result").GetProperty("Accuracy").GetDouble();
+
+        // The figure is the library's ensemble of the same two models on the same set, not either model alone.
+        var test = Evaluator.Balanced(store.ReadTest(), perClass);
+        var (ma, ia) = Checkpoint.Load(a);
+        var (mb, _) = Checkpoint.Load(b);
+        var normalization = new Normalization(ia.NormalizationMean, ia.NormalizationStd);
+        var expected = Ensemble.Evaluate([ma, mb], test, normalization);
+        Assert.Equal(expected.Accuracy, accuracy, ReportTolerance);
+        Assert.Equal(expected.Loss, json.RootElement.GetProperty("result").GetProperty("Loss").GetDouble(), ReportTolerance);
+        Assert.NotEqual(Evaluator.Evaluate(ma, test, normalization).Loss, expected.Loss);
+    }
+
+    [Fact]
+    public async Task EvaluateRefusesAnEnsembleWithMixedNormalisations()
+    {
+        using var dir = new Data.SyntheticData.TempDir();
+        string a = SaveUntrainedMlp(dir.File("a.safetensors"));
+        string b = dir.File("b.safetensors");
+        Checkpoint.Save(b, ModelZoo.Create("mlp", 2), new CheckpointInfo { Architecture = "mlp", Seed = 2, NormalizationMean = 0.5f, NormalizationStd = 0.5f });
+        AssertCleanError(await CliRunner.RunAsync("evaluate", a, b), "must be trained with the same --normalization");
+    }
+
+    [Fact]
     public async Task EvaluateBalancedBeyondTheSmallestClassNamesTheLimit()
     {
         new DatasetStore().Ensure();

@@ -41,6 +41,10 @@ public class LayerParityTests(ITestOutputHelper log)
     [InlineData("conv2d_k3_p0_nobias")]
     [InlineData("conv2d_k1_s2")]
     [InlineData("conv2d_k5_s1_p0")]
+    [InlineData("conv2d_wide_k3_p1")]
+    [InlineData("conv2d_wide_k5")]
+    [InlineData("conv2d_lanes_k3_p1")]
+    [InlineData("conv2d_lanes_k1_s2")]
     public void Conv2dMatchesPyTorch(string name)
     {
         var g = GoldenFile.Load(name);

@@ -73,10 +73,12 @@ public static class BatchNorm
             if (s < NarrowPlane)
             {
                 // Short planes: y = x·scale + shift by rows of channel blocks, as in the narrow training path.
+                // One pair of block-sized buffers for all blocks (a stackalloc per block would grow the stack).
+                Span<float> scaleBlock = stackalloc float[NarrowBlock], shiftBlock = stackalloc float[NarrowBlock];
                 for (int b0 = c0; b0 < c1; b0 += NarrowBlock / s)
                 {
                     int b1 = Math.Min(c1, b0 + NarrowBlock / s), width = (b1 - b0) * s;
-                    Span<float> scale = stackalloc float[width], shift = stackalloc float[width];
+                    Span<float> scale = scaleBlock[..width], shift = shiftBlock[..width];
                     for (int ch = b0; ch < b1; ch++)
                         for (int j = 0; j < s; j++)
                         {

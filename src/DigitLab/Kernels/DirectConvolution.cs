@@ -23,9 +23,9 @@ namespace DigitLab.Kernels;
 /// <item><b>Input gradient</b>: for stride 1 it is the forward convolution of dY padded by K−1−padding with the
 /// kernel flipped and its channel axes swapped, so the same tile computes it.</item>
 /// <item><b>Weight gradient</b>: dW[o, c, ky, kx] = Σ_q dYwide[o, q] · xpad[c·Hp·Wp + ky·Wp + kx + q], with dY
-/// laid out on the wide plane and zero in the thrown-away columns. A tile holds 4 output channels × the 5 taps of
-/// one kernel row in vector accumulators, summed over a few images before the horizontal sums. (The backward pass
-/// is for 5×5 kernels only: 3×3 layers measured faster on im2col + GEMM.)</item>
+/// laid out on the wide plane and zero in the thrown-away columns. A tile holds 4 (K = 5) or 8 (K = 3) output
+/// channels × the K taps of one kernel row in vector accumulators, summed over a few images before the
+/// horizontal sums.</item>
 /// </list>
 /// Images are split into one contiguous run per thread, as on <see cref="Convolution"/>'s by-image route; each
 /// output value is computed by one thread, and the weight gradient is summed per thread then added in thread
@@ -41,25 +41,25 @@ public static unsafe class DirectConvolution
     /// <summary>Per thread, the floats of (images, padded planes + wide dY) that one weight-gradient group keeps near the core.</summary>
     private const int GroupBudget = 1 << 17;
 
-    /// <summary>Whether <see cref="Forward"/> handles <paramref name="g"/>: AVX-512, stride 1, output channels in eights, a large output plane.</summary>
+    /// <summary>Whether <see cref="Forward"/> handles <paramref name="g"/>: AVX-512, stride 1, output channels in eights, a large output plane, 16 taps or more.</summary>
     public static bool SupportsForward(in ConvGeometry g) =>
         Avx512F.IsSupported && g.Stride == 1 && g.OutChannels % TileRows == 0 && g.OutPlane >= Convolution.MinImagePlane
         && g.ColumnRows >= MinTaps;
 
     /// <summary>
-    /// Whether <see cref="Backward"/> handles <paramref name="g"/>: AVX-512, stride 1, a large output plane, 16 taps or more,
-    /// a 5×5 kernel with output channels in fours, and, when the input gradient is wanted, input channels in eights and
-    /// padding below the kernel size. (3×3 layers run their backward pass faster on im2col + GEMM: cnn's second layer
-    /// 3.4 ms there against 3.9 here on two threads.)
+    /// Whether <see cref="Backward"/> handles <paramref name="g"/>: AVX-512, stride 1, a large output plane, 16 taps or more, a 3×3
+    /// (output channels in eights) or 5×5 (in fours) kernel, and, when the input gradient is wanted, input
+    /// channels in eights and padding below the kernel size.
     /// </summary>
     public static bool SupportsBackward(in ConvGeometry g, bool inputGradient) =>
         Avx512F.IsSupported && g.Stride == 1 && g.OutPlane >= Convolution.MinImagePlane && g.ColumnRows >= MinTaps
-        && g.Kernel == 5 && g.OutChannels % 4 == 0
+        && (g.Kernel == 3 && g.OutChannels % 8 == 0 || g.Kernel == 5 && g.OutChannels % 4 == 0)
         && (!inputGradient || (g.InChannels % TileRows == 0 && g.Padding <= g.Kernel - 1));
 
     /// <summary>
     /// Below this many taps (C·K·K) the copies into wide planes cost more than they save: cnn's 1-channel 3×3 first
-    /// layer runs faster on im2col + GEMM both ways, net3's 1-channel 5×5 one faster here (`digitlab bench kernels`).
+    /// layer trains faster on im2col + GEMM both ways (`digitlab bench train --models cnn`: 7,382 samples/s against
+    /// 7,035), net3's 1-channel 5×5 one faster here (0.31 ms against 1.25 for its weight gradient).
     /// </summary>
     private const int MinTaps = 16;
 
@@ -364,14 +364,15 @@ public static unsafe class DirectConvolution
                         new ReadOnlySpan<float>(source + (long)o * g.OutPlane + y * g.OutWidth, g.OutWidth)
                             .CopyTo(new Span<float>(wide + (long)o * l.DyLd + y * l.Wp, g.OutWidth));
             }
-            int k = g.Kernel, kk = k * k, taps = g.Taps(), rows = 4;
+            int k = g.Kernel, kk = k * k, taps = g.Taps(), rows = k == 5 ? 4 : 8;
             for (int ob = 0; ob < g.OutChannels; ob += rows)
                 for (int c = 0; c < g.InChannels; c++)
                     for (int ky = 0; ky < k; ky++)
                     {
                         float* dst = sum + (long)ob * taps + c * kk + ky * k;
                         int xOffset = c * l.Hp * l.Wp + ky * l.Wp, dyOffset = ob * l.DyLd;
-                        WeightRow5(part, count, stride, l.PadLength, xOffset, dyOffset, l.DyLd, dst, taps);
+                        if (k == 5) WeightRow5(part, count, stride, l.PadLength, xOffset, dyOffset, l.DyLd, dst, taps);
+                        else WeightRow3(part, count, stride, l.PadLength, xOffset, dyOffset, l.DyLd, dst, taps);
                     }
         }
     }
@@ -412,6 +413,54 @@ public static unsafe class DirectConvolution
         AddSums(dst, a10, a11, a12, a13, a14); dst += taps;
         AddSums(dst, a20, a21, a22, a23, a24); dst += taps;
         AddSums(dst, a30, a31, a32, a33, a34);
+    }
+
+    /// <summary>As <see cref="WeightRow5"/> for 8 output channels and kx &lt; 3.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WeightRow3(float* part, int images, int stride, int padLength, int xOffset, int dyOffset, int ld, float* dst, int taps)
+    {
+        Vector512<float> a00 = default, a01 = default, a02 = default, a10 = default, a11 = default, a12 = default;
+        Vector512<float> a20 = default, a21 = default, a22 = default, a30 = default, a31 = default, a32 = default;
+        Vector512<float> a40 = default, a41 = default, a42 = default, a50 = default, a51 = default, a52 = default;
+        Vector512<float> a60 = default, a61 = default, a62 = default, a70 = default, a71 = default, a72 = default;
+        for (int i = 0; i < images; i++)
+        {
+            float* x = part + (long)i * stride + xOffset, d = part + (long)i * stride + padLength + dyOffset;
+            for (int q = 0; q < ld; q += Lanes)
+            {
+                var x0 = Vector512.Load(x + q); var x1 = Vector512.Load(x + q + 1); var x2 = Vector512.Load(x + q + 2);
+                var dv = Vector512.Load(d + q);
+                a00 = Avx512F.FusedMultiplyAdd(dv, x0, a00); a01 = Avx512F.FusedMultiplyAdd(dv, x1, a01); a02 = Avx512F.FusedMultiplyAdd(dv, x2, a02);
+                dv = Vector512.Load(d + ld + q);
+                a10 = Avx512F.FusedMultiplyAdd(dv, x0, a10); a11 = Avx512F.FusedMultiplyAdd(dv, x1, a11); a12 = Avx512F.FusedMultiplyAdd(dv, x2, a12);
+                dv = Vector512.Load(d + 2 * ld + q);
+                a20 = Avx512F.FusedMultiplyAdd(dv, x0, a20); a21 = Avx512F.FusedMultiplyAdd(dv, x1, a21); a22 = Avx512F.FusedMultiplyAdd(dv, x2, a22);
+                dv = Vector512.Load(d + 3 * ld + q);
+                a30 = Avx512F.FusedMultiplyAdd(dv, x0, a30); a31 = Avx512F.FusedMultiplyAdd(dv, x1, a31); a32 = Avx512F.FusedMultiplyAdd(dv, x2, a32);
+                dv = Vector512.Load(d + 4 * ld + q);
+                a40 = Avx512F.FusedMultiplyAdd(dv, x0, a40); a41 = Avx512F.FusedMultiplyAdd(dv, x1, a41); a42 = Avx512F.FusedMultiplyAdd(dv, x2, a42);
+                dv = Vector512.Load(d + 5 * ld + q);
+                a50 = Avx512F.FusedMultiplyAdd(dv, x0, a50); a51 = Avx512F.FusedMultiplyAdd(dv, x1, a51); a52 = Avx512F.FusedMultiplyAdd(dv, x2, a52);
+                dv = Vector512.Load(d + 6 * ld + q);
+                a60 = Avx512F.FusedMultiplyAdd(dv, x0, a60); a61 = Avx512F.FusedMultiplyAdd(dv, x1, a61); a62 = Avx512F.FusedMultiplyAdd(dv, x2, a62);
+                dv = Vector512.Load(d + 7 * ld + q);
+                a70 = Avx512F.FusedMultiplyAdd(dv, x0, a70); a71 = Avx512F.FusedMultiplyAdd(dv, x1, a71); a72 = Avx512F.FusedMultiplyAdd(dv, x2, a72);
+            }
+        }
+        AddSums(dst, a00, a01, a02); dst += taps;
+        AddSums(dst, a10, a11, a12); dst += taps;
+        AddSums(dst, a20, a21, a22); dst += taps;
+        AddSums(dst, a30, a31, a32); dst += taps;
+        AddSums(dst, a40, a41, a42); dst += taps;
+        AddSums(dst, a50, a51, a52); dst += taps;
+        AddSums(dst, a60, a61, a62); dst += taps;
+        AddSums(dst, a70, a71, a72);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddSums(float* dst, Vector512<float> v0, Vector512<float> v1, Vector512<float> v2)
+    {
+        dst[0] += Vector512.Sum(v0); dst[1] += Vector512.Sum(v1); dst[2] += Vector512.Sum(v2);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

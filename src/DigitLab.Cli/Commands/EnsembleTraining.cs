@@ -10,9 +10,11 @@ namespace DigitLab.Cli.Commands;
 internal static class EnsembleTraining
 {
     /// <summary>
-    /// Trains <paramref name="count"/> models with seeds Seed, Seed+1, ... (each its own validation split, shuffle and
-    /// initialisation), saves each checkpoint, prints each member's validation and test accuracy, then the test accuracy
-    /// of their mean probabilities. Every member counts: none is chosen by its test score.
+    /// Trains <paramref name="count"/> models with seeds Seed, Seed+1, ... (each its own shuffle, initialisation and
+    /// augmentation; one validation split for all, drawn with the first seed), saves each checkpoint, prints each member's
+    /// validation and test accuracy, then the validation and test accuracy of their mean probabilities. The common split
+    /// gives the ensemble a validation set no member trained on, where ensemble choices can be made before the test set
+    /// is looked at. Every member counts: none is chosen by its test score.
     /// </summary>
     public static int Run(TrainerOptions recipe, int count, MnistDataset trainAll, MnistDataset test, DatasetKind kind, string? outPath, bool asJson)
     {
@@ -22,13 +24,14 @@ internal static class EnsembleTraining
         var logs = new List<RunLog>();
         Normalization? normalization = null;
         double seconds = 0;
+        var (train, validation) = recipe.ValidationCount > 0 ? Split.Stratified(trainAll, recipe.ValidationCount, recipe.Seed) : (trainAll, null);
         for (int k = 0; k < count; k++)
         {
             var options = recipe with { Seed = recipe.Seed + (ulong)k };
             var trainer = Trainer.Create(options);
             trainer.Log.Dataset = kind.ToString().ToLowerInvariant();
             if (options.Threads > 0) Tensors.Threading.Threads = options.Threads;
-            var (train, validation) = options.ValidationCount > 0 ? Split.Stratified(trainAll, options.ValidationCount, options.Seed) : (trainAll, null);
+            trainer.Log.Config["validation_split_seed"] = recipe.Seed.ToString(System.Globalization.CultureInfo.InvariantCulture);
             if (!asJson)
                 AnsiConsole.MarkupLine($"Member {k + 1}/{count}: [bold]{options.Model}[/] seed {options.Seed}, {options.Epochs} epochs, {Tensors.Threading.Threads} threads.");
             var log = TrainCommand.RunWithProgress(trainer, train, validation, quiet: asJson);
@@ -46,16 +49,20 @@ internal static class EnsembleTraining
                                        $"test [bold]{ModelCli.Percent(log.Test.Accuracy)}[/], {log.TrainSeconds:F1} s  ({Markup.Escape(path)})");
         }
         var result = Ensemble.Evaluate(models, test, normalization!.Value);
+        var validationResult = validation is null ? null : Ensemble.Evaluate(models, validation, normalization!.Value);
         if (asJson)
         {
             Console.WriteLine(JsonSerializer.Serialize(new
             {
                 members = logs.Select(l => new { seed = l.Config["seed"], validationAccuracy = l.Epochs[^1].ValidationAccuracy, testAccuracy = l.Test!.Accuracy, trainSeconds = l.TrainSeconds }),
                 ensemble = result,
+                ensembleValidationAccuracy = validationResult?.Accuracy,
                 trainSeconds = seconds,
             }, ModelCli.Json));
             return 0;
         }
+        if (validationResult is not null)
+            AnsiConsole.MarkupLine($"Ensemble of {count} on the common validation split: {ModelCli.Percent(validationResult.Accuracy)}");
         AnsiConsole.MarkupLine($"Ensemble of {count} ({seconds:F1} s of training in all): [bold]test accuracy {ModelCli.Percent(result.Accuracy)}[/] " +
                                $"({result.Count - result.Misclassified.Count:N0}/{result.Count:N0}), test loss {result.Loss:F4}, macro F1 {result.Macro.F1:F4}");
         Console.WriteLine();

@@ -232,6 +232,29 @@ public class ModelCommandTests
     }
 
     [Fact]
+    public async Task EnsembleMembersShareOneValidationSplit()
+    {
+        var store = new DatasetStore();
+        store.Ensure();
+        using var dir = new Data.SyntheticData.TempDir();
+        string stem = dir.File("e.safetensors");
+        var r = await CliRunner.RunAsync("train", "--model", "mlp", "--epochs", "1", "--ensemble", "2", "--seed", "7", "--out", stem, "--json");
+        Assert.Equal(0, r.ExitCode);
+        using var json = System.Text.Json.JsonDocument.Parse(r.Out);
+        double reported = json.RootElement.GetProperty("ensembleValidationAccuracy").GetDouble();
+
+        // Both members record the first seed's split, and the reported figure is the ensemble on exactly that split.
+        string a = dir.File("e-1.safetensors"), b = dir.File("e-2.safetensors");
+        foreach (var member in new[] { a, b })
+            Assert.Equal("7", RunLog.Load(Path.ChangeExtension(member, ".json")).Config["validation_split_seed"]);
+        var validation = Split.Stratified(store.ReadTrain(), 5000, 7).Validation;
+        var (ma, ia) = Checkpoint.Load(a);
+        var (mb, _) = Checkpoint.Load(b);
+        var expected = Ensemble.Evaluate([ma, mb], validation, new Normalization(ia.NormalizationMean, ia.NormalizationStd));
+        Assert.Equal(expected.Accuracy, reported, ReportTolerance);
+    }
+
+    [Fact]
     public async Task EvaluateRefusesAnEnsembleWithMixedNormalisations()
     {
         using var dir = new Data.SyntheticData.TempDir();

@@ -104,7 +104,7 @@ public static unsafe class ChannelLaneConvolution
                     float* slots = ws + c.L.PackLength + (long)s * c.L.ImageLength;
                     int inLength = g.InChannels * g.InPlane, outLength = g.OutChannels * g.OutPlane;
                     for (int i = s; i < e; i++)
-                        PadPlanes(x + (long)(c.Start + i) * inLength, g.InChannels, g.Height, g.Width, g.Padding,
+                        DirectConvolution.PadPlanes(x + (long)(c.Start + i) * inLength, g.InChannels, g.Height, g.Width, g.Padding,
                             slots + (long)(i - s) * c.L.ImageLength, c.L.PadLength);
                     ConvolveAt(e - s, slots, c.L.ImageLength, c.L.PadLength, g.InChannels, c.L.Hp, c.L.Wp, g.Padding, g.Height, g.Width,
                         g.Kernel, g.Stride, g.OutChannels, g.OutHeight, g.OutWidth, ws);
@@ -155,7 +155,7 @@ public static unsafe class ChannelLaneConvolution
                     for (int i = s; i < e; i++)
                     {
                         float* image = ws + c.L.PackLength + (long)i * c.L.ImageLength;
-                        PadPlanes(x + (long)(c.Start + i) * inLength, g.InChannels, g.Height, g.Width, g.Padding, image, c.L.PadLength);
+                        DirectConvolution.PadPlanes(x + (long)(c.Start + i) * inLength, g.InChannels, g.Height, g.Width, g.Padding, image, c.L.PadLength);
                         TransposeIn(dy + (long)(c.Start + i) * outLength, g.OutChannels, g.OutPlane, image + c.L.PadLength);
                     }
                 }
@@ -289,22 +289,6 @@ public static unsafe class ChannelLaneConvolution
                             float* dst = p + (long)(o * kk + tap) * inChannels + c0;
                             for (int j = 0; j < Lanes; j++) dst[j] = source[(long)j * kk];
                         }
-    }
-
-    /// <summary>Copies C planes of H × W into zeroed planes of (H + 2p) × (W + 2p).</summary>
-    private static void PadPlanes(float* source, int channels, int height, int width, int padding, float* dst, int length)
-    {
-        int wp = width + 2 * padding, hp = height + 2 * padding;
-        if (padding == 0)
-        {
-            new ReadOnlySpan<float>(source, channels * height * width).CopyTo(new Span<float>(dst, channels * height * width));
-            return;
-        }
-        new Span<float>(dst, length).Clear();
-        for (int c = 0; c < channels; c++)
-            for (int h = 0; h < height; h++)
-                new ReadOnlySpan<float>(source + ((long)c * height + h) * width, width)
-                    .CopyTo(new Span<float>(dst + (long)c * hp * wp + (h + padding) * wp + padding, width));
     }
 
     /// <summary>dst (P × O) = source (O × P)ᵀ: one image's dY with its channels side by side per position.</summary>

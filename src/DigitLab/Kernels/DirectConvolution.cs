@@ -246,9 +246,17 @@ public static unsafe class DirectConvolution
     }
 
     /// <summary>Copies C planes of H × W into zeroed planes of (H + 2p) × (W + 2p), followed by zeroed slack.</summary>
-    private static void PadPlanes(float* source, int channels, int height, int width, int padding, float* dst, int length)
+    internal static void PadPlanes(float* source, int channels, int height, int width, int padding, float* dst, int length)
     {
         int wp = width + 2 * padding, hp = height + 2 * padding;
+        if (padding == 0)
+        {
+            // The planes are already contiguous: one copy, then zeros for the slack.
+            int planes = channels * height * width;
+            new ReadOnlySpan<float>(source, planes).CopyTo(new Span<float>(dst, planes));
+            new Span<float>(dst + planes, length - planes).Clear();
+            return;
+        }
         new Span<float>(dst, length).Clear();
         for (int c = 0; c < channels; c++)
             for (int h = 0; h < height; h++)

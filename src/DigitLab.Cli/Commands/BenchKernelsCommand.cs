@@ -127,6 +127,7 @@ internal static class BenchKernelsCommand
         }
         finally
         {
+            Convolution.DirectRoutes = true;
             Threading.Threads = savedThreads;
         }
     }

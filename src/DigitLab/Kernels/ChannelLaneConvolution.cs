@@ -70,7 +70,7 @@ public static unsafe class ChannelLaneConvolution
             int input = RoundUp(g.InPlane * c, Lanes);                 // (H·W, C) input gradient
             ImageLength = Math.Max(forward, input);
             Group = Math.Clamp(Math.Max(MinGroup, GroupBudget / ImageLength), 1, Math.Max(1, g.Batch));
-            PackLength = RoundUp(o * c * k * k, Lanes);
+            PackLength = RoundUp(g.WeightLength, Lanes);
             SumOffset = PackLength + Group * ImageLength;
         }
     }
@@ -81,7 +81,7 @@ public static unsafe class ChannelLaneConvolution
     public static int WorkspaceLength(in ConvGeometry g)
     {
         var l = new Layout(g);
-        return checked(l.SumOffset + RoundUp(g.OutChannels * g.InChannels * g.Kernel * g.Kernel, Lanes));
+        return checked(l.SumOffset + RoundUp(g.WeightLength, Lanes));
     }
 
     /// <summary>output (N, O, OH, OW) = conv(input (N, C, H, W), weight (O, C, K, K)) + bias (O).</summary>
@@ -185,7 +185,7 @@ public static unsafe class ChannelLaneConvolution
         Threading.For(g.OutChannels / Lanes, 1, add, static (c, s, e) =>
         {
             var g = c.G;
-            int k = g.Kernel, kk = k * k, taps = g.InChannels * kk, o = g.OutChannels;
+            int k = g.Kernel, kk = k * k, taps = g.ColumnRows, o = g.OutChannels;
             fixed (float* dw = c.WeightGrad, ws = c.Workspace)
             {
                 float* sum = ws + c.L.SumOffset;

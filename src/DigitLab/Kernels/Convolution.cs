@@ -98,12 +98,17 @@ public static class Convolution
     /// </summary>
     public static int WorkspaceLength(in ConvGeometry g)
     {
-        // Stride-1 layers on large planes run DirectConvolution in one or both directions; the other (if any) runs by image.
+        // A direct route that takes both passes (whether or not the input gradient is wanted) needs only its own
+        // workspace; where a pass may fall back to im2col + GEMM, the larger of the two (the GEMM routes' columns take
+        // up to ColumnBudget floats, 16 MiB, per layer).
+        int gemm = ByImage(g) ? checked(Parts(g) * PartLength(g)) : BatchedWorkspaceLength(g);
         if (Direct(g) || DirectBackward(g, inputGradient: false))
-            return Math.Max(DirectConvolution.WorkspaceLength(g), checked(Parts(g) * PartLength(g)));
-        if (ByImage(g)) return checked(Parts(g) * PartLength(g));
-        int lanes = Lanes(g) ? ChannelLaneConvolution.WorkspaceLength(g) : 0;
-        return Math.Max(lanes, BatchedWorkspaceLength(g));
+            return Direct(g) && DirectBackward(g, inputGradient: true) ? DirectConvolution.WorkspaceLength(g)
+                : Math.Max(DirectConvolution.WorkspaceLength(g), gemm);
+        if (Lanes(g))
+            return LanesBackward(g, inputGradient: true) ? ChannelLaneConvolution.WorkspaceLength(g)
+                : Math.Max(ChannelLaneConvolution.WorkspaceLength(g), gemm);
+        return gemm;
     }
 
     /// <summary>The batched route's workspace: the group's columns, then its (O, G·OH·OW) GEMM result.</summary>

@@ -300,10 +300,11 @@ internal static class ConvolutionTaps
     }
 
     /// <summary>
-    /// Fills <paramref name="pixels"/> with the class's positions (row-major) as their tap-(0, 0) input offset
-    /// (oy·S − P)·W + ox·S − P, so that tap (ky, kx) reads pixel offset + ky·W + kx; returns P.
+    /// The class's positions, row-major: into <paramref name="pixels"/> (unless empty) each one's tap-(0, 0) input offset
+    /// (oy·S − P)·W + ox·S − P, so that tap (ky, kx) reads pixel offset + ky·W + kx; into <paramref name="outputs"/>
+    /// (unless empty) its plane offset oy·OW + ox. Returns P.
     /// </summary>
-    private static int Positions(in Args a, Span<int> pixels)
+    private static int Positions(in Args a, Span<int> pixels, Span<int> outputs)
     {
         var g = a.G;
         Span<int> ys = stackalloc int[g.OutHeight], xs = stackalloc int[g.OutWidth];
@@ -311,20 +312,11 @@ internal static class ConvolutionTaps
         int nx = Lines(a.MaskX, g.Kernel, g.Stride, g.Padding, g.Width, g.OutWidth, xs);
         int p = 0;
         for (int y = 0; y < ny; y++)
-            for (int x = 0; x < nx; x++) pixels[p++] = (ys[y] * g.Stride - g.Padding) * g.Width + xs[x] * g.Stride - g.Padding;
-        return p;
-    }
-
-    /// <summary>The plane offsets (oy·OW + ox) of the class's positions, row-major; returns P.</summary>
-    private static int OutputOffsets(in Args a, Span<int> offsets)
-    {
-        var g = a.G;
-        Span<int> ys = stackalloc int[g.OutHeight], xs = stackalloc int[g.OutWidth];
-        int ny = Lines(a.MaskY, g.Kernel, g.Stride, g.Padding, g.Height, g.OutHeight, ys);
-        int nx = Lines(a.MaskX, g.Kernel, g.Stride, g.Padding, g.Width, g.OutWidth, xs);
-        int p = 0;
-        for (int y = 0; y < ny; y++)
-            for (int x = 0; x < nx; x++) offsets[p++] = ys[y] * g.OutWidth + xs[x];
+            for (int x = 0; x < nx; x++, p++)
+            {
+                if (!pixels.IsEmpty) pixels[p] = (ys[y] * g.Stride - g.Padding) * g.Width + xs[x] * g.Stride - g.Padding;
+                if (!outputs.IsEmpty) outputs[p] = ys[y] * g.OutWidth + xs[x];
+            }
         return p;
     }
 
@@ -373,7 +365,7 @@ internal static class ConvolutionTaps
         int inPlane = g.InPlane, kk = g.Kernel * g.Kernel;
         var x = a.Input.AsSpan((a.Start + i) * g.InChannels * inPlane, g.InChannels * inPlane);
         Span<int> offsets = stackalloc int[kk], pixels = stackalloc int[g.OutPlane];
-        int taps = LiveOffsets(a, offsets), positions = Positions(a, pixels);
+        int taps = LiveOffsets(a, offsets), positions = Positions(a, pixels, default);
         for (int t = 0; t < taps; t++) offsets[t] = offsets[t] / g.Kernel * g.Width + offsets[t] % g.Kernel;
         var columns = a.Workspace.AsSpan(i * positions);
         for (int ch = 0; ch < g.InChannels; ch++)
@@ -395,7 +387,7 @@ internal static class ConvolutionTaps
         int inPlane = g.InPlane, kk = g.Kernel * g.Kernel;
         var dx = a.InputGrad!.AsSpan((a.Start + i) * g.InChannels * inPlane, g.InChannels * inPlane);
         Span<int> offsets = stackalloc int[kk], pixels = stackalloc int[g.OutPlane];
-        int taps = LiveOffsets(a, offsets), positions = Positions(a, pixels);
+        int taps = LiveOffsets(a, offsets), positions = Positions(a, pixels, default);
         for (int t = 0; t < taps; t++) offsets[t] = offsets[t] / g.Kernel * g.Width + offsets[t] % g.Kernel;
         var columns = a.Workspace.AsSpan(i * positions);
         for (int ch = 0; ch < g.InChannels; ch++)
@@ -416,7 +408,7 @@ internal static class ConvolutionTaps
         var g = a.G;
         int plane = g.OutPlane, o = g.OutChannels;
         Span<int> at = stackalloc int[plane];
-        int positions = OutputOffsets(a, at);
+        int positions = Positions(a, default, at);
         for (int ch = 0; ch < o; ch++)
         {
             var src = a.Workspace.AsSpan(a.Rows * a.Ld + ch * a.Ld + i * positions, positions);
@@ -432,7 +424,7 @@ internal static class ConvolutionTaps
         var g = a.G;
         int plane = g.OutPlane, o = g.OutChannels;
         Span<int> at = stackalloc int[plane];
-        int positions = OutputOffsets(a, at);
+        int positions = Positions(a, default, at);
         for (int ch = 0; ch < o; ch++)
         {
             var src = a.OutputGrad.AsSpan(((a.Start + i) * o + ch) * plane, plane);

@@ -58,8 +58,8 @@ public static unsafe class DirectConvolution
 
     /// <summary>
     /// Below this many taps (C·K·K) the copies into wide planes cost more than they save: cnn's 1-channel 3×3 first
-    /// layer trains faster on im2col + GEMM both ways (`digitlab bench train --models cnn`: 7,382 samples/s against
-    /// 7,035), net3's 1-channel 5×5 one faster here (0.31 ms against 1.25 for its weight gradient).
+    /// layer trains faster on im2col + GEMM (`digitlab bench train --models cnn`: 7,382 samples/s against 7,035 with
+    /// it here), while net3's 1-channel 5×5 one (25 taps) is faster here.
     /// </summary>
     private const int MinTaps = 16;
 
@@ -72,7 +72,7 @@ public static unsafe class DirectConvolution
         public readonly int Hq, Wq, DyPadLength;            // dY padded by K−1−P for dX: O × Hq × Wq + slack
         public readonly int DxLd, DxLength;                 // dX on its wide plane: C × DxLd
         public readonly int Group;                          // images per weight-gradient group
-        public readonly int Taps, PackLength, OffsetLength; // C·K·K; packed weights; tap offsets (ints)
+        public readonly int PackLength, OffsetLength;       // packed weights; tap offsets (ints)
         public readonly int PartLength, SharedLength;
 
         public Layout(in ConvGeometry g)
@@ -92,14 +92,13 @@ public static unsafe class DirectConvolution
             DxLd = RoundUp(g.Height * Wq, TileCols);
             DxLength = c * DxLd;
             Group = Math.Clamp(GroupBudget / (PadLength + DyLength), 1, 4);
-            Taps = c * k * k;
-            PackLength = RoundUp(Math.Max(o * Taps, c * o * k * k), Lanes);
-            OffsetLength = RoundUp(Math.Max(Taps, o * k * k), Lanes);
+            PackLength = RoundUp(g.WeightLength, Lanes); // the forward's packed weights, or the input gradient's (the same count)
+            OffsetLength = RoundUp(Math.Max(g.ColumnRows, o * k * k), Lanes);
             int forward = PadLength + WideLength;
             int weights = Group * (PadLength + DyLength);
             int input = DyPadLength + DxLength;
             SumOffset = RoundUp(Math.Max(forward, Math.Max(weights, input)), Lanes);
-            PartLength = SumOffset + RoundUp(o * Taps, Lanes);
+            PartLength = SumOffset + RoundUp(g.WeightLength, Lanes);
             SharedLength = PackLength + OffsetLength;
         }
 
@@ -140,9 +139,9 @@ public static unsafe class DirectConvolution
                     for (int i = first; i < last; i++)
                     {
                         PadPlanes(x + (long)i * inLength, c.G.InChannels, c.G.Height, c.G.Width, c.G.Padding, part, c.L.PadLength);
-                        WideConvolution(c.G.Taps(), c.G.OutChannels, pack, offsets, part, part + c.L.PadLength, c.L.WideLd);
+                        WideConvolution(c.G.ColumnRows, c.G.OutChannels, pack, offsets, part, part + c.L.PadLength, c.L.WideLd);
                         Compact(part + c.L.PadLength, c.L.WideLd, c.G.OutChannels, c.G.OutHeight, c.G.OutWidth, c.L.Wp, b,
-                            y + (long)i * outLength, accumulate: false);
+                            y + (long)i * outLength);
                     }
                 }
             }
@@ -203,12 +202,10 @@ public static unsafe class DirectConvolution
         return parts;
     }
 
-    private static int Taps(this in ConvGeometry g) => g.InChannels * g.Kernel * g.Kernel;
-
     /// <summary>pack[ob][tap][r] = W[8·ob + r, tap]; offsets[tap (c, ky, kx)] = c·Hp·Wp + ky·Wp + kx.</summary>
     private static void PackForward(in ConvGeometry g, float[] weight, float[] workspace, in Layout l)
     {
-        int taps = g.Taps(), k = g.Kernel;
+        int taps = g.ColumnRows, k = g.Kernel;
         var pack = workspace.AsSpan(0, g.OutChannels * taps);
         for (int ob = 0; ob < g.OutChannels / TileRows; ob++)
             for (int t = 0; t < taps; t++)
@@ -323,8 +320,8 @@ public static unsafe class DirectConvolution
         v0.Store(c); v1.Store(c + 16); v2.Store(c + 32);
     }
 
-    /// <summary>dst[ch, y, 0..width] (=|+=) wide[ch·ld + y·wideWidth + 0..width] (+ bias[ch]): the useful columns of each wide row.</summary>
-    private static void Compact(float* wide, int ld, int channels, int height, int width, int wideWidth, float* bias, float* dst, bool accumulate)
+    /// <summary>dst[ch, y, 0..width] = wide[ch·ld + y·wideWidth + 0..width] (+ bias[ch]): the useful columns of each wide row.</summary>
+    private static void Compact(float* wide, int ld, int channels, int height, int width, int wideWidth, float* bias, float* dst)
     {
         for (int ch = 0; ch < channels; ch++)
         {
@@ -348,7 +345,7 @@ public static unsafe class DirectConvolution
         {
             PadPlanes(dy + (long)i * outLength, g.OutChannels, g.OutHeight, g.OutWidth, q, dyPad, l.DyPadLength);
             WideConvolution(g.OutChannels * g.Kernel * g.Kernel, g.InChannels, pack, offsets, dyPad, dxWide, l.DxLd);
-            Compact(dxWide, l.DxLd, g.InChannels, g.Height, g.Width, l.Wq, null, dx + (long)i * inLength, accumulate: false);
+            Compact(dxWide, l.DxLd, g.InChannels, g.Height, g.Width, l.Wq, null, dx + (long)i * inLength);
         }
     }
 
@@ -372,7 +369,7 @@ public static unsafe class DirectConvolution
                         new ReadOnlySpan<float>(source + (long)o * g.OutPlane + y * g.OutWidth, g.OutWidth)
                             .CopyTo(new Span<float>(wide + (long)o * l.DyLd + y * l.Wp, g.OutWidth));
             }
-            int k = g.Kernel, kk = k * k, taps = g.Taps(), rows = k == 5 ? 4 : 8;
+            int k = g.Kernel, kk = k * k, taps = g.ColumnRows, rows = k == 5 ? 4 : 8;
             for (int ob = 0; ob < g.OutChannels; ob += rows)
                 for (int c = 0; c < g.InChannels; c++)
                     for (int ky = 0; ky < k; ky++)

@@ -3,7 +3,7 @@
 
 Adam 1e-3, batch 64, no augmentation, no schedule, MNIST normalised 0.1307/0.3081, reshuffled every epoch;
 trains on all 60,000 training images (the equivalent of `digitlab train --validation 0`) and prints the
-test accuracy after every epoch. The architectures are those of tools/bench_torch_train.py, plus lenet5-relu.
+test accuracy after every epoch. The architectures come from tools/torch_models.py, shared with bench_torch_train.py.
 
 Usage: /usr/bin/python3 tools/train_torch.py --model lenet5-relu [--epochs 10] [--seed 1] [--threads 2]
        [--data-dir ~/.digitlab/data] [--json]
@@ -30,17 +30,8 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import torch  # noqa: E402  (after the thread variables)
 import torch.nn as nn  # noqa: E402
 
-sys.argv = [sys.argv[0], "--models", "mlp"]  # bench_torch_train parses its own arguments on import
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import bench_torch_train  # noqa: E402
-
-
-def build(name):
-    if name == "lenet5-relu":
-        return nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-                             nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                             nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
-    return bench_torch_train.build(name)
+from torch_models import build  # noqa: E402  (the zoo's architectures, shared with bench_torch_train.py)
 
 
 def load(kind):

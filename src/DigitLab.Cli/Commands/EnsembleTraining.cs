@@ -14,9 +14,11 @@ internal static class EnsembleTraining
     /// augmentation; one validation split for all, drawn with the first seed), saves each checkpoint, prints each member's
     /// validation and test accuracy, then the validation and test accuracy of their mean probabilities. The common split
     /// gives the ensemble a validation set no member trained on, where ensemble choices can be made before the test set
-    /// is looked at. Every member counts: none is chosen by its test score.
+    /// is looked at. Every member counts: none is chosen by its test score. With <paramref name="tta"/> every evaluation
+    /// (members' and ensemble's, validation and test) averages over its views.
     /// </summary>
-    public static int Run(TrainerOptions recipe, int count, MnistDataset trainAll, MnistDataset test, DatasetKind kind, string? outPath, bool asJson)
+    public static int Run(TrainerOptions recipe, int count, MnistDataset trainAll, MnistDataset test, DatasetKind kind, string? outPath, bool asJson,
+                          TestTimeAugmentation? tta = null)
     {
         var basePath = outPath ?? ModelCli.DefaultCheckpointPath(recipe.Model);
         string stem = Path.Combine(Path.GetDirectoryName(basePath) ?? "", Path.GetFileNameWithoutExtension(basePath));
@@ -36,7 +38,9 @@ internal static class EnsembleTraining
                 AnsiConsole.MarkupLine($"Member {k + 1}/{count}: [bold]{options.Model}[/] seed {options.Seed}, {options.Epochs} epochs, {Tensors.Threading.Threads} threads.");
             var log = TrainCommand.RunWithProgress(trainer, train, validation, quiet: asJson);
             if (!log.Complete) return 130;
-            log.Test = Evaluator.Evaluate(trainer.Model, test, trainer.Normalization, collectMisclassified: false);
+            log.Test = tta is null || tta.Shifts.Count == 1
+                ? Evaluator.Evaluate(trainer.Model, test, trainer.Normalization, collectMisclassified: false)
+                : TrainCommand.TestEvaluation(trainer, test, tta);
             string path = $"{stem}-{k + 1}.safetensors";
             trainer.SaveCheckpoint(path);
             log.Save(ModelCli.RunLogPath(path));
@@ -48,8 +52,8 @@ internal static class EnsembleTraining
                 AnsiConsole.MarkupLine($"Member {k + 1}: validation {ModelCli.Percent(log.Epochs[^1].ValidationAccuracy ?? double.NaN)}, " +
                                        $"test [bold]{ModelCli.Percent(log.Test.Accuracy)}[/], {log.TrainSeconds:F1} s  ({Markup.Escape(path)})");
         }
-        var result = Ensemble.Evaluate(models, test, normalization!.Value);
-        var validationResult = validation is null ? null : Ensemble.Evaluate(models, validation, normalization!.Value);
+        var result = Ensemble.Evaluate(models, test, normalization!.Value, tta: tta);
+        var validationResult = validation is null ? null : Ensemble.Evaluate(models, validation, normalization!.Value, tta: tta);
         if (asJson)
         {
             Console.WriteLine(JsonSerializer.Serialize(new
@@ -57,10 +61,13 @@ internal static class EnsembleTraining
                 members = logs.Select(l => new { seed = l.Config["seed"], validationAccuracy = l.Epochs[^1].ValidationAccuracy, testAccuracy = l.Test!.Accuracy, trainSeconds = l.TrainSeconds }),
                 ensemble = result,
                 ensembleValidationAccuracy = validationResult?.Accuracy,
+                tta = (tta ?? TestTimeAugmentation.None).Name,
                 trainSeconds = seconds,
             }, ModelCli.Json));
             return 0;
         }
+        if (tta is not null && tta.Shifts.Count > 1)
+            AnsiConsole.MarkupLine($"Test-time augmentation: {tta} per member.");
         if (validationResult is not null)
             AnsiConsole.MarkupLine($"Ensemble of {count} on the common validation split: {ModelCli.Percent(validationResult.Accuracy)}");
         AnsiConsole.MarkupLine($"Ensemble of {count} ({seconds:F1} s of training in all): [bold]test accuracy {ModelCli.Percent(result.Accuracy)}[/] " +

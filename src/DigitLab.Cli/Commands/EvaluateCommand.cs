@@ -1,5 +1,6 @@
-// EvaluateCommand: `digitlab evaluate CHECKPOINT...` (several: their averaged probabilities) prints accuracy, loss, the classification report, a metrics table and the confusion matrix.
+// EvaluateCommand: `digitlab evaluate CHECKPOINT...` (several: their averaged probabilities; on the test or the validation split, optionally with test-time augmentation) prints accuracy, loss, the classification report, a metrics table and the confusion matrix.
 using System.CommandLine;
+using System.Globalization;
 using System.Text.Json;
 using DigitLab.Data;
 using DigitLab.Training;
@@ -16,12 +17,21 @@ internal static class EvaluateCommand
             Description = "A .safetensors checkpoint written by digitlab train; several evaluate as an ensemble (their softmax outputs averaged)",
             Arity = ArgumentArity.OneOrMore,
         };
-        var balanced = new Option<int>("--balanced") { Description = "Evaluate on the first N test images of each digit (0 = the whole test set)", DefaultValueFactory = _ => 0 };
+        var balanced = new Option<int>("--balanced") { Description = "Evaluate on the first N images of each digit (0 = the whole set)", DefaultValueFactory = _ => 0 };
+        var split = new Option<string>("--split")
+        {
+            Description = "test, or validation: the checkpoints' own validation split (rebuilt from the seed and size they trained with; all must share it), where choices are made before the test set is looked at",
+            DefaultValueFactory = _ => "test",
+        };
+        split.AcceptOnlyFromAmong("test", "validation");
+        var tta = TtaOption();
         var data = new DataOptions();
         var json = ModelCli.JsonOption();
-        var command = new Command("evaluate", "Evaluate a checkpoint (or an ensemble of several) on the test set: accuracy, loss, per-class precision/recall/F1, confusion matrix");
+        var command = new Command("evaluate", "Evaluate a checkpoint (or an ensemble of several) on the test set or the validation split, optionally with test-time augmentation: accuracy, loss, per-class precision/recall/F1, confusion matrix");
         command.Arguments.Add(checkpoint);
         command.Options.Add(balanced);
+        command.Options.Add(split);
+        command.Options.Add(tta);
         data.AddTo(command);
         command.Options.Add(json);
         command.SetAction(r => ModelCli.Run(() =>
@@ -38,16 +48,19 @@ internal static class EvaluateCommand
                         $"but '{paths[0]}' with {info.NormalizationMean}, {info.NormalizationStd}: an ensemble's members must be trained with the same --normalization.");
             // The first checkpoint's dataset unless --dataset says otherwise.
             var kind = r.GetResult(data.Dataset) is { Implicit: false } || info.Log is null ? data.Kind(r) : DatasetSpec.ParseKind(info.Log.Dataset);
-            var test = data.Load(r, kind, quiet: r.GetValue(json)).Test;
+            var views = TestTimeAugmentation.Parse(r.GetValue(tta)!);
+            var (trainAll, test) = data.Load(r, kind, quiet: r.GetValue(json));
+            if (r.GetValue(split) == "validation") test = ValidationSplit(loaded, paths, trainAll);
             if (perClass > 0) test = Evaluator.Balanced(test, perClass);
             var normalization = new Normalization(info.NormalizationMean, info.NormalizationStd);
-            var result = loaded.Count == 1
+            var result = loaded.Count == 1 && views.Shifts.Count == 1
                 ? Evaluator.Evaluate(loaded[0].Model, test, normalization)
-                : Ensemble.Evaluate(loaded.Select(l => l.Model).ToList(), test, normalization);
+                : Ensemble.Evaluate(loaded.Select(l => l.Model).ToList(), test, normalization, tta: views);
             string name = loaded.Count == 1 ? info.Architecture : $"ensemble of {loaded.Count} ({string.Join(", ", loaded.Select(l => l.Info.Architecture))})";
+            if (views.Shifts.Count > 1) name += $", test-time augmentation {views}";
             if (r.GetValue(json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(new { model = name, checkpoints = paths, dataset = test.Name, result }, ModelCli.Json));
+                Console.WriteLine(JsonSerializer.Serialize(new { model = name, checkpoints = paths, dataset = test.Name, tta = views.Name, result }, ModelCli.Json));
                 return 0;
             }
             AnsiConsole.MarkupLine($"[bold]{Markup.Escape(name)}[/] on {Markup.Escape(test.Name)} ({test.Count:N0} images)");
@@ -68,5 +81,45 @@ internal static class EvaluateCommand
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>The --tta option of evaluate and train.</summary>
+    internal static Option<string> TtaOption()
+    {
+        var tta = new Option<string>("--tta")
+        {
+            Description = "Test-time augmentation: none, shift4 (the image and its 4 one-pixel shifts) or shift8 (and the 4 diagonal ones); probabilities are averaged over the views (and the members)",
+            DefaultValueFactory = _ => "none",
+        };
+        tta.AcceptOnlyFromAmong([.. TestTimeAugmentation.Names]);
+        return tta;
+    }
+
+    /// <summary>
+    /// The validation images the checkpoints were trained without: the stratified split of <paramref name="trainAll"/> drawn
+    /// with the seed and size in their run logs. Members of `train --ensemble` share the first member's split
+    /// (validation_split_seed); checkpoints trained with different splits have no common held-out set and are refused.
+    /// </summary>
+    internal static MnistDataset ValidationSplit(IReadOnlyList<LoadedCheckpoint> loaded, IReadOnlyList<string> paths, MnistDataset trainAll)
+    {
+        (int Count, ulong Seed) SplitOf(LoadedCheckpoint c, string path)
+        {
+            var config = c.Info.Log?.Config ?? throw new ArgumentException($"CHECKPOINT '{path}' has no run log, so its validation split is unknown; use --split test.");
+            int count = config.TryGetValue("validation", out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : 0;
+            if (count == 0) throw new ArgumentException($"CHECKPOINT '{path}' was trained with --validation 0 (on every training image), so it has no validation split; use --split test.");
+            string seed = config.TryGetValue("validation_split_seed", out var s) ? s : config.TryGetValue("seed", out var t) ? t : "0";
+            return (count, ulong.Parse(seed, CultureInfo.InvariantCulture));
+        }
+        var first = SplitOf(loaded[0], paths[0]);
+        for (int i = 1; i < loaded.Count; i++)
+        {
+            var other = SplitOf(loaded[i], paths[i]);
+            if (other != first)
+                throw new ArgumentException($"CHECKPOINT '{paths[i]}' held out {other.Count} images drawn with seed {other.Seed}, but '{paths[0]}' {first.Count} with seed {first.Seed}: " +
+                                            "each member trained on the others' validation images, so they have no common validation split. Train them with `digitlab train --ensemble N`, which shares one split.");
+        }
+        if (first.Count > trainAll.Count)
+            throw new ArgumentException($"The checkpoints held out {first.Count} validation images, more than the {trainAll.Count} training images of {trainAll.Name}: check --dataset.");
+        return Split.Stratified(trainAll, first.Count, first.Seed).Validation;
     }
 }

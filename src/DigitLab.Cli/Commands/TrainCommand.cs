@@ -21,13 +21,14 @@ internal static class TrainCommand
         var output = new Option<string?>("--out") { Description = "Checkpoint path (default: runs/<model>-<UTC time>.safetensors, or the --resume file); the run log is written beside it as .json" };
         var resume = new Option<string?>("--resume") { Description = "Continue the paused run saved in this checkpoint (its recipe and data are used; recipe options are ignored)" };
         var json = ModelCli.JsonOption();
+        var tta = EvaluateCommand.TtaOption();
         var ensemble = new Option<int>("--ensemble")
         {
             Description = "Train this many models (seeds --seed, --seed+1, ...) and also evaluate their averaged probabilities; checkpoints get -1, -2, ... suffixes",
             DefaultValueFactory = _ => 1,
         };
 
-        var command = new Command("train", "Train a model, print per-epoch figures, test accuracy and the classification report, and save a checkpoint. Ctrl+C stops after the current batch and saves a resumable checkpoint.");
+        var command = new Command("train", "Train a model, print per-epoch figures, test accuracy and the classification report, and save a checkpoint (--tta: the test figure averages shifted views). Ctrl+C stops after the current batch and saves a resumable checkpoint.");
         command.Options.Add(model);
         recipe.AddTo(command);
         data.AddTo(command);
@@ -35,11 +36,13 @@ internal static class TrainCommand
         command.Options.Add(resume);
         command.Options.Add(json);
         command.Options.Add(ensemble);
+        command.Options.Add(tta);
         command.SetAction(r => ModelCli.Run(() =>
         {
             bool asJson = r.GetValue(json);
             string? resumePath = r.GetValue(resume);
             int members = r.GetValue(ensemble);
+            var views = TestTimeAugmentation.Parse(r.GetValue(tta)!);
             if (members < 1) throw new ArgumentException($"--ensemble must be at least 1 (1 = a single model), found {members}.");
             if (members > 1 && resumePath is not null)
                 throw new ArgumentException($"--ensemble {members} cannot be combined with --resume: resume each member's checkpoint on its own.");
@@ -49,7 +52,7 @@ internal static class TrainCommand
                 var ensembleKind = data.Kind(r);
                 var (all, testSet) = data.Load(r, ensembleKind, quiet: asJson);
                 RecipeOptions.CheckValidation(options, all);
-                return EnsembleTraining.Run(options, members, all, testSet, ensembleKind, r.GetValue(output), asJson);
+                return EnsembleTraining.Run(options, members, all, testSet, ensembleKind, r.GetValue(output), asJson, views);
             }
             Trainer trainer;
             DatasetKind kind;
@@ -88,7 +91,7 @@ internal static class TrainCommand
                 return 130;
             }
 
-            log.Test = Evaluator.Evaluate(trainer.Model, test, trainer.Normalization);
+            log.Test = TestEvaluation(trainer, test, views);
             trainer.SaveCheckpoint(path);
             log.Save(ModelCli.RunLogPath(path));
             if (asJson) { Console.WriteLine(log.ToJson()); return 0; }
@@ -96,6 +99,17 @@ internal static class TrainCommand
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>
+    /// The finished model on the test set, with test-time augmentation when asked for (recorded in the run log as
+    /// test_tta, so that the logged test figure says how it was measured).
+    /// </summary>
+    internal static EvaluationResult TestEvaluation(Trainer trainer, MnistDataset test, TestTimeAugmentation views)
+    {
+        if (views.Shifts.Count == 1) return Evaluator.Evaluate(trainer.Model, test, trainer.Normalization);
+        trainer.Log.Config["test_tta"] = views.Name;
+        return Ensemble.Evaluate([trainer.Model], test, trainer.Normalization, tta: views);
     }
 
     /// <summary>Trains with Ctrl+C wired to a clean stop, and a Spectre progress bar per epoch when the console is interactive.</summary>

@@ -1,22 +1,28 @@
 // Ensemble: several trained models voting by their mean softmax probabilities (issue 5's `--ensemble`).
 using DigitLab.Data;
 using DigitLab.Nn;
+using DigitLab.Tensors;
 
 namespace DigitLab.Training;
 
 /// <summary>Evaluates the average of several models' class probabilities, as one classifier.</summary>
 /// <remarks>
 /// Members are weighted equally and all of them count: choosing members by their test accuracy would select on
-/// the test set. Each member runs in evaluation mode; its training/evaluation mode is restored afterwards.
+/// the test set. With test-time augmentation every member sees every view of each image and all those
+/// probabilities are averaged alike (a single model with views is an ensemble of one). Each member runs in
+/// evaluation mode; its training/evaluation mode is restored afterwards.
 /// </remarks>
 public static class Ensemble
 {
     /// <summary>
     /// Accuracy, loss (cross-entropy of the mean probabilities), confusion matrix, per-class metrics and mistakes of the
-    /// mean of <paramref name="members"/>' softmax outputs over <paramref name="data"/> (dataset order).
+    /// mean of <paramref name="members"/>' softmax outputs over <paramref name="data"/> (dataset order), each member
+    /// seeing every view of <paramref name="tta"/> (default: the image alone).
     /// </summary>
-    public static EvaluationResult Evaluate(IReadOnlyList<Module> members, MnistDataset data, Normalization normalization, int batchSize = 500)
+    public static EvaluationResult Evaluate(IReadOnlyList<Module> members, MnistDataset data, Normalization normalization, int batchSize = 500,
+                                            TestTimeAugmentation? tta = null)
     {
+        tta ??= TestTimeAugmentation.None;
         if (members.Count == 0) throw new ArgumentException("An ensemble needs at least one model; train some first (digitlab train --ensemble N).", nameof(members));
         var modes = members.Select(m => m.IsTraining).ToArray();
         foreach (var m in members) m.Eval();
@@ -26,6 +32,9 @@ public static class Ensemble
             var batcher = new Batcher(data, batchSize, normalization, shuffle: false);
             var softmax = new SoftmaxCrossEntropy();
             var mean = new float[batchSize * Classes];
+            var view = tta.Shifts.Count > 1 ? new Tensor(batchSize, 1, MnistDataset.Rows, MnistDataset.Cols) : null;
+            float background = normalization.Apply((byte)0);
+            float weight = 1f / (members.Count * tta.Shifts.Count);
             var confusion = Metrics.NewConfusion(Classes);
             var wrong = new List<Misclassified>();
             double lossSum = 0;
@@ -35,12 +44,22 @@ public static class Ensemble
                 int n = batcher.Count;
                 var sum = mean.AsSpan(0, n * Classes);
                 sum.Clear();
-                foreach (var member in members)
+                foreach (var (dx, dy) in tta.Shifts)
                 {
-                    softmax.Forward(member.Forward(batcher.Images), batcher.LabelSpan);
-                    System.Numerics.Tensors.TensorPrimitives.Add(sum, softmax.Probabilities.ReadOnlySpan, sum);
+                    var input = batcher.Images;
+                    if (dx != 0 || dy != 0)
+                    {
+                        view!.Resize(n, 1, MnistDataset.Rows, MnistDataset.Cols);
+                        TestTimeAugmentation.Shift(batcher.Images.Span, view.Span, n, dx, dy, background);
+                        input = view;
+                    }
+                    foreach (var member in members)
+                    {
+                        softmax.Forward(member.Forward(input), batcher.LabelSpan);
+                        System.Numerics.Tensors.TensorPrimitives.Add(sum, softmax.Probabilities.ReadOnlySpan, sum);
+                    }
                 }
-                System.Numerics.Tensors.TensorPrimitives.Multiply(sum, 1f / members.Count, sum);
+                System.Numerics.Tensors.TensorPrimitives.Multiply(sum, weight, sum);
                 var labels = batcher.LabelSpan;
                 var indices = batcher.Indices;
                 for (int i = 0; i < n; i++)

@@ -250,8 +250,56 @@ public class ModelCommandTests
         var validation = Split.Stratified(store.ReadTrain(), 5000, 7).Validation;
         var (ma, ia) = Checkpoint.Load(a);
         var (mb, _) = Checkpoint.Load(b);
-        var expected = Ensemble.Evaluate([ma, mb], validation, new Normalization(ia.NormalizationMean, ia.NormalizationStd));
+        var normalization = new Normalization(ia.NormalizationMean, ia.NormalizationStd);
+        var expected = Ensemble.Evaluate([ma, mb], validation, normalization);
         Assert.Equal(expected.Accuracy, reported, ReportTolerance);
+
+        // evaluate --split validation rebuilds that split from the checkpoints alone, here with test-time augmentation.
+        var v = await CliRunner.RunAsync("evaluate", a, b, "--split", "validation", "--tta", "shift4", "--json");
+        Assert.Equal(0, v.ExitCode);
+        using var vj = System.Text.Json.JsonDocument.Parse(v.Out);
+        var result = vj.RootElement.GetProperty("result");
+        var withViews = Ensemble.Evaluate([ma, mb], validation, normalization, tta: TestTimeAugmentation.Shift4);
+        Assert.Equal(5000, result.GetProperty("Count").GetInt32());
+        Assert.Equal("shift4", vj.RootElement.GetProperty("tta").GetString());
+        Assert.Equal(withViews.Accuracy, result.GetProperty("Accuracy").GetDouble(), ReportTolerance);
+        Assert.Equal(withViews.Loss, result.GetProperty("Loss").GetDouble(), ReportTolerance);
+        Assert.True(Math.Abs(withViews.Loss - expected.Loss) > ReportTolerance, "the views were not used");
+    }
+
+    /// <summary>A checkpoint whose run log says it held out 5,000 images drawn with <paramref name="splitSeed"/> (or none).</summary>
+    private static string SaveMlpWithSplit(string path, ulong seed, string validation, string? splitSeed)
+    {
+        var log = new RunLog { Model = "mlp" };
+        log.Config["seed"] = seed.ToString(CultureInfo.InvariantCulture);
+        log.Config["validation"] = validation;
+        if (splitSeed is not null) log.Config["validation_split_seed"] = splitSeed;
+        Checkpoint.Save(path, ModelZoo.Create("mlp", seed), new CheckpointInfo { Architecture = "mlp", Seed = seed, Log = log });
+        return path;
+    }
+
+    [Fact]
+    public async Task EvaluateOnValidationRefusesCheckpointsWithoutACommonSplit()
+    {
+        new DatasetStore().Ensure();
+        using var dir = new Data.SyntheticData.TempDir();
+        // Two separately trained seeds: each trained on the other's validation images.
+        string a = SaveMlpWithSplit(dir.File("a.safetensors"), 1, "5000", null), b = SaveMlpWithSplit(dir.File("b.safetensors"), 2, "5000", null);
+        AssertCleanError(await CliRunner.RunAsync("evaluate", a, b, "--split", "validation"), "no common validation split");
+        // Ensemble members: seed 2 trained without seed 1's split, so they share it.
+        string c = SaveMlpWithSplit(dir.File("c.safetensors"), 2, "5000", "1");
+        var shared = await CliRunner.RunAsync("evaluate", a, c, "--split", "validation", "--json");
+        Assert.Equal(0, shared.ExitCode);
+        using var json = System.Text.Json.JsonDocument.Parse(shared.Out);
+        Assert.Equal(5000, json.RootElement.GetProperty("result").GetProperty("Count").GetInt32());
+
+        string all = SaveMlpWithSplit(dir.File("all.safetensors"), 1, "0", null);
+        AssertCleanError(await CliRunner.RunAsync("evaluate", all, "--split", "validation"), "was trained with --validation 0");
+        string bare = SaveUntrainedMlp(dir.File("bare.safetensors"));
+        AssertCleanError(await CliRunner.RunAsync("evaluate", bare, "--split", "validation"), "has no run log");
+        var unknown = await CliRunner.RunAsync("evaluate", bare, "--tta", "rotate");
+        Assert.Equal(1, unknown.ExitCode);
+        Assert.Contains("'rotate' not recognized", unknown.Error + unknown.Out);
     }
 
     [Fact]

@@ -36,7 +36,7 @@ internal static class CompareCommand
             var (trainAll, test) = data.Load(r, data.Kind(r), quiet: asJson);
             var first = recipes[0];
             RecipeOptions.CheckValidation(first, trainAll);
-            var (train, validation) = first.ValidationCount > 0 ? Split.Stratified(trainAll, first.ValidationCount, first.Seed) : (trainAll, null);
+            var (train, validation) = first.ValidationCount > 0 ? Split.Stratified(trainAll, first.ValidationCount, first.SplitSeed) : (trainAll, null);
 
             var logs = new List<RunLog>();
             foreach (var options in recipes)

@@ -11,7 +11,7 @@ internal static class EnsembleTraining
 {
     /// <summary>
     /// Trains <paramref name="count"/> models with seeds Seed, Seed+1, ... (each its own shuffle, initialisation and
-    /// augmentation; one validation split for all, drawn with the first seed), saves each checkpoint, prints each member's
+    /// augmentation; one validation split for all, drawn with the first seed or --validation-seed), saves each checkpoint, prints each member's
     /// validation and test accuracy, then the validation and test accuracy of their mean probabilities. The common split
     /// gives the ensemble a validation set no member trained on, where ensemble choices can be made before the test set
     /// is looked at. Every member counts: none is chosen by its test score. With <paramref name="tta"/> every evaluation
@@ -26,14 +26,15 @@ internal static class EnsembleTraining
         var logs = new List<RunLog>();
         Normalization? normalization = null;
         double seconds = 0;
-        var (train, validation) = recipe.ValidationCount > 0 ? Split.Stratified(trainAll, recipe.ValidationCount, recipe.Seed) : (trainAll, null);
+        var (train, validation) = recipe.ValidationCount > 0 ? Split.Stratified(trainAll, recipe.ValidationCount, recipe.SplitSeed) : (trainAll, null);
         for (int k = 0; k < count; k++)
         {
-            var options = recipe with { Seed = recipe.Seed + (ulong)k };
+            // Members seeds s, s+1, ... of `--ensemble N --seed s` are the same models as those of
+            // `--ensemble N-j --seed s+j --validation-seed s`: an ensemble can be trained in parts and grown.
+            var options = recipe with { Seed = recipe.Seed + (ulong)k, ValidationSeed = recipe.SplitSeed };
             var trainer = Trainer.Create(options);
             trainer.Log.Dataset = kind.ToString().ToLowerInvariant();
             if (options.Threads > 0) Tensors.Threading.Threads = options.Threads;
-            trainer.Log.Config["validation_split_seed"] = recipe.Seed.ToString(System.Globalization.CultureInfo.InvariantCulture);
             if (!asJson)
                 AnsiConsole.MarkupLine($"Member {k + 1}/{count}: [bold]{options.Model}[/] seed {options.Seed}, {options.Epochs} epochs, {Tensors.Threading.Threads} threads.");
             var log = TrainCommand.RunWithProgress(trainer, train, validation, quiet: asJson);

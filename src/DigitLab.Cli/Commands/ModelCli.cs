@@ -28,6 +28,7 @@ internal sealed class RecipeOptions
     public Option<double> LabelSmoothing { get; } = new("--label-smoothing") { Description = "Label smoothing in [0, 1)", DefaultValueFactory = _ => D.LabelSmoothing };
     public Option<int> Validation { get; } = new("--validation") { Description = "Training images held out for validation (stratified); 0 for none", DefaultValueFactory = _ => D.ValidationCount };
     public Option<ulong> Seed { get; } = new("--seed") { Description = "Seed for initialisation, shuffling, augmentation and dropout", DefaultValueFactory = _ => D.Seed };
+    public Option<ulong?> ValidationSeed { get; } = new("--validation-seed") { Description = "Seed of the validation split (default: --seed; an --ensemble's members all hold out the first seed's split)" };
     public Option<int> Threads { get; } = new("--threads") { Description = "Kernel threads; 0 = all cores", DefaultValueFactory = _ => D.Threads };
     public Option<string> Normalization { get; } = new("--normalization") { Description = "Pixel normalisation: mnist (0.1307/0.3081) or half (0.5/0.5)", DefaultValueFactory = _ => D.Normalization };
     public Option<double> ClipNorm { get; } = new("--clip-norm") { Description = "Clip the gradient norm to this; 0 = off", DefaultValueFactory = _ => D.ClipNorm };
@@ -35,7 +36,7 @@ internal sealed class RecipeOptions
     public void AddTo(Command command)
     {
         foreach (var o in new Option[] { Optimizer, LearningRate, BatchSize, Epochs, Schedule, StepGamma, StepEpochs, WeightDecay, Momentum,
-                     Dropout, Augment, LabelSmoothing, Validation, Seed, Threads, Normalization, ClipNorm })
+                     Dropout, Augment, LabelSmoothing, Validation, Seed, ValidationSeed, Threads, Normalization, ClipNorm })
             command.Options.Add(o);
     }
 
@@ -88,6 +89,7 @@ internal sealed class RecipeOptions
             LabelSmoothing = Range(LabelSmoothing, m.LabelSmoothing, "in [0, 1)", v => v is >= 0 and < 1),
             ValidationCount = AtLeast(Validation, m.ValidationCount, 0, " (0 = no validation set)"),
             Seed = Get(Seed, m.Seed),
+            ValidationSeed = Get(ValidationSeed, m.ValidationSeed),
             Threads = AtLeast(Threads, m.Threads, 0, " (0 = all cores)"),
             Normalization = Choice(Normalization, m.Normalization, "mnist", "half"),
             ClipNorm = Range(ClipNorm, m.ClipNorm, ">= 0 (0 = off)", v => v >= 0),

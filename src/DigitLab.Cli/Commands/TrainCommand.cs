@@ -74,7 +74,7 @@ internal static class TrainCommand
             var o = trainer.Options;
             RecipeOptions.CheckValidation(o, trainAll);
             if (o.Threads > 0) Tensors.Threading.Threads = o.Threads;
-            var (train, validation) = o.ValidationCount > 0 ? Split.Stratified(trainAll, o.ValidationCount, o.Seed) : (trainAll, null);
+            var (train, validation) = o.ValidationCount > 0 ? Split.Stratified(trainAll, o.ValidationCount, o.SplitSeed) : (trainAll, null);
             if (!asJson)
                 AnsiConsole.MarkupLine($"Training [bold]{o.Model}[/] ({trainer.Model.ParameterCount():N0} parameters) on {train.Count:N0} images, validating on {validation?.Count ?? 0:N0}: " +
                     $"{o.Optimizer} lr {o.LearningRate}, batch {o.BatchSize}, {o.Epochs} epochs, schedule {o.Schedule}, seed {o.Seed}, {Tensors.Threading.Threads} threads. Ctrl+C stops and saves.");

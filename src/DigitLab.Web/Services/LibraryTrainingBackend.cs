@@ -30,7 +30,7 @@ public sealed class LibraryTrainingBackend(IDatasetProvider data, CheckpointMode
     {
         var (trainAll, _) = data is MnistProvider mnist ? mnist.Ensure() : Read(data);
         var trainer = Trainer.Create(Recipe(request));
-        var (train, validation) = Split.Stratified(trainAll, ValidationCount, trainer.Options.Seed);
+        var (train, validation) = Split.Stratified(trainAll, ValidationCount, trainer.Options.SplitSeed);
 
         int reported = 0;
         TrainingUpdate? last = null;

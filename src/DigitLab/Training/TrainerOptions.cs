@@ -28,6 +28,13 @@ public sealed record TrainerOptions
     /// <summary>Training images held out (stratified) for validation; 0 trains on all 60,000.</summary>
     public int ValidationCount { get; init; } = 5000;
     public ulong Seed { get; init; } = 1;
+    /// <summary>
+    /// Seed of the validation split when it is not <see cref="Seed"/>: ensemble members (seeds s, s+1, ...) all hold out the
+    /// images of seed s's split, so that the ensemble has a validation set none of them trained on.
+    /// </summary>
+    public ulong? ValidationSeed { get; init; }
+    /// <summary>The seed the validation split is drawn with.</summary>
+    public ulong SplitSeed => ValidationSeed ?? Seed;
     /// <summary>Kernel threads; 0 means all cores.</summary>
     public int Threads { get; init; }
     /// <summary>Pixel normalisation: "mnist" (0.1307/0.3081) or "half" (0.5/0.5).</summary>
@@ -59,7 +66,7 @@ public sealed record TrainerOptions
     public Dictionary<string, string> ToConfig()
     {
         var ci = CultureInfo.InvariantCulture;
-        return new()
+        var config = new Dictionary<string, string>
         {
             ["model"] = Model, ["optimizer"] = Optimizer, ["lr"] = LearningRate.ToString("R", ci),
             ["batch_size"] = BatchSize.ToString(ci), ["epochs"] = Epochs.ToString(ci), ["schedule"] = Schedule,
@@ -70,6 +77,8 @@ public sealed record TrainerOptions
             ["seed"] = Seed.ToString(ci), ["threads"] = Threads.ToString(ci), ["normalization"] = Normalization,
             ["clip_norm"] = ClipNorm.ToString("R", ci), ["batch_loss_interval"] = BatchLossInterval.ToString(ci),
         };
+        if (ValidationSeed is ulong split) config["validation_split_seed"] = split.ToString(ci);
+        return config;
     }
 
     /// <summary>Rebuilds options from <see cref="ToConfig"/>'s strings (missing keys keep their defaults).</summary>
@@ -89,6 +98,7 @@ public sealed record TrainerOptions
             Dropout = S("dropout", "on") == "on", Augmentation = S("augmentation", d.Augmentation),
             LabelSmoothing = D("label_smoothing", d.LabelSmoothing), ValidationCount = I("validation", d.ValidationCount),
             Seed = c.TryGetValue("seed", out var seed) ? ulong.Parse(seed, ci) : d.Seed, Threads = I("threads", d.Threads),
+            ValidationSeed = c.TryGetValue("validation_split_seed", out var split) ? ulong.Parse(split, ci) : null,
             Normalization = S("normalization", d.Normalization), ClipNorm = D("clip_norm", d.ClipNorm),
             BatchLossInterval = I("batch_loss_interval", d.BatchLossInterval),
         };

@@ -265,6 +265,13 @@ public class ModelCommandTests
         Assert.Equal(withViews.Accuracy, result.GetProperty("Accuracy").GetDouble(), ReportTolerance);
         Assert.Equal(withViews.Loss, result.GetProperty("Loss").GetDouble(), ReportTolerance);
         Assert.True(Math.Abs(withViews.Loss - expected.Loss) > ReportTolerance, "the views were not used");
+
+        // The second member is the model `--seed 8 --validation-seed 7` trains alone: an ensemble can be grown in parts.
+        string alone = dir.File("alone.safetensors");
+        Assert.Equal(0, (await CliRunner.RunAsync("train", "--model", "mlp", "--epochs", "1", "--seed", "8", "--validation-seed", "7", "--out", alone, "--json")).ExitCode);
+        var (single, _) = Checkpoint.Load(alone);
+        foreach (var (p, q) in mb.Parameters().Zip(single.Parameters()))
+            Assert.Equal(p.Value.Span.ToArray(), q.Value.Span.ToArray());
     }
 
     /// <summary>A checkpoint whose run log says it held out 5,000 images drawn with <paramref name="splitSeed"/> (or none).</summary>

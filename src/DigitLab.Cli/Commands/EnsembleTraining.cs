@@ -50,7 +50,7 @@ internal static class EnsembleTraining
             models.Add(trainer.Model);
             logs.Add(log);
             if (!asJson)
-                AnsiConsole.MarkupLine($"Member {k + 1}: validation {ModelCli.Percent(log.Epochs[^1].ValidationAccuracy ?? double.NaN)}, " +
+                AnsiConsole.MarkupLine($"Member {k + 1}: {(log.Epochs[^1].ValidationAccuracy is double v ? $"validation {ModelCli.Percent(v)}" : "no validation set")}, " +
                                        $"test [bold]{ModelCli.Percent(log.Test.Accuracy)}[/], {log.TrainSeconds:F1} s  ({Markup.Escape(path)})");
         }
         var result = Ensemble.Evaluate(models, test, normalization!.Value, tta: tta);

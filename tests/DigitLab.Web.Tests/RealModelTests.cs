@@ -34,6 +34,28 @@ public sealed class RealModelTests(BrowserFixture fixture)
     }
 
     [Fact]
+    public async Task ConcurrentPredictions_OnMoreReplicasThanCores_AnswerAsOneAtATime()
+    {
+        // More requests at once than the pool keeps replicas: the extra ones are copied from memory, and every
+        // copy must answer exactly as the model does one request at a time.
+        using var client = Client();
+        var test = DatasetStore.LoadTest(null);
+        const int images = 8, copies = 4;
+        var pixels = Enumerable.Range(0, images).Select(i => test.Image(i).ToArray().Select(b => b / 255f).ToArray()).ToArray();
+        var alone = new float[images][];
+        for (int i = 0; i < images; i++)
+            alone[i] = (await HttpAssert.Ok<PredictResponse>(await client.PostAsJsonAsync("api/predict", new { pixels = pixels[i], model = BrowserFixture.ModelName }))).Results[0].Probabilities;
+
+        var together = await Task.WhenAll(Enumerable.Range(0, images * copies).Select(async k =>
+        {
+            using var response = await client.PostAsJsonAsync("api/predict", new { pixels = pixels[k % images], model = BrowserFixture.ModelName });
+            return (Image: k % images, Answer: await HttpAssert.Ok<PredictResponse>(response));
+        }));
+        foreach (var (image, answer) in together)
+            Assert.Equal(alone[image], answer.Results[0].Probabilities);
+    }
+
+    [Fact]
     public async Task Png_OfAnMnistDigit_IsRecognisedAsItsLabel()
     {
         using var client = Client();

@@ -104,6 +104,8 @@ public sealed class CheckpointModelStore : IModelStore
     {
         private readonly ConcurrentBag<Module> _pool = [];
         private readonly Normalization _normalization;
+        private readonly Module _template;      // the first replica, also in the pool; only read when copied
+        private readonly CheckpointInfo _info;
 
         public Entry(string name, string path, DateTime stamp, LoadedCheckpoint loaded)
         {
@@ -116,6 +118,8 @@ public sealed class CheckpointModelStore : IModelStore
                 Tensors.Tensor.Format(r.OutputShape), r.Parameters)).ToList();
             Info = new ModelInfo(name, info.Architecture, loaded.Model.ParameterCount(), Log.Epochs.Count, Log.Test?.Accuracy,
                 new DateTimeOffset(stamp, TimeSpan.Zero), !Log.Complete);
+            _template = loaded.Model;
+            _info = info;
             _pool.Add(loaded.Model);
         }
 
@@ -128,8 +132,9 @@ public sealed class CheckpointModelStore : IModelStore
 
         public float[] Probabilities(ReadOnlySpan<float> image)
         {
-            // Take a free replica, or load another one from the file when every replica is busy.
-            var model = _pool.TryTake(out var free) ? free : Checkpoint.Load(Path).Model;
+            // Take a free replica, or copy another from memory when every replica is busy: reading the file again
+            // would cost a resnet18 checkpoint's 45 MB per copy, and could pick up a newer file under this entry.
+            var model = _pool.TryTake(out var free) ? free : Checkpoint.Replicate(_template, _info);
             try
             {
                 var x = image.ToArray();

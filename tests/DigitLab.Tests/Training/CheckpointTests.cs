@@ -36,6 +36,29 @@ public sealed class CheckpointTests : IDisposable
     }
 
     [Fact]
+    public void ReplicaHasTheSameWeightsBuffersAndAnswersButItsOwnStorage()
+    {
+        var (model, info) = Sample(); // `fast`: batch-norm buffers moved away from their initial values
+        model.Eval();
+        var replica = Checkpoint.Replicate(model, info);
+        Assert.False(replica.IsTraining);
+        var expected = model.NamedParameters().Select(p => (p.Name, Tensor: p.Parameter.Value)).Concat(model.NamedBuffers()).ToList();
+        var actual = replica.NamedParameters().Select(p => (p.Name, Tensor: p.Parameter.Value)).Concat(replica.NamedBuffers()).ToList();
+        Assert.Equal(expected.Select(e => e.Name), actual.Select(a => a.Name));
+        for (int i = 0; i < expected.Count; i++)
+        {
+            Assert.Equal(BitsOf(expected[i].Tensor), BitsOf(actual[i].Tensor));
+            Assert.NotSame(expected[i].Tensor.Data, actual[i].Tensor.Data);
+        }
+        var x = TestUtil.Random(new Rng(6), 3, 1, 28, 28);
+        Assert.Equal(BitsOf(model.Forward(x)), BitsOf(replica.Forward(x)));
+
+        // A replica of another architecture's model is refused by name.
+        var e = Assert.Throws<ArgumentException>(() => Checkpoint.Replicate(ModelZoo.Create("mlp", 1), info));
+        Assert.Contains("not a fast", e.Message);
+    }
+
+    [Fact]
     public void RoundTripIsBitExactWithMetadata()
     {
         var (model, info) = Sample();

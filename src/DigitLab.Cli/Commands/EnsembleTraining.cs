@@ -14,8 +14,9 @@ internal static class EnsembleTraining
     /// augmentation; one validation split for all, drawn with the first seed or --validation-seed), saves each checkpoint, prints each member's
     /// validation and test accuracy, then the validation and test accuracy of their mean probabilities. The common split
     /// gives the ensemble a validation set no member trained on, where ensemble choices can be made before the test set
-    /// is looked at. Every member counts: none is chosen by its test score. With <paramref name="tta"/> every evaluation
-    /// (members' and ensemble's, validation and test) averages over its views.
+    /// is looked at. Every member counts: none is chosen by its test score. With <paramref name="tta"/> the test figures
+    /// (members' and ensemble's) and the ensemble's validation figure average over its views; the members' validation
+    /// figures are the plain ones their training logged.
     /// </summary>
     public static int Run(TrainerOptions recipe, int count, MnistDataset trainAll, MnistDataset test, DatasetKind kind, string? outPath, bool asJson,
                           TestTimeAugmentation? tta = null)

@@ -1,6 +1,5 @@
 // EvaluateCommand: `digitlab evaluate CHECKPOINT...` (several: their averaged probabilities; on the test or the validation split, optionally with test-time augmentation) prints accuracy, loss, the classification report, a metrics table and the confusion matrix.
 using System.CommandLine;
-using System.Globalization;
 using System.Text.Json;
 using DigitLab.Data;
 using DigitLab.Training;
@@ -105,10 +104,10 @@ internal static class EvaluateCommand
         (int Count, ulong Seed) SplitOf(LoadedCheckpoint c, string path)
         {
             var config = c.Info.Log?.Config ?? throw new ArgumentException($"CHECKPOINT '{path}' has no run log, so its validation split is unknown; use --split test.");
-            int count = config.TryGetValue("validation", out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : 0;
-            if (count == 0) throw new ArgumentException($"CHECKPOINT '{path}' was trained with --validation 0 (on every training image), so it has no validation split; use --split test.");
-            string seed = config.TryGetValue("validation_split_seed", out var s) ? s : config.TryGetValue("seed", out var t) ? t : "0";
-            return (count, ulong.Parse(seed, CultureInfo.InvariantCulture));
+            // The recipe as training and --resume read it, defaults included: one reading of the run log.
+            var recipe = TrainerOptions.FromConfig(config);
+            if (recipe.ValidationCount == 0) throw new ArgumentException($"CHECKPOINT '{path}' was trained with --validation 0 (on every training image), so it has no validation split; use --split test.");
+            return (recipe.ValidationCount, recipe.SplitSeed);
         }
         var first = SplitOf(loaded[0], paths[0]);
         for (int i = 1; i < loaded.Count; i++)
@@ -116,7 +115,7 @@ internal static class EvaluateCommand
             var other = SplitOf(loaded[i], paths[i]);
             if (other != first)
                 throw new ArgumentException($"CHECKPOINT '{paths[i]}' held out {other.Count} images drawn with seed {other.Seed}, but '{paths[0]}' {first.Count} with seed {first.Seed}: " +
-                                            "each member trained on the others' validation images, so they have no common validation split. Train them with `digitlab train --ensemble N`, which shares one split.");
+                                            "each member trained on the others' validation images, so they have no common validation split. Train them with `digitlab train --ensemble N`, which shares one split, or each with the same --validation-seed.");
         }
         if (first.Count > trainAll.Count)
             throw new ArgumentException($"The checkpoints held out {first.Count} validation images, more than the {trainAll.Count} training images of {trainAll.Name}: check --dataset.");

@@ -107,15 +107,14 @@ public static class Checkpoint
         SafeTensors.Write(path, meta, tensors);
     }
 
-    /// <summary>Loads a checkpoint, rebuilding its architecture and checking every tensor against it.</summary>
-    /// <exception cref="FileNotFoundException">No file at <paramref name="path"/>.</exception>
-    /// <exception cref="InvalidDataException">A damaged, tampered or mismatched file; the message says what is wrong.</exception>
     /// <summary>
     /// A second, independent copy of <paramref name="source"/> (a model of <paramref name="info"/>'s architecture and
-    /// options): same weights, buffers and training/evaluation mode, its own activation caches. For serving one
-    /// checkpoint to concurrent callers without reading the file again. <paramref name="source"/> is only read, so it
-    /// may be predicting on another thread meanwhile (inference writes no parameter or buffer).
+    /// options) for inference: same weights, buffers and generator states, its own storage and activation caches, in
+    /// evaluation mode. For serving one checkpoint to concurrent callers without reading the file again.
+    /// <paramref name="source"/> is only read, so it may be predicting on another thread meanwhile (evaluation-mode
+    /// inference writes no parameter, buffer or generator); it must not be training.
     /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="source"/>'s tensors differ in name or shape from the architecture's.</exception>
     public static Module Replicate(Module source, CheckpointInfo info)
     {
         var copy = ModelZoo.Create(info.Architecture, info.Seed, info.Options);
@@ -124,10 +123,14 @@ public static class Checkpoint
         if (from.Count != to.Count || from.Zip(to).Any(pair => pair.First.Name != pair.Second.Name || !Tensor.SameShape(pair.First.Tensor.Shape, pair.Second.Tensor.Shape)))
             throw new ArgumentException($"The model to replicate is not a {info.Architecture} with these options: its tensors differ in name or shape.", nameof(source));
         foreach (var (original, replica) in from.Zip(to)) replica.Tensor.CopyFrom(original.Tensor);
-        copy.SetTraining(source.IsTraining);
+        foreach (var ((_, original), (_, replica)) in source.NamedRngs().Zip(copy.NamedRngs())) replica.SetState(original.GetState());
+        copy.Eval();
         return copy;
     }
 
+    /// <summary>Loads a checkpoint, rebuilding its architecture and checking every tensor against it.</summary>
+    /// <exception cref="FileNotFoundException">No file at <paramref name="path"/>.</exception>
+    /// <exception cref="InvalidDataException">A damaged, tampered or mismatched file; the message says what is wrong.</exception>
     public static LoadedCheckpoint Load(string path)
     {
         var content = SafeTensors.Read(path);

@@ -356,6 +356,19 @@ internal static class ConvolutionTaps
     }
 
     /// <summary>
+    /// The class's live taps as offsets ky·W + kx within an input plane (returns T) and, in <paramref name="pixels"/>,
+    /// the input index of each of the class's <paramref name="positions"/> output positions: input index + offset is
+    /// what tap t reads there. Shared by <see cref="UnfoldClass"/> and its adjoint <see cref="FoldClass"/>.
+    /// </summary>
+    private static int PlaneTaps(in Args a, Span<int> offsets, Span<int> pixels, out int positions)
+    {
+        int taps = LiveOffsets(a, offsets), k = a.G.Kernel;
+        positions = Positions(a, pixels, default);
+        for (int t = 0; t < taps; t++) offsets[t] = offsets[t] / k * a.G.Width + offsets[t] % k;
+        return taps;
+    }
+
+    /// <summary>
     /// The class's im2col of image <c>Start + i</c> of the group: column i·P + p of row c·T + t holds x[c] at position p's
     /// tap t (inside the image by construction).
     /// </summary>
@@ -365,8 +378,7 @@ internal static class ConvolutionTaps
         int inPlane = g.InPlane, kk = g.Kernel * g.Kernel;
         var x = a.Input.AsSpan((a.Start + i) * g.InChannels * inPlane, g.InChannels * inPlane);
         Span<int> offsets = stackalloc int[kk], pixels = stackalloc int[g.OutPlane];
-        int taps = LiveOffsets(a, offsets), positions = Positions(a, pixels, default);
-        for (int t = 0; t < taps; t++) offsets[t] = offsets[t] / g.Kernel * g.Width + offsets[t] % g.Kernel;
+        int taps = PlaneTaps(a, offsets, pixels, out int positions);
         var columns = a.Workspace.AsSpan(i * positions);
         for (int ch = 0; ch < g.InChannels; ch++)
         {
@@ -387,8 +399,7 @@ internal static class ConvolutionTaps
         int inPlane = g.InPlane, kk = g.Kernel * g.Kernel;
         var dx = a.InputGrad!.AsSpan((a.Start + i) * g.InChannels * inPlane, g.InChannels * inPlane);
         Span<int> offsets = stackalloc int[kk], pixels = stackalloc int[g.OutPlane];
-        int taps = LiveOffsets(a, offsets), positions = Positions(a, pixels, default);
-        for (int t = 0; t < taps; t++) offsets[t] = offsets[t] / g.Kernel * g.Width + offsets[t] % g.Kernel;
+        int taps = PlaneTaps(a, offsets, pixels, out int positions);
         var columns = a.Workspace.AsSpan(i * positions);
         for (int ch = 0; ch < g.InChannels; ch++)
         {

@@ -69,6 +69,10 @@ public abstract class Module
             foreach (var item in child.NamedBuffers(prefix + name + ".")) yield return item;
     }
 
+    /// <summary>The state dict: every parameter's value, then every buffer, by PyTorch name, in a fixed order.</summary>
+    public IEnumerable<(string Name, Tensor Tensor)> StateTensors() =>
+        NamedParameters().Select(p => (p.Name, p.Parameter.Value)).Concat(NamedBuffers());
+
     public IEnumerable<(string Name, Rng Rng)> NamedRngs(string prefix = "")
     {
         foreach (var (n, r) in OwnRngs()) yield return (prefix + n, r);

@@ -101,8 +101,7 @@ public static class Checkpoint
         if (info.Resume is not null) meta["resume"] = JsonSerializer.Serialize(info.Resume, Json);
         if (info.Optimizer is not null) meta["optimizer"] = info.Optimizer;
 
-        var tensors = model.NamedParameters().Select(p => (p.Name, p.Parameter.Value))
-            .Concat(model.NamedBuffers())
+        var tensors = model.StateTensors()
             .Concat((optimizerState ?? []).Select(s => (OptimizerPrefix + s.Name, s.Tensor)));
         SafeTensors.Write(path, meta, tensors);
     }
@@ -118,8 +117,8 @@ public static class Checkpoint
     public static Module Replicate(Module source, CheckpointInfo info)
     {
         var copy = ModelZoo.Create(info.Architecture, info.Seed, info.Options);
-        var from = source.NamedParameters().Select(p => (p.Name, Tensor: p.Parameter.Value)).Concat(source.NamedBuffers()).ToList();
-        var to = copy.NamedParameters().Select(p => (p.Name, Tensor: p.Parameter.Value)).Concat(copy.NamedBuffers()).ToList();
+        var from = source.StateTensors().ToList();
+        var to = copy.StateTensors().ToList();
         if (from.Count != to.Count || from.Zip(to).Any(pair => pair.First.Name != pair.Second.Name || !Tensor.SameShape(pair.First.Tensor.Shape, pair.Second.Tensor.Shape)))
             throw new ArgumentException($"The model to replicate is not a {info.Architecture} with these options: its tensors differ in name or shape.", nameof(source));
         foreach (var (original, replica) in from.Zip(to)) replica.Tensor.CopyFrom(original.Tensor);
@@ -168,7 +167,7 @@ public static class Checkpoint
         var byName = new Dictionary<string, Tensor>();
         foreach (var (name, tensor) in content.Tensors) byName[name] = tensor;
 
-        var expected = model.NamedParameters().Select(p => (p.Name, Tensor: p.Parameter.Value)).Concat(model.NamedBuffers()).ToList();
+        var expected = model.StateTensors().ToList();
         foreach (var (name, target) in expected)
         {
             if (!byName.Remove(name, out var stored))

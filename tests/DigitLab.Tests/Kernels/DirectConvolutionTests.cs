@@ -26,13 +26,19 @@ public class DirectConvolutionTests
         var g = new ConvGeometry(n, c, h, w, o, k, 1, p);
         Assert.True(DirectConvolution.SupportsForward(g) || DirectConvolution.SupportsBackward(g, inputGradient: false),
             $"{g} should take the direct route");
+        CompareWithReferenceAtOneTwoAndThreeThreads(g, bias: (n + k) % 2 == 1);
+    }
+
+    /// <summary><see cref="ConvolutionTests.CompareWithReference"/> with 1, 2 and 3 kernel threads (3: uneven splits).</summary>
+    internal static void CompareWithReferenceAtOneTwoAndThreeThreads(ConvGeometry g, bool bias)
+    {
         int saved = Threading.Threads;
         try
         {
             foreach (int threads in new[] { 1, 2, 3 })
             {
                 Threading.Threads = threads;
-                ConvolutionTests.CompareWithReference(g, bias: (n + k) % 2 == 1);
+                ConvolutionTests.CompareWithReference(g, bias);
             }
         }
         finally { Threading.Threads = saved; }
@@ -109,16 +115,7 @@ public class ChannelLaneConvolutionTests
     {
         var g = new ConvGeometry(n, c, h, w, o, k, s, p);
         Assert.True(ChannelLaneConvolution.SupportsForward(g), $"{g} should take the channel-lane route");
-        int saved = Threading.Threads;
-        try
-        {
-            foreach (int threads in new[] { 1, 2, 3 })
-            {
-                Threading.Threads = threads;
-                ConvolutionTests.CompareWithReference(g, bias: (n + k) % 2 == 1);
-            }
-        }
-        finally { Threading.Threads = saved; }
+        DirectConvolutionTests.CompareWithReferenceAtOneTwoAndThreeThreads(g, bias: (n + k) % 2 == 1);
     }
 
     [Fact]

@@ -29,8 +29,10 @@ public static class WebSetup
             var configuration = sp.GetRequiredService<IConfiguration>();
             return DigitLabOptions.From(configuration, configuration["urls"] ?? DigitLabOptions.DefaultUrl);
         });
-        services.TryAddSingleton(sp => new CheckpointModelStore(
-            sp.GetRequiredService<DigitLabOptions>().ModelsDirectory, sp.GetRequiredService<ILogger<CheckpointModelStore>>()));
+        // Predictions run on the web app's own compute context, set once here: a training job has its own, so training
+        // never changes how predictions run.
+        services.TryAddSingleton(sp => new CheckpointModelStore(sp.GetRequiredService<DigitLabOptions>().ModelsDirectory,
+            new Runtime.ComputeContext(sp.GetRequiredService<DigitLabOptions>().PredictionThreads), sp.GetRequiredService<ILogger<CheckpointModelStore>>()));
         services.TryAddSingleton<IModelStore>(sp => sp.GetRequiredService<CheckpointModelStore>());
         services.TryAddSingleton<IDatasetProvider>(sp => new MnistProvider(sp.GetRequiredService<DigitLabOptions>().DataDirectory));
         services.TryAddSingleton<ITrainingBackend>(sp => new LibraryTrainingBackend(

@@ -2,6 +2,7 @@
 // job control, events) is tested on its own in milliseconds. The real library is tested in RealModelTests.
 using DigitLab.Training;
 using DigitLab.Web.Services;
+using DigitLab.Evaluation;
 
 namespace DigitLab.Web.Tests;
 

@@ -2,6 +2,7 @@
 using System.Net;
 using DigitLab.Training;
 using DigitLab.Web.Api;
+using DigitLab.Evaluation;
 
 namespace DigitLab.Web.Tests;
 

@@ -7,6 +7,7 @@ using System.Text.Json;
 using DigitLab.Data;
 using DigitLab.Training;
 using DigitLab.Web.Api;
+using DigitLab.Evaluation;
 
 namespace DigitLab.Web.Tests;
 
@@ -34,11 +35,10 @@ public sealed class RealModelTests(BrowserFixture fixture)
     }
 
     [Fact]
-    public async Task ConcurrentPredictions_OnMoreReplicasThanCores_AnswerAsOneAtATime()
+    public async Task ThirtyTwoConcurrentPredictions_OnOneLoadedModel_WhileATrainingJobRuns_AnswerAsOneAtATime()
     {
-        // Many requests at once: wherever they overlap, the busy model's extra replicas are copied from memory,
-        // and every answer must equal the one-at-a-time answer. (How many overlap is up to the scheduler; the
-        // copy itself is checked bit for bit in CheckpointTests.)
+        // One loaded model serves every request, each in a workspace of its own; a real training job runs meanwhile on
+        // its own compute context. Every answer must equal the one-at-a-time answer, bit for bit.
         using var client = Client();
         var test = DatasetStore.LoadTest(null);
         const int images = 8, copies = 4;
@@ -47,13 +47,32 @@ public sealed class RealModelTests(BrowserFixture fixture)
         for (int i = 0; i < images; i++)
             alone[i] = (await HttpAssert.Ok<PredictResponse>(await client.PostAsJsonAsync("api/predict", new { pixels = pixels[i], model = BrowserFixture.ModelName }))).Results[0].Probabilities;
 
-        var together = await Task.WhenAll(Enumerable.Range(0, images * copies).Select(async k =>
+        const string job = "concurrency-job";
+        var started = await client.PostAsJsonAsync("api/training", new { model = "mlp", epochs = 5, batchSize = 32, name = job });
+        Assert.Equal(HttpStatusCode.Accepted, started.StatusCode);
+        try
         {
-            using var response = await client.PostAsJsonAsync("api/predict", new { pixels = pixels[k % images], model = BrowserFixture.ModelName });
-            return (Image: k % images, Answer: await HttpAssert.Ok<PredictResponse>(response));
-        }));
-        foreach (var (image, answer) in together)
-            Assert.Equal(alone[image], answer.Results[0].Probabilities);
+            var together = await Task.WhenAll(Enumerable.Range(0, images * copies).Select(async k =>
+            {
+                using var response = await client.PostAsJsonAsync("api/predict", new { pixels = pixels[k % images], model = BrowserFixture.ModelName });
+                return (Image: k % images, Answer: await HttpAssert.Ok<PredictResponse>(response));
+            }));
+            using (var status = JsonDocument.Parse(await client.GetStringAsync("api/training")))
+                Assert.Equal("running", status.RootElement.GetProperty("state").GetString()); // the job overlapped the predictions
+            foreach (var (image, answer) in together)
+                Assert.Equal(alone[image], answer.Results[0].Probabilities);
+        }
+        finally
+        {
+            await client.PostAsync("api/training/cancel", null);
+            for (int i = 0; i < 300; i++)
+            {
+                using var status = JsonDocument.Parse(await client.GetStringAsync("api/training"));
+                if (status.RootElement.GetProperty("state").GetString() != "running") break;
+                await Task.Delay(100);
+            }
+            File.Delete(Path.Combine(fixture.ModelsDirectory, job + ".safetensors"));
+        }
     }
 
     [Fact]

@@ -7,6 +7,7 @@ using System.Runtime.Intrinsics.X86;
 using DigitLab.Kernels;
 using DigitLab.Nn;
 using DigitLab.Tensors;
+using DigitLab.Runtime;
 
 namespace DigitLab.Cli.Commands;
 
@@ -93,31 +94,27 @@ internal static class BenchKernelsCommand
 
     private static void Run(int[] threadCounts, int reps, bool large, GemmKernel kernel)
     {
-        int savedThreads = Threading.Threads;
         Console.WriteLine($"DigitLab kernel benchmark: {Environment.ProcessorCount} cores, GEMM kernel {kernel}, " +
                           $"load average {FormatLoad(BenchTrainCommand.LoadAverage())}, median of {reps} after warm-up");
         var shapes = ModelShapes.ToList();
         shapes.Add(new GemmShape("square", 1024, 1024, 1024, false, false));
         if (large) shapes.Add(new GemmShape("square", 2048, 2048, 2048, false, false));
-        try
+        foreach (int threads in threadCounts)
         {
-            foreach (int threads in threadCounts)
+            // One context per thread count and route choice: nothing global is switched.
+            using var compute = new ComputeContext(threads);
+            using var im2colOnly = compute.WithDirectConvolution(false);
             {
-                Threading.Threads = threads;
                 string label = threads == 1 ? "1 thread " : $"{threads} threads";
                 string fma = Avx512F.IsSupported ? "AVX-512" : "AVX2";
                 Console.WriteLine($"FMA peak ({fma}, independent FMAs)  {label}  {PeakGflops(threads),7:F1} GFLOP/s");
                 // Each layer by the route the engine takes and by im2col + GEMM alone, for comparison.
                 foreach (var layer in ConvLayers)
                     foreach (bool direct in new[] { true, false })
-                    {
-                        Convolution.DirectRoutes = direct;
-                        TimeConv(layer, reps, label, direct ? "chosen route" : "im2col+GEMM");
-                    }
-                Convolution.DirectRoutes = true;
+                        TimeConv(direct ? compute : im2colOnly, layer, reps, label, direct ? "chosen route" : "im2col+GEMM");
                 foreach (var shape in shapes)
                 {
-                    var (median, best, bytes) = TimeGemm(shape, kernel, reps);
+                    var (median, best, bytes) = TimeGemm(compute, shape, kernel, reps);
                     double flops = 2.0 * shape.M * shape.N * shape.K;
                     string op = $"{(shape.TransA ? 'T' : 'N')}{(shape.TransB ? 'T' : 'N')}";
                     Console.WriteLine($"GEMM {shape.M}x{shape.N}x{shape.K} {op}  {label}  {flops / median / 1e9,7:F1} GFLOP/s  " +
@@ -125,15 +122,10 @@ internal static class BenchKernelsCommand
                 }
             }
         }
-        finally
-        {
-            Convolution.DirectRoutes = true;
-            Threading.Threads = savedThreads;
-        }
     }
 
     /// <summary>Median and fastest seconds per call, and bytes allocated per call (all threads), of one GEMM shape.</summary>
-    private static (double Median, double Best, long BytesPerCall) TimeGemm(GemmShape s, GemmKernel kernel, int reps)
+    private static (double Median, double Best, long BytesPerCall) TimeGemm(ComputeContext compute, GemmShape s, GemmKernel kernel, int reps)
     {
         var rng = new Rng(1234);
         var a = new float[s.M * s.K];
@@ -142,7 +134,7 @@ internal static class BenchKernelsCommand
         for (int i = 0; i < a.Length; i++) a[i] = rng.Uniform(-1, 1);
         for (int i = 0; i < b.Length; i++) b[i] = rng.Uniform(-1, 1);
         int lda = s.TransA ? s.M : s.K, ldb = s.TransB ? s.K : s.N;
-        void Call() => Gemm.Multiply(kernel, s.TransA, s.TransB, s.M, s.N, s.K, a, lda, b, ldb, c, s.N, false);
+        void Call() => Gemm.Multiply(compute, kernel, s.TransA, s.TransB, s.M, s.N, s.K, a, lda, b, ldb, c, s.N, false);
 
         // Warm-up: JIT, pack buffers grown, caches and thread pool started; also sizes a repetition to ~50 ms.
         var watch = Stopwatch.StartNew();
@@ -169,8 +161,9 @@ internal static class BenchKernelsCommand
     /// Times one Conv2d layer's Forward, and its Backward (weight, bias and input gradients) right after
     /// a Forward, as in training; prints median ms, GFLOP/s of the convolution arithmetic and bytes per call.
     /// </summary>
-    private static void TimeConv(ConvLayer layer, int reps, string label, string route)
+    private static void TimeConv(ComputeContext compute, ConvLayer layer, int reps, string label, string route)
     {
+        var workspace = new Workspace(compute, training: true);
         var conv = new Conv2d(layer.InChannels, layer.OutChannels, layer.Kernel, stride: layer.Stride, padding: layer.Padding);
         conv.ResetParameters(new Rng(5));
         var input = new Tensor(ConvBatch, layer.InChannels, layer.Size, layer.Size);
@@ -182,9 +175,9 @@ internal static class BenchKernelsCommand
         double forwardFlops = 2.0 * ConvBatch * layer.OutChannels * outShape[2] * outShape[3]
                               * layer.InChannels * layer.Kernel * layer.Kernel;
 
-        for (int i = 0; i < 3; i++) { conv.Forward(input); conv.Backward(outputGrad); } // warm-up
+        for (int i = 0; i < 3; i++) { conv.Forward(input, workspace); conv.Backward(outputGrad, workspace); } // warm-up
         long t0 = Stopwatch.GetTimestamp();
-        conv.Forward(input);
+        conv.Forward(input, workspace);
         int calls = Math.Max(1, (int)(0.05 / Math.Max(1e-6, Stopwatch.GetElapsedTime(t0).TotalSeconds)));
         var forward = new double[reps];
         var backward = new double[reps];
@@ -195,11 +188,11 @@ internal static class BenchKernelsCommand
             {
                 long before = GC.GetTotalAllocatedBytes(precise: true);
                 long start = Stopwatch.GetTimestamp();
-                conv.Forward(input);
+                conv.Forward(input, workspace);
                 forward[r] += Stopwatch.GetElapsedTime(start).TotalSeconds;
                 long middle = GC.GetTotalAllocatedBytes(precise: true);
                 start = Stopwatch.GetTimestamp();
-                conv.Backward(outputGrad);
+                conv.Backward(outputGrad, workspace);
                 backward[r] += Stopwatch.GetElapsedTime(start).TotalSeconds;
                 backwardBytes += GC.GetTotalAllocatedBytes(precise: true) - middle;
                 forwardBytes += middle - before;

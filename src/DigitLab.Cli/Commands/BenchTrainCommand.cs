@@ -9,6 +9,7 @@ using DigitLab.Data;
 using DigitLab.Models;
 using DigitLab.Nn;
 using DigitLab.Tensors;
+using DigitLab.Runtime;
 
 namespace DigitLab.Cli.Commands;
 
@@ -90,19 +91,14 @@ internal static class BenchTrainCommand
             var log = json ? Console.Error : Console.Out;
             log.WriteLine($"DigitLab training benchmark: {Environment.ProcessorCount} cores, {threads} threads, batch {batch}, " +
                           $"{warmup} warm-up + {steps} timed steps{(repeat > 1 ? $" (fastest of {repeat})" : "")}, Adam; data: {dataNote}; load average {LoadAverage():F2}");
-            int saved = Threading.Threads;
             var results = new List<Result>();
-            try
+            using var compute = new ComputeContext(threads);
+            foreach (var name in models)
             {
-                Threading.Threads = threads;
-                foreach (var name in models)
-                {
-                    var r = Measure(name, data, steps, warmup, batch, inferenceBatch, repeat, profile);
-                    results.Add(r);
-                    if (!json) Print(r);
-                }
+                var r = Measure(name, data, compute, steps, warmup, batch, inferenceBatch, repeat, profile);
+                results.Add(r);
+                if (!json) Print(r);
             }
-            finally { Threading.Threads = saved; }
             if (json) Console.WriteLine(JsonSerializer.Serialize(results, CliCommon.Json));
             return 0;
         });
@@ -148,22 +144,22 @@ internal static class BenchTrainCommand
         }
     }
 
-    internal static Result Measure(string name, MnistDataset data, int steps, int warmup, int batchSize, int inferenceBatch, int repeat, bool profile)
+    internal static Result Measure(string name, MnistDataset data, ComputeContext compute, int steps, int warmup, int batchSize, int inferenceBatch, int repeat, bool profile)
     {
         var model = ModelZoo.Create(name, seed: 1);
         var optimizer = new Adam(model.NamedParameters(), 1e-3);
         var loss = new SoftmaxCrossEntropy();
         var batcher = new Batcher(data, batchSize, Normalization.Mnist, seed: 1);
         batcher.StartEpoch();
-        model.Train();
+        var workspace = new Workspace(compute, training: true);
 
         void Step()
         {
             if (!batcher.Next() || batcher.Count != batchSize) { batcher.StartEpoch(); batcher.Next(); }
             optimizer.ZeroGrad();
-            var logits = model.Forward(batcher.Images);
+            var logits = model.Forward(batcher.Images, workspace);
             loss.Forward(logits, batcher.LabelSpan);
-            model.Backward(loss.Backward());
+            model.Backward(loss.Backward(), workspace);
             optimizer.Step();
         }
 
@@ -184,20 +180,20 @@ internal static class BenchTrainCommand
         double trainRate = (double)steps * batchSize / best;
 
         IReadOnlyList<ProfileRow>? rows = null;
-        if (profile) rows = Profile(model, optimizer, loss, batcher, batchSize, Math.Max(10, Math.Min(steps, 50)));
+        if (profile) rows = Profile(model, workspace, optimizer, loss, batcher, batchSize, Math.Max(10, Math.Min(steps, 50)));
 
         // Inference: one fixed batch, eval mode (batch norm running statistics, no dropout).
-        model.Eval();
+        var evaluation = new Workspace(compute, training: false);
         var inferenceBatcher = new Batcher(data, Math.Min(inferenceBatch, data.Count), Normalization.Mnist, shuffle: false);
         inferenceBatcher.StartEpoch();
         inferenceBatcher.Next();
         var images = inferenceBatcher.Images;
-        model.Forward(images);
+        model.Forward(images, evaluation);
         double fastest = double.MaxValue;
         for (int r = 0; r < InferencePasses; r++)
         {
             long start = Stopwatch.GetTimestamp();
-            model.Forward(images);
+            model.Forward(images, evaluation);
             fastest = Math.Min(fastest, Stopwatch.GetElapsedTime(start).TotalSeconds);
         }
         double inferenceRate = images.Shape[0] / fastest;
@@ -205,17 +201,17 @@ internal static class BenchTrainCommand
         // Latency: one image at a time, as the web app predicts.
         var one = new Tensor(1, 1, MnistDataset.Rows, MnistDataset.Cols);
         images.Span[..MnistDataset.Pixels].CopyTo(one.Span);
-        for (int i = 0; i < 20; i++) model.Forward(one);
+        for (int i = 0; i < 20; i++) model.Forward(one, evaluation);
         var latencies = new double[LatencyCalls];
         for (int i = 0; i < LatencyCalls; i++)
         {
             long start = Stopwatch.GetTimestamp();
-            model.Forward(one);
+            model.Forward(one, evaluation);
             latencies[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
         }
         Array.Sort(latencies);
 
-        return new Result(name, model.ParameterCount(), Threading.Threads, batchSize, steps, trainRate, bestCpu, inferenceRate,
+        return new Result(name, model.ParameterCount(), compute.Threads, batchSize, steps, trainRate, bestCpu, inferenceRate,
             latencies[LatencyCalls / 2], bytes, LoadAverage(), rows);
     }
 
@@ -223,7 +219,7 @@ internal static class BenchTrainCommand
     /// Runs <paramref name="steps"/> training steps layer by layer with a stopwatch around each: the model's nested
     /// Sequentials are unrolled (that is all a Sequential does), other containers (residual blocks) are timed whole.
     /// </summary>
-    private static IReadOnlyList<ProfileRow> Profile(Module model, Optimizer optimizer, SoftmaxCrossEntropy loss, Batcher batcher, int batchSize, int steps)
+    private static IReadOnlyList<ProfileRow> Profile(Module model, Workspace workspace, Optimizer optimizer, SoftmaxCrossEntropy loss, Batcher batcher, int batchSize, int steps)
     {
         var layers = new List<(string Name, Module Module)>();
         Unroll("", model, layers);
@@ -248,7 +244,7 @@ internal static class BenchTrainCommand
             for (int i = 0; i < layers.Count; i++)
             {
                 Start();
-                x = layers[i].Module.Forward(x);
+                x = layers[i].Module.Forward(x, workspace);
                 Stop(i + 2, 0);
             }
             Start();
@@ -258,7 +254,7 @@ internal static class BenchTrainCommand
             for (int i = layers.Count - 1; i >= 0; i--)
             {
                 Start();
-                g = layers[i].Module.Backward(g);
+                g = layers[i].Module.Backward(g, workspace);
                 Stop(i + 2, 1);
             }
             Start();

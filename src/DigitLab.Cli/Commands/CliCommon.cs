@@ -4,6 +4,8 @@ using System.Text.Json;
 using DigitLab.Data;
 using Spectre.Console;
 
+using DigitLab.IO;
+
 namespace DigitLab.Cli.Commands;
 
 /// <summary>Both sets of a dataset, where they came from, and the dataset's description.</summary>
@@ -45,17 +47,14 @@ internal static class CliCommon
     /// <summary>--json: machine-readable output on stdout, progress and notes on stderr.</summary>
     public static Option<bool> JsonOption() => new("--json")
     {
-        Description = "Print JSON instead of tables",
+        Description = "Print machine-readable JSON instead of tables",
     };
 
     public static DatasetKind Kind(ParseResult parse, Option<string> datasetOption) =>
         DatasetSpec.ParseKind(parse.GetValue(datasetOption) ?? "mnist");
 
-    public static JsonSerializerOptions Json { get; } = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-    };
+    /// <summary>What --json prints with: the one JSON policy of every file and output (<see cref="DigitLabJson"/>).</summary>
+    public static JsonSerializerOptions Json => DigitLabJson.Options;
 
     /// <summary>
     /// Loads train and test sets, fetching them when missing. Shows a Spectre progress display on an

@@ -6,6 +6,7 @@ using DigitLab.Data;
 using DigitLab.Models;
 using DigitLab.Training;
 using Spectre.Console;
+using DigitLab.Evaluation;
 
 namespace DigitLab.Cli.Commands;
 
@@ -17,7 +18,7 @@ internal static class CompareCommand
         var recipe = new RecipeOptions();
         var data = new DataOptions();
         var output = new Option<string?>("--out") { Description = "Folder for each run's checkpoint and run log (default: runs/compare-<UTC time>)" };
-        var json = ModelCli.JsonOption();
+        var json = CliCommon.JsonOption();
         var command = new Command("compare", "Train several models with the same recipe and compare parameters, accuracies, macro F1, test loss and training time");
         command.Options.Add(models);
         recipe.AddTo(command);
@@ -53,7 +54,7 @@ internal static class CompareCommand
                     Console.Error.WriteLine($"Stopped during {options.Model}; its checkpoint is {path} (resume with digitlab train --resume {path}). Comparison so far:");
                     break;
                 }
-                log.Test = Evaluator.Evaluate(trainer.Model, test, trainer.Normalization);
+                log.Test = Evaluator.Evaluate(trainer.Model, test, trainer.Normalization, trainer.Compute);
                 trainer.SaveCheckpoint(path);
                 log.Save(ModelCli.RunLogPath(path));
                 logs.Add(log);
@@ -61,7 +62,7 @@ internal static class CompareCommand
 
             if (asJson)
             {
-                Console.WriteLine(JsonSerializer.Serialize(logs.Select(Row), ModelCli.Json));
+                Console.WriteLine(JsonSerializer.Serialize(logs.Select(Row), CliCommon.Json));
                 return logs.Count == recipes.Count ? 0 : 130;
             }
             var table = new Table().Border(TableBorder.Rounded).Title($"{first.Epochs} epochs, {first.Optimizer} lr {first.LearningRate}, batch {first.BatchSize}, seed {first.Seed}");

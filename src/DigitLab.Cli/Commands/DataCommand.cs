@@ -4,6 +4,7 @@ using System.Text.Json;
 using DigitLab.Data;
 using DigitLab.Reports;
 using Spectre.Console;
+using DigitLab.IO;
 
 namespace DigitLab.Cli.Commands;
 

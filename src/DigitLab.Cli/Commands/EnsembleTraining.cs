@@ -4,6 +4,8 @@ using DigitLab.Data;
 using DigitLab.Nn;
 using DigitLab.Training;
 using Spectre.Console;
+using DigitLab.Evaluation;
+using DigitLab.Runtime;
 
 namespace DigitLab.Cli.Commands;
 
@@ -35,13 +37,12 @@ internal static class EnsembleTraining
             var options = recipe with { Seed = recipe.Seed + (ulong)k, ValidationSeed = recipe.SplitSeed };
             var trainer = Trainer.Create(options);
             trainer.Log.Dataset = kind.ToString().ToLowerInvariant();
-            if (options.Threads > 0) Tensors.Threading.Threads = options.Threads;
             if (!asJson)
-                AnsiConsole.MarkupLine($"Member {k + 1}/{count}: [bold]{options.Model}[/] seed {options.Seed}, {options.Epochs} epochs, {Tensors.Threading.Threads} threads.");
+                AnsiConsole.MarkupLine($"Member {k + 1}/{count}: [bold]{options.Model}[/] seed {options.Seed}, {options.Epochs} epochs, {trainer.Compute.Threads} threads.");
             var log = TrainCommand.RunWithProgress(trainer, train, validation, quiet: asJson);
             if (!log.Complete) return 130;
             log.Test = tta is null || tta.Shifts.Count == 1
-                ? Evaluator.Evaluate(trainer.Model, test, trainer.Normalization, collectMisclassified: false)
+                ? Evaluator.Evaluate(trainer.Model, test, trainer.Normalization, trainer.Compute, collectMisclassified: false)
                 : TrainCommand.TestEvaluation(trainer, test, tta);
             string path = $"{stem}-{k + 1}.safetensors";
             trainer.SaveCheckpoint(path);
@@ -54,18 +55,19 @@ internal static class EnsembleTraining
                 AnsiConsole.MarkupLine($"Member {k + 1}: {(log.Epochs[^1].ValidationAccuracy is double v ? $"validation {ModelCli.Percent(v)}" : "no validation set")}, " +
                                        $"test [bold]{ModelCli.Percent(log.Test.Accuracy)}[/], {log.TrainSeconds:F1} s  ({Markup.Escape(path)})");
         }
-        var result = Ensemble.Evaluate(models, test, normalization!.Value, tta: tta);
-        var validationResult = validation is null ? null : Ensemble.Evaluate(models, validation, normalization!.Value, tta: tta);
+        using var compute = new ComputeContext(recipe.Threads);
+        var result = Evaluator.Evaluate(models, test, normalization!.Value, compute, tta: tta);
+        var validationResult = validation is null ? null : Evaluator.Evaluate(models, validation, normalization!.Value, compute, tta: tta);
         if (asJson)
         {
             Console.WriteLine(JsonSerializer.Serialize(new
             {
-                members = logs.Select(l => new { seed = l.Config["seed"], validationAccuracy = l.Epochs[^1].ValidationAccuracy, testAccuracy = l.Test!.Accuracy, trainSeconds = l.TrainSeconds }),
+                members = logs.Select(l => new { seed = l.Recipe!.Seed, validationAccuracy = l.Epochs[^1].ValidationAccuracy, testAccuracy = l.Test!.Accuracy, trainSeconds = l.TrainSeconds }),
                 ensemble = result,
                 ensembleValidationAccuracy = validationResult?.Accuracy,
                 tta = (tta ?? TestTimeAugmentation.None).Name,
                 trainSeconds = seconds,
-            }, ModelCli.Json));
+            }, CliCommon.Json));
             return 0;
         }
         if (tta is not null && tta.Shifts.Count > 1)

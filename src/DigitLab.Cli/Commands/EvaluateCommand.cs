@@ -4,6 +4,9 @@ using System.Text.Json;
 using DigitLab.Data;
 using DigitLab.Training;
 using Spectre.Console;
+using DigitLab.Evaluation;
+
+using DigitLab.Runtime;
 
 namespace DigitLab.Cli.Commands;
 
@@ -25,7 +28,7 @@ internal static class EvaluateCommand
         split.AcceptOnlyFromAmong("test", "validation");
         var tta = TtaOption();
         var data = new DataOptions();
-        var json = ModelCli.JsonOption();
+        var json = CliCommon.JsonOption();
         var command = new Command("evaluate", "Evaluate a checkpoint (or an ensemble of several) on the test set or the validation split, optionally with test-time augmentation: accuracy, loss, per-class precision/recall/F1, confusion matrix");
         command.Arguments.Add(checkpoint);
         command.Options.Add(balanced);
@@ -52,14 +55,13 @@ internal static class EvaluateCommand
             if (r.GetValue(split) == "validation") test = ValidationSplit(loaded, paths, trainAll);
             if (perClass > 0) test = Evaluator.Balanced(test, perClass);
             var normalization = new Normalization(info.NormalizationMean, info.NormalizationStd);
-            var result = loaded.Count == 1 && views.Shifts.Count == 1
-                ? Evaluator.Evaluate(loaded[0].Model, test, normalization)
-                : Ensemble.Evaluate(loaded.Select(l => l.Model).ToList(), test, normalization, tta: views);
+            using var compute = new ComputeContext();
+            var result = Evaluator.Evaluate(loaded.Select(l => l.Model).ToList(), test, normalization, compute, tta: views);
             string name = loaded.Count == 1 ? info.Architecture : $"ensemble of {loaded.Count} ({string.Join(", ", loaded.Select(l => l.Info.Architecture))})";
             if (views.Shifts.Count > 1) name += $", test-time augmentation {views}";
             if (r.GetValue(json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(new { model = name, checkpoints = paths, dataset = test.Name, tta = views.Name, result }, ModelCli.Json));
+                Console.WriteLine(JsonSerializer.Serialize(new { model = name, checkpoints = paths, dataset = test.Name, tta = views.Name, result }, CliCommon.Json));
                 return 0;
             }
             AnsiConsole.MarkupLine($"[bold]{Markup.Escape(name)}[/] on {Markup.Escape(test.Name)} ({test.Count:N0} images)");
@@ -103,9 +105,8 @@ internal static class EvaluateCommand
     {
         (int Count, ulong Seed) SplitOf(LoadedCheckpoint c, string path)
         {
-            var config = c.Info.Log?.Config ?? throw new ArgumentException($"CHECKPOINT '{path}' has no run log, so its validation split is unknown; use --split test.");
             // The recipe as training and --resume read it, defaults included: one reading of the run log.
-            var recipe = TrainerOptions.FromConfig(config);
+            var recipe = c.Info.Log?.Recipe ?? throw new ArgumentException($"CHECKPOINT '{path}' has no run log with a recipe, so its validation split is unknown; use --split test.");
             if (recipe.ValidationCount == 0) throw new ArgumentException($"CHECKPOINT '{path}' was trained with --validation 0 (on every training image), so it has no validation split; use --split test.");
             return (recipe.ValidationCount, recipe.SplitSeed);
         }

@@ -6,6 +6,8 @@ using DigitLab.Data;
 using DigitLab.Models;
 using DigitLab.Training;
 using Spectre.Console;
+using DigitLab.Evaluation;
+using DigitLab.IO;
 
 namespace DigitLab.Cli.Commands;
 
@@ -14,23 +16,23 @@ internal sealed class RecipeOptions
 {
     private static readonly TrainerOptions D = new();
 
-    public Option<string> Optimizer { get; } = new("--optimizer") { Description = "Optimizer: adam or sgd", DefaultValueFactory = _ => D.Optimizer };
+    public Option<string> Optimizer { get; } = new("--optimizer") { Description = "Optimizer: adam or sgd", DefaultValueFactory = _ => RecipeChoices.Name(D.Optimizer) };
     public Option<double> LearningRate { get; } = new("--lr") { Description = "Learning rate (the peak rate for --schedule onecycle)", DefaultValueFactory = _ => D.LearningRate };
     public Option<int> BatchSize { get; } = new("--batch-size") { Description = "Images per batch", DefaultValueFactory = _ => D.BatchSize };
     public Option<int> Epochs { get; } = new("--epochs") { Description = "Passes over the training set", DefaultValueFactory = _ => D.Epochs };
-    public Option<string> Schedule { get; } = new("--schedule") { Description = "Learning-rate schedule: none, step, cosine or onecycle (per batch)", DefaultValueFactory = _ => D.Schedule };
+    public Option<string> Schedule { get; } = new("--schedule") { Description = "Learning-rate schedule: none, step, cosine or onecycle (per batch)", DefaultValueFactory = _ => RecipeChoices.Name(D.Schedule) };
     public Option<double> StepGamma { get; } = new("--step-gamma") { Description = "--schedule step: multiply the rate by this", DefaultValueFactory = _ => D.StepGamma };
     public Option<int> StepEpochs { get; } = new("--step-epochs") { Description = "--schedule step: every this many epochs", DefaultValueFactory = _ => D.StepEpochs };
     public Option<double> WeightDecay { get; } = new("--weight-decay") { Description = "L2 weight decay", DefaultValueFactory = _ => D.WeightDecay };
     public Option<double> Momentum { get; } = new("--momentum") { Description = "SGD momentum (sgd only)", DefaultValueFactory = _ => D.Momentum };
     public Option<string> Dropout { get; } = new("--dropout") { Description = "Dropout on or off, for models that have it (cnn-dropout, net3)", DefaultValueFactory = _ => "on" };
-    public Option<string> Augment { get; } = new("--augment") { Description = "Training augmentation: none, affine, elastic or affine+elastic", DefaultValueFactory = _ => D.Augmentation };
+    public Option<string> Augment { get; } = new("--augment") { Description = "Training augmentation: none, affine, elastic or affine+elastic", DefaultValueFactory = _ => RecipeChoices.Name(D.Augmentation) };
     public Option<double> LabelSmoothing { get; } = new("--label-smoothing") { Description = "Label smoothing in [0, 1)", DefaultValueFactory = _ => D.LabelSmoothing };
     public Option<int> Validation { get; } = new("--validation") { Description = "Training images held out for validation (stratified); 0 for none", DefaultValueFactory = _ => D.ValidationCount };
     public Option<ulong> Seed { get; } = new("--seed") { Description = "Seed for initialisation, shuffling, augmentation and dropout", DefaultValueFactory = _ => D.Seed };
     public Option<ulong?> ValidationSeed { get; } = new("--validation-seed") { Description = "Seed of the validation split (default: --seed; an --ensemble's members all hold out the first seed's split)" };
     public Option<int> Threads { get; } = new("--threads") { Description = "Kernel threads; 0 = all cores", DefaultValueFactory = _ => D.Threads };
-    public Option<string> Normalization { get; } = new("--normalization") { Description = "Pixel normalisation: mnist (0.1307/0.3081) or half (0.5/0.5)", DefaultValueFactory = _ => D.Normalization };
+    public Option<string> Normalization { get; } = new("--normalization") { Description = "Pixel normalisation: mnist (0.1307/0.3081) or half (0.5/0.5)", DefaultValueFactory = _ => RecipeChoices.Name(D.Normalization) };
     public Option<double> ClipNorm { get; } = new("--clip-norm") { Description = "Clip the gradient norm to this; 0 = off", DefaultValueFactory = _ => D.ClipNorm };
 
     public void AddTo(Command command)
@@ -52,12 +54,18 @@ internal sealed class RecipeOptions
             throw new ArgumentException($"{modelOption} '{model}' is not a known model; use one of {string.Join(", ", ModelZoo.Names)}.");
         var m = modelDefaults ? TrainerOptions.ForModel(name) : new TrainerOptions { Model = name };
         T Get<T>(Option<T> option, T modelDefault) => r.GetResult(option) is { Implicit: false } ? r.GetValue(option)! : modelDefault;
-        string Choice(Option<string> option, string modelDefault, params string[] allowed)
+        T Choice<T>(Option<string> option, T modelDefault) where T : struct, Enum =>
+            r.GetResult(option) is { Implicit: false } ? RecipeChoices.Parse<T>(r.GetValue(option), option.Name) : modelDefault;
+        bool OnOff(Option<string> option, bool modelDefault)
         {
-            string value = Get(option, modelDefault).Trim().ToLowerInvariant();
-            if (!allowed.Contains(value))
-                throw new ArgumentException($"{option.Name} must be one of {string.Join(", ", allowed)}, found '{value}'.");
-            return value;
+            if (r.GetResult(option) is not { Implicit: false }) return modelDefault;
+            string value = (r.GetValue(option) ?? "").Trim().ToLowerInvariant();
+            return value switch
+            {
+                "on" => true,
+                "off" => false,
+                _ => throw new ArgumentException($"{option.Name} must be one of on, off, found '{value}'."),
+            };
         }
         int AtLeast(Option<int> option, int modelDefault, int min, string? note = null)
         {
@@ -75,29 +83,26 @@ internal sealed class RecipeOptions
 
         var options = m with
         {
-            Optimizer = Choice(Optimizer, m.Optimizer, "adam", "sgd"),
+            Optimizer = Choice(Optimizer, m.Optimizer),
             LearningRate = Range(LearningRate, m.LearningRate, "a positive number (e.g. 0.001)", v => v > 0),
             BatchSize = AtLeast(BatchSize, m.BatchSize, 1),
             Epochs = AtLeast(Epochs, m.Epochs, 1),
-            Schedule = Choice(Schedule, m.Schedule, "none", "step", "cosine", "onecycle"),
+            Schedule = Choice(Schedule, m.Schedule),
             StepGamma = Range(StepGamma, m.StepGamma, "a positive number", v => v > 0),
             StepEpochs = AtLeast(StepEpochs, m.StepEpochs, 1),
             WeightDecay = Range(WeightDecay, m.WeightDecay, ">= 0", v => v >= 0),
             Momentum = Range(Momentum, m.Momentum, "in [0, 1)", v => v is >= 0 and < 1),
-            Dropout = Choice(Dropout, m.Dropout ? "on" : "off", "on", "off") == "on",
-            Augmentation = Choice(Augment, m.Augmentation, "none", "affine", "elastic", "affine+elastic"),
+            Dropout = OnOff(Dropout, m.Dropout),
+            Augmentation = Choice(Augment, m.Augmentation),
             LabelSmoothing = Range(LabelSmoothing, m.LabelSmoothing, "in [0, 1)", v => v is >= 0 and < 1),
             ValidationCount = AtLeast(Validation, m.ValidationCount, 0, " (0 = no validation set)"),
             Seed = Get(Seed, m.Seed),
             ValidationSeed = Get(ValidationSeed, m.ValidationSeed),
             Threads = AtLeast(Threads, m.Threads, 0, " (0 = all cores)"),
-            Normalization = Choice(Normalization, m.Normalization, "mnist", "half"),
+            Normalization = Choice(Normalization, m.Normalization),
             ClipNorm = Range(ClipNorm, m.ClipNorm, ">= 0 (0 = off)", v => v >= 0),
         };
-        // The library's own checks stay as a second line: the options above already named every value it checks.
-        options.Validate();
-        AugmentationOptions.Parse(options.Augmentation);
-        Data.Normalization.Parse(options.Normalization);
+        options.Validate(); // everything is checked above under the option's name; this only guards the record's own rules
         return options;
     }
 
@@ -133,10 +138,6 @@ internal sealed class DataOptions
 
 internal static class ModelCli
 {
-    public static Option<bool> JsonOption() => new("--json") { Description = "Print machine-readable JSON instead of tables" };
-
-    public static readonly JsonSerializerOptions Json = RunLog.JsonOptions;
-
     public static string Percent(double fraction, int decimals = 2) => (fraction * 100).ToString("F" + decimals, CultureInfo.InvariantCulture) + "%";
 
     public static string F(double value, string format = "F4") => value.ToString(format, CultureInfo.InvariantCulture);

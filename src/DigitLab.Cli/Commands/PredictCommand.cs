@@ -3,6 +3,9 @@ using System.CommandLine;
 using System.Text.Json;
 using DigitLab.Data;
 using DigitLab.Training;
+using DigitLab.Evaluation;
+
+using DigitLab.Runtime;
 
 namespace DigitLab.Cli.Commands;
 
@@ -12,7 +15,7 @@ internal static class PredictCommand
     {
         var checkpoint = new Argument<string>("CHECKPOINT") { Description = "A .safetensors checkpoint written by digitlab train" };
         var image = new Argument<string>("IMAGE") { Description = "A PNG or PGM image of one digit, any size, dark-on-light or light-on-dark" };
-        var json = ModelCli.JsonOption();
+        var json = CliCommon.JsonOption();
         var command = new Command("predict", "Classify one digit image: preprocessed as MNIST was (bounding box into 20x20, centred by mass in 28x28)");
         command.Arguments.Add(checkpoint);
         command.Arguments.Add(image);
@@ -26,11 +29,13 @@ internal static class PredictCommand
             try { pixels = Preprocess.ToMnist(path); }
             catch (InvalidDataException e) { throw new InvalidDataException($"IMAGE is not a readable PNG or PGM: {e.Message}", e); }
             var (model, info) = ModelCli.LoadCheckpoint(r.GetValue(checkpoint)!, "CHECKPOINT");
-            float[] p = Predictor.Probabilities(model, pixels, new Normalization(info.NormalizationMean, info.NormalizationStd));
-            int best = Trainer.ArgMax(p);
+            using var compute = new ComputeContext();
+            float[] p = Predictor.Probabilities(model, pixels, new Normalization(info.NormalizationMean, info.NormalizationStd),
+                new Nn.Workspace(compute, training: false));
+            int best = Metrics.ArgMax(p);
             if (r.GetValue(json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(new { model = info.Architecture, image = path, prediction = best, probabilities = p }, ModelCli.Json));
+                Console.WriteLine(JsonSerializer.Serialize(new { model = info.Architecture, image = path, prediction = best, probabilities = p }, CliCommon.Json));
                 return 0;
             }
             // Plain lines (one per digit, probability to 4 decimals, a bar of up to 40 '#') so the output reads the same in a

@@ -7,6 +7,8 @@ using DigitLab.Nn;
 using DigitLab.Reports;
 using Spectre.Console;
 
+using DigitLab.Runtime;
+
 namespace DigitLab.Cli.Commands;
 
 internal static class ReportCommand
@@ -34,6 +36,7 @@ internal static class ReportCommand
         data.AddTo(command);
         command.SetAction(r => ModelCli.Run(() =>
         {
+            using var compute = new ComputeContext();
             var dirs = r.GetValue(runs)!;
             var points = ParseList(r.GetValue(tsnePoints)!, "--tsne-points", int.Parse).Where(p => p != 0).ToList();
             if (points.FirstOrDefault(p => p < 10) is int bad and not 0)
@@ -82,10 +85,10 @@ internal static class ReportCommand
             {
                 var model = ModelOf(run);
                 if (model is null || ModelFeatures.PenultimateChain(model) is null) return null;
-                return ModelFeatures.Penultimate(model, pixels, count);
+                return ModelFeatures.Penultimate(model, pixels, count, compute);
             }
 
-            var (index, files, report) = ReportPipeline.Run(options, train, test, Summarise, Features,
+            var (index, files, report) = ReportPipeline.Run(options, compute, train, test, Summarise, Features,
                 line => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(line)}[/]"));
             AnsiConsole.MarkupLine($"Report: [bold]{Markup.Escape(index)}[/] ({report.Runs.Count} runs, {report.Sweep.Count} sweep trials, {report.TsneMaps.Count} t-SNE maps; {files.Count} files)");
             return 0;

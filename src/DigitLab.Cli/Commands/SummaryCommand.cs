@@ -10,7 +10,7 @@ internal static class SummaryCommand
     public static Command Create()
     {
         var model = new Argument<string>("MODEL") { Description = $"Architecture: {string.Join(", ", ModelZoo.Names)}" };
-        var json = ModelCli.JsonOption();
+        var json = CliCommon.JsonOption();
         var command = new Command("summary", "Print a model's layers with output shapes and parameter counts, its totals and memory sizes");
         command.Arguments.Add(model);
         command.Options.Add(json);
@@ -34,7 +34,7 @@ internal static class SummaryCommand
                     forwardBackwardMegabytes = summary.ForwardBackwardMegabytes,
                     parameterMegabytes = summary.ParameterMegabytes,
                     totalMegabytes = summary.TotalMegabytes,
-                }, ModelCli.Json));
+                }, CliCommon.Json));
                 return 0;
             }
             Console.WriteLine($"{name.ToLowerInvariant()}: {ModelZoo.Describe(name)}");

@@ -6,6 +6,9 @@ using DigitLab.Models;
 using DigitLab.Reports;
 using DigitLab.Training;
 using Spectre.Console;
+using DigitLab.IO;
+using DigitLab.Evaluation;
+using DigitLab.Experiments;
 
 namespace DigitLab.Cli.Commands;
 
@@ -19,7 +22,7 @@ internal static class SweepCommand
         var batchSizes = new Option<string>("--batch-sizes") { Description = "Batch sizes, comma-separated", DefaultValueFactory = _ => defaults.BatchSize.ToString(CultureInfo.InvariantCulture) };
         var trainSizes = new Option<string>("--train-sizes") { Description = "Training-set sizes (stratified subsets), comma-separated; 'all' for the whole set", DefaultValueFactory = _ => "all" };
         var epochs = new Option<int>("--epochs") { Description = "Epochs per trial", DefaultValueFactory = _ => 10 };
-        var optimizer = new Option<string>("--optimizer") { Description = "Optimizer: adam or sgd", DefaultValueFactory = _ => defaults.Optimizer };
+        var optimizer = new Option<string>("--optimizer") { Description = "Optimizer: adam or sgd", DefaultValueFactory = _ => RecipeChoices.Name(defaults.Optimizer) };
         var validation = new Option<int>("--validation") { Description = "Training images held out for validation (stratified)", DefaultValueFactory = _ => defaults.ValidationCount };
         var seed = new Option<ulong>("--seed") { Description = "Seed for every trial (init, shuffling, subsets)", DefaultValueFactory = _ => defaults.Seed };
         var threads = new Option<int>("--threads") { Description = "Kernel threads; 0 = all cores", DefaultValueFactory = _ => 0 };
@@ -39,7 +42,7 @@ internal static class SweepCommand
                 ReportCommand.ParseList(r.GetValue(lrs)!, "--lr", double.Parse),
                 ReportCommand.ParseList(r.GetValue(batchSizes)!, "--batch-sizes", int.Parse),
                 ReportCommand.ParseList(r.GetValue(trainSizes)!, "--train-sizes", (s, p) => s.Equals("all", StringComparison.OrdinalIgnoreCase) ? (int?)null : int.Parse(s, p)),
-                r.GetValue(epochs), r.GetValue(seed), r.GetValue(optimizer)!.Trim().ToLowerInvariant(),
+                r.GetValue(epochs), r.GetValue(seed), RecipeChoices.Name(RecipeChoices.Parse<OptimizerKind>(r.GetValue(optimizer), "--optimizer")),
                 r.GetValue(validation), data.Kind(r).ToString().ToLowerInvariant());
             if (plan.Models.Count == 0 || plan.LearningRates.Count == 0 || plan.BatchSizes.Count == 0 || plan.TrainSizes.Count == 0)
                 throw new ArgumentException("--models, --lr, --batch-sizes and --train-sizes each need at least one value.");
@@ -70,7 +73,7 @@ internal static class SweepCommand
                     trainer.Log.Dataset = trial.Dataset;
                     var log = trainer.Train(subset, validationSet, null, ct);
                     if (!log.Complete) return null;
-                    log.Test = Evaluator.Evaluate(trainer.Model, test, trainer.Normalization);
+                    log.Test = Evaluator.Evaluate(trainer.Model, test, trainer.Normalization, trainer.Compute);
                     var last = log.Epochs[^1];
                     AnsiConsole.MarkupLine($"  train {ModelCli.Percent(last.TrainAccuracy)}, val {(last.ValidationAccuracy is double v ? ModelCli.Percent(v) : "-")}, test {ModelCli.Percent(log.Test.Accuracy)} ({log.TrainSeconds:F0} s)");
                     return log;
@@ -82,7 +85,7 @@ internal static class SweepCommand
             }
             finally { Console.CancelKeyPress -= onCancel; }
 
-            var table = SweepRunner.Table(results);
+            var table = SweepTable.Create(results);
             AtomicFile.WriteAllText(Path.Combine(outDir, "sweep.csv"), table.ToCsv());
             AtomicFile.WriteAllText(Path.Combine(outDir, "sweep-table.json"), table.ToJson());
             var shown = new Table().Border(TableBorder.Rounded).Title($"{plan.Epochs} epochs, {plan.Optimizer}, seed {plan.Seed}");
@@ -101,7 +104,7 @@ internal static class SweepCommand
     private static TrainerOptions Recipe(SweepTrial t, int threads) => new()
     {
         Model = t.Model, LearningRate = t.LearningRate, BatchSize = t.BatchSize, Epochs = t.Epochs, Seed = t.Seed,
-        Optimizer = t.Optimizer, ValidationCount = t.ValidationCount, Threads = threads,
+        Optimizer = RecipeChoices.Parse<OptimizerKind>(t.Optimizer, "the trial's optimizer"), ValidationCount = t.ValidationCount, Threads = threads,
     };
 
     private static string Describe(SweepTrial t) => string.Create(CultureInfo.InvariantCulture,

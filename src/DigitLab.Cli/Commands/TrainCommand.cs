@@ -4,6 +4,8 @@ using DigitLab.Data;
 using DigitLab.Models;
 using DigitLab.Training;
 using Spectre.Console;
+using DigitLab.Evaluation;
+using DigitLab.Runtime;
 
 namespace DigitLab.Cli.Commands;
 
@@ -20,7 +22,7 @@ internal static class TrainCommand
         var data = new DataOptions();
         var output = new Option<string?>("--out") { Description = "Checkpoint path (default: runs/<model>-<UTC time>.safetensors, or the --resume file); the run log is written beside it as .json" };
         var resume = new Option<string?>("--resume") { Description = "Continue the paused run saved in this checkpoint (its recipe and data are used; recipe options are ignored)" };
-        var json = ModelCli.JsonOption();
+        var json = CliCommon.JsonOption();
         var tta = EvaluateCommand.TtaOption();
         var ensemble = new Option<int>("--ensemble")
         {
@@ -73,11 +75,10 @@ internal static class TrainCommand
             var (trainAll, test) = data.Load(r, kind, quiet: asJson);
             var o = trainer.Options;
             RecipeOptions.CheckValidation(o, trainAll);
-            if (o.Threads > 0) Tensors.Threading.Threads = o.Threads;
             var (train, validation) = o.ValidationCount > 0 ? Split.Stratified(trainAll, o.ValidationCount, o.SplitSeed) : (trainAll, null);
             if (!asJson)
                 AnsiConsole.MarkupLine($"Training [bold]{o.Model}[/] ({trainer.Model.ParameterCount():N0} parameters) on {train.Count:N0} images, validating on {validation?.Count ?? 0:N0}: " +
-                    $"{o.Optimizer} lr {o.LearningRate}, batch {o.BatchSize}, {o.Epochs} epochs, schedule {o.Schedule}, seed {o.Seed}, {Tensors.Threading.Threads} threads. Ctrl+C stops and saves.");
+                    $"{o.Optimizer} lr {o.LearningRate}, batch {o.BatchSize}, {o.Epochs} epochs, schedule {o.Schedule}, seed {o.Seed}, {trainer.Compute.Threads} threads. Ctrl+C stops and saves.");
 
             var log = RunWithProgress(trainer, train, validation, quiet: asJson);
             if (!log.Complete)
@@ -107,9 +108,9 @@ internal static class TrainCommand
     /// </summary>
     internal static EvaluationResult TestEvaluation(Trainer trainer, MnistDataset test, TestTimeAugmentation views)
     {
-        if (views.Shifts.Count == 1) return Evaluator.Evaluate(trainer.Model, test, trainer.Normalization);
-        trainer.Log.Config["test_tta"] = views.Name;
-        return Ensemble.Evaluate([trainer.Model], test, trainer.Normalization, tta: views);
+        if (views.Shifts.Count == 1) return Evaluator.Evaluate(trainer.Model, test, trainer.Normalization, trainer.Compute);
+        trainer.Log.TestTta = views.Name;
+        return Evaluator.Evaluate([trainer.Model], test, trainer.Normalization, trainer.Compute, tta: views);
     }
 
     /// <summary>Trains with Ctrl+C wired to a clean stop, and a Spectre progress bar per epoch when the console is interactive.</summary>

@@ -2,6 +2,7 @@
 using DigitLab.Training;
 using DigitLab.Web.Services;
 using Microsoft.AspNetCore.Http.HttpResults;
+using DigitLab.Evaluation;
 
 namespace DigitLab.Web.Api;
 

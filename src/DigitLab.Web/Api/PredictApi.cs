@@ -7,6 +7,7 @@ using DigitLab.Web.Services;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
+using DigitLab.IO;
 
 namespace DigitLab.Web.Api;
 

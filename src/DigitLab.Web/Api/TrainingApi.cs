@@ -1,4 +1,6 @@
 // TrainingApi: start, watch (server-sent events) and cancel the one training job the server runs.
+using DigitLab.Models;
+using DigitLab.Training;
 using System.Net.ServerSentEvents;
 using System.Text.RegularExpressions;
 using DigitLab.Web.Services;
@@ -19,10 +21,9 @@ public static partial class TrainingApi
 {
     public const int DefaultEpochs = 1, MaxEpochs = 100, DefaultBatchSize = 64, MaxBatchSize = 4096;
     public const double DefaultLearningRate = 1e-3, MaxLearningRate = 10;
-    /// <summary>fast has batch norm and trains with a one-cycle schedule: a 5e-3 peak reaches 99% validation accuracy in one epoch.</summary>
-    public const double FastLearningRate = 5e-3;
 
-    public static double DefaultRate(string architecture) => architecture == "fast" ? FastLearningRate : DefaultLearningRate;
+    /// <summary>The model's own rate from its recipe (<see cref="TrainerOptions.ForModel"/>: fast and best take higher one-cycle peaks).</summary>
+    public static double DefaultRate(string architecture) => ModelZoo.Exists(architecture) ? TrainerOptions.ForModel(architecture).LearningRate : DefaultLearningRate;
     public const long BodyLimit = 16 * 1024;
 
     public static RouteGroupBuilder MapTrainingApi(this IEndpointRouteBuilder routes)

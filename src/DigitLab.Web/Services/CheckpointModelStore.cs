@@ -1,10 +1,13 @@
-// CheckpointModelStore: the models directory — every *.safetensors checkpoint, loaded once, served from a small pool
-// of replicas (a module caches its activations, so one replica serves one request at a time).
+// CheckpointModelStore: the models directory — every *.safetensors checkpoint, loaded once and served to any number of
+// concurrent requests from that one model, each request running in a pooled evaluation workspace of its own.
 using System.Collections.Concurrent;
 using DigitLab.Data;
 using DigitLab.Models;
 using DigitLab.Nn;
 using DigitLab.Training;
+using DigitLab.Evaluation;
+using DigitLab.IO;
+using DigitLab.Runtime;
 
 namespace DigitLab.Web.Services;
 
@@ -18,9 +21,13 @@ public sealed class CheckpointModelStore : IModelStore
     private readonly ConcurrentDictionary<string, Entry> _entries = new();
     private readonly object _activeGate = new();
 
-    public CheckpointModelStore(string directory, ILogger? log = null)
+    private readonly ComputeContext _compute;
+
+    /// <param name="compute">Where predictions and test runs compute (the web app's own context: a training job's threads do not change it).</param>
+    public CheckpointModelStore(string directory, ComputeContext compute, ILogger? log = null)
     {
         Directory = Path.GetFullPath(directory);
+        _compute = compute;
         _log = log;
     }
 
@@ -54,7 +61,7 @@ public sealed class CheckpointModelStore : IModelStore
     {
         if (Find(name) is null) return false;
         // Atomic, so a crash mid-write never leaves an empty or half-written choice behind.
-        lock (_activeGate) Reports.AtomicFile.WriteAllText(Path.Combine(Directory, ActiveFile), name);
+        lock (_activeGate) AtomicFile.WriteAllText(Path.Combine(Directory, ActiveFile), name);
         return true;
     }
 
@@ -68,7 +75,7 @@ public sealed class CheckpointModelStore : IModelStore
         var test = data.Get("test", out var problem) ?? throw new InvalidOperationException(problem);
         var set = new MnistDataset(test.Images, test.Labels, test.Name);
         var loaded = Checkpoint.Load(entry.Path);
-        var result = Evaluator.Evaluate(loaded.Model, set, new Normalization(loaded.Info.NormalizationMean, loaded.Info.NormalizationStd));
+        var result = Evaluator.Evaluate(loaded.Model, set, new Normalization(loaded.Info.NormalizationMean, loaded.Info.NormalizationStd), _compute);
         cancellationToken.ThrowIfCancellationRequested();
         loaded.Info.Log ??= entry.Log;
         loaded.Info.Log.Test = result;
@@ -88,7 +95,7 @@ public sealed class CheckpointModelStore : IModelStore
         if (_entries.TryGetValue(name, out var cached) && cached.Stamp == stamp) return cached;
         try
         {
-            var entry = new Entry(name, path, stamp, Checkpoint.Load(path));
+            var entry = new Entry(name, path, stamp, Checkpoint.Load(path), _compute);
             _entries[name] = entry;
             return entry;
         }
@@ -99,15 +106,15 @@ public sealed class CheckpointModelStore : IModelStore
         }
     }
 
-    /// <summary>One checkpoint: its figures for the pages, and a pool of loaded replicas for prediction.</summary>
+    /// <summary>One checkpoint: its figures for the pages, the loaded model, and a pool of evaluation workspaces.</summary>
     private sealed class Entry : IDigitClassifier
     {
-        private readonly ConcurrentBag<Module> _pool = [];
+        private readonly ConcurrentBag<Workspace> _workspaces = []; // one per request in flight, reused
         private readonly Normalization _normalization;
-        private readonly Module _template;      // the first replica, also in the pool; only read when copied
-        private readonly CheckpointInfo _info;
+        private readonly Module _model;         // only read: evaluation-mode passes write their workspace alone
+        private readonly ComputeContext _compute;
 
-        public Entry(string name, string path, DateTime stamp, LoadedCheckpoint loaded)
+        public Entry(string name, string path, DateTime stamp, LoadedCheckpoint loaded, ComputeContext compute)
         {
             Name = name; Path = path; Stamp = stamp;
             var info = loaded.Info;
@@ -118,9 +125,8 @@ public sealed class CheckpointModelStore : IModelStore
                 Tensors.Tensor.Format(r.OutputShape), r.Parameters)).ToList();
             Info = new ModelInfo(name, info.Architecture, loaded.Model.ParameterCount(), Log.Epochs.Count, Log.Test?.Accuracy,
                 new DateTimeOffset(stamp, TimeSpan.Zero), !Log.Complete);
-            _template = loaded.Model;
-            _info = info;
-            _pool.Add(loaded.Model);
+            _model = loaded.Model;
+            _compute = compute;
         }
 
         public string Name { get; }
@@ -132,18 +138,18 @@ public sealed class CheckpointModelStore : IModelStore
 
         public float[] Probabilities(ReadOnlySpan<float> image)
         {
-            // Take a free replica, or copy another from memory when every replica is busy: reading the file again
-            // would cost a resnet18 checkpoint's 45 MB per copy, and could pick up a newer file under this entry.
-            var model = _pool.TryTake(out var free) ? free : Checkpoint.Replicate(_template, _info);
+            // A free workspace, or a new one when every workspace is busy: activations only (a single image's are
+            // small), never a copy of the weights.
+            var workspace = _workspaces.TryTake(out var free) ? free : new Workspace(_compute, training: false);
             try
             {
                 var x = image.ToArray();
                 _normalization.ApplyInPlace(x);
-                return Predictor.Probabilities(model, x);
+                return Predictor.Probabilities(_model, x, workspace);
             }
             finally
             {
-                if (_pool.Count < Environment.ProcessorCount) _pool.Add(model);
+                if (_workspaces.Count < 4 * Environment.ProcessorCount) _workspaces.Add(workspace);
             }
         }
     }

@@ -1,6 +1,7 @@
 // Contracts: the small interfaces the endpoints depend on, so the HTTP layer is testable on its own
 // and the library (checkpoints, datasets, trainer) plugs in behind them.
 using DigitLab.Training;
+using DigitLab.Evaluation;
 
 namespace DigitLab.Web.Services;
 

@@ -20,6 +20,9 @@ public sealed class DigitLabOptions
     public bool RequireToken { get; init; }
     public required string Token { get; init; }
 
+    /// <summary>Kernel threads for predictions and model tests ("DigitLab:PredictionThreads"; 0 = all cores).</summary>
+    public int PredictionThreads { get; init; }
+
     /// <summary>Reads DigitLab:ModelsDir / DIGITLAB_MODELS, DigitLab:DataDir / DIGITLAB_DATA, DigitLab:RequireToken, DigitLab:Token.</summary>
     public static DigitLabOptions From(IConfiguration configuration, string urls)
     {
@@ -31,7 +34,10 @@ public sealed class DigitLabOptions
         bool require = bool.TryParse(configuration["DigitLab:RequireToken"], out var forced) ? forced : !AllLoopback(urls);
         string token = configuration["DigitLab:Token"] ?? Environment.GetEnvironmentVariable("DIGITLAB_TOKEN")
             ?? Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
-        return new DigitLabOptions { ModelsDirectory = models, DataDirectory = data, RequireToken = require, Token = token };
+        int threads = int.TryParse(configuration["DigitLab:PredictionThreads"], out var t) ? t : 0;
+        if (threads < 0 || threads > Runtime.ComputeContext.MaxThreads)
+            throw new ArgumentException($"DigitLab:PredictionThreads must be 0 (all cores) or 1..{Runtime.ComputeContext.MaxThreads}; found {threads}.");
+        return new DigitLabOptions { ModelsDirectory = models, DataDirectory = data, RequireToken = require, Token = token, PredictionThreads = threads };
     }
 
     /// <summary>True when every URL in the ';'-separated list binds a loopback host (localhost, 127.x.x.x, [::1]).</summary>

@@ -12,16 +12,16 @@ public sealed class LibraryTrainingBackend(IDatasetProvider data, CheckpointMode
 
     public IReadOnlyList<string> Architectures => ModelZoo.Names;
 
-    /// <summary>The recipe for a request: Adam; one-cycle for `fast` (its batch norm is built for a high peak rate), constant otherwise.</summary>
-    public static TrainerOptions Recipe(TrainingRequest request) => new()
+    /// <summary>
+    /// The recipe for a request: the model's own (<see cref="TrainerOptions.ForModel"/>: one-cycle for `fast`, whose batch
+    /// norm is built for a high peak rate, and `best`'s schedule and smoothing), with the fields the Train page sets.
+    /// </summary>
+    public static TrainerOptions Recipe(TrainingRequest request) => TrainerOptions.ForModel(request.Architecture) with
     {
-        Model = request.Architecture,
-        Optimizer = "adam",
         LearningRate = request.LearningRate,
         BatchSize = request.BatchSize,
         Epochs = request.Epochs,
-        Schedule = request.Architecture == "fast" ? "onecycle" : "none",
-        Augmentation = request.Augment ? "affine" : "none",
+        Augmentation = request.Augment ? AugmentationKind.Affine : AugmentationKind.None,
         ValidationCount = ValidationCount,
         Seed = 1,
     };

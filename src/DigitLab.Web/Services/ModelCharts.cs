@@ -1,6 +1,7 @@
 // ModelCharts: the SVG charts of the Models page, drawn on the server with the library's Reports charts.
 using DigitLab.Reports;
 using DigitLab.Training;
+using DigitLab.Evaluation;
 
 namespace DigitLab.Web.Services;
 

@@ -1,5 +1,6 @@
 // Batcher: seeded shuffling and normalisation of a dataset into reused (N, 1, 28, 28) batches.
 using DigitLab.Tensors;
+using DigitLab.Runtime;
 
 namespace DigitLab.Data;
 
@@ -36,6 +37,7 @@ public sealed class Batcher
     private readonly int[] _order;
     private readonly Rng _shuffleRng, _augmentRng;
     private readonly Augmenter? _augmenter;
+    private readonly ComputeContext? _compute; // spreads augmentation over threads; null: one thread (same result)
     private readonly bool _shuffle;
     private readonly int[] _fullShape, _lastShape;
     private ulong[] _epochShuffleState;
@@ -80,7 +82,8 @@ public sealed class Batcher
     /// <param name="seed">Seeds the shuffle ("batcher.shuffle") and augmentation ("batcher.augment") generators.</param>
     /// <param name="shuffle">False for evaluation: dataset order every epoch.</param>
     /// <param name="augmenter">Null for none (the default).</param>
-    public Batcher(MnistDataset data, int batchSize, Normalization normalization, ulong seed = 0, bool shuffle = true, Augmenter? augmenter = null)
+    public Batcher(MnistDataset data, int batchSize, Normalization normalization, ulong seed = 0, bool shuffle = true, Augmenter? augmenter = null,
+        ComputeContext? compute = null)
     {
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "Batch size must be at least 1.");
         if (data.Count == 0) throw new ArgumentException($"Dataset {data.Name} is empty: nothing to batch.");
@@ -89,6 +92,7 @@ public sealed class Batcher
         Normalization = normalization;
         _shuffle = shuffle;
         _augmenter = augmenter;
+        _compute = compute;
         _shuffleRng = Rng.Derive(seed, "batcher.shuffle");
         _augmentRng = Rng.Derive(seed, "batcher.augment");
         _epochShuffleState = _shuffleRng.GetState();
@@ -139,7 +143,9 @@ public sealed class Batcher
         if (_augmenter is not null)
         {
             _batchStart = _position;
-            Threading.For(count, AugmentPerThread, _augmentRange!);
+            // Each image's augmentation draws from its own seed, so the split over threads does not change the result.
+            if (_compute is null) _augmentRange!(0, count);
+            else _compute.For(count, AugmentPerThread, _augmentRange!);
         }
         _position += count;
         Count = count;

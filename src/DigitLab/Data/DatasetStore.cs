@@ -4,6 +4,7 @@ using System.Formats.Tar;
 using System.IO.Compression;
 using System.Net;
 using System.Security.Cryptography;
+using DigitLab.IO;
 
 namespace DigitLab.Data;
 
@@ -54,7 +55,8 @@ public sealed class DatasetStore
     /// <summary>The environment variable that overrides the default data directory.</summary>
     public const string DataDirVariable = "DIGITLAB_DATA";
 
-    private static readonly Dictionary<string, (long Length, DateTime Modified)> VerifiedFiles = new();
+    // Files this store has hashed, by path, with the length and write time they had: not hashed again while unchanged.
+    private readonly Dictionary<string, (long Length, DateTime Modified)> _verifiedFiles = new();
 
     public DatasetSpec Spec { get; }
     public string DataDir { get; }
@@ -126,7 +128,7 @@ public sealed class DatasetStore
         var labelsBytes = ReadVerified(labelsFile);
         var images = IdxReader.ParseImages(imagesBytes, PathOf(imagesFile), out int count);
         var labels = IdxReader.ParseLabels(labelsBytes, PathOf(labelsFile));
-        return IdxReader.FromArrays(images, count, labels, name, PathOf(imagesFile), PathOf(labelsFile));
+        return MnistDataset.FromIdxArrays(images, count, labels, name, PathOf(imagesFile), PathOf(labelsFile));
     }
 
     private byte[] ReadVerified(DatasetFile file)
@@ -192,12 +194,12 @@ public sealed class DatasetStore
         if (File.Exists(path))
         {
             var info = new FileInfo(path);
-            lock (VerifiedFiles)
-                if (VerifiedFiles.TryGetValue(path, out var seen) && seen == (info.Length, info.LastWriteTimeUtc)) return true;
+            lock (_verifiedFiles)
+                if (_verifiedFiles.TryGetValue(path, out var seen) && seen == (info.Length, info.LastWriteTimeUtc)) return true;
             string actual = Sha256OfFile(path);
             if (actual == file.Sha256)
             {
-                lock (VerifiedFiles) VerifiedFiles[path] = (info.Length, info.LastWriteTimeUtc);
+                lock (_verifiedFiles) _verifiedFiles[path] = (info.Length, info.LastWriteTimeUtc);
                 return true;
             }
             File.Move(path, path + ".bad", overwrite: true);
@@ -385,22 +387,9 @@ public sealed class DatasetStore
         string actual = Sha256Hex(bytes);
         if (actual != file.Sha256)
             throw new IdxFormatException($"{source}: expected SHA-256 {file.Sha256} for {file.Name} (decompressed), found {actual}; the file is corrupt or a different version.");
-        string temp = TempPath(file, ".tmp");
-        try
-        {
-            using (var output = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
-            {
-                output.Write(bytes);
-                output.Flush(flushToDisk: true);
-            }
-            File.Move(temp, PathOf(file), overwrite: true);
-            var info = new FileInfo(PathOf(file));
-            lock (VerifiedFiles) VerifiedFiles[PathOf(file)] = (info.Length, info.LastWriteTimeUtc);
-        }
-        finally
-        {
-            TryDelete(temp);
-        }
+        AtomicFile.WriteAllBytes(PathOf(file), bytes);
+        var info = new FileInfo(PathOf(file));
+        lock (_verifiedFiles) _verifiedFiles[PathOf(file)] = (info.Length, info.LastWriteTimeUtc);
     }
 
     private string TempPath(DatasetFile file, string suffix) =>

@@ -1,4 +1,5 @@
 // MnistDataset: a labelled set of 28×28 grey images held as bytes in memory (MNIST train is 47 MB).
+using DigitLab.IO;
 namespace DigitLab.Data;
 
 /// <summary>
@@ -91,4 +92,19 @@ public sealed class MnistDataset
     }
 
     public override string ToString() => $"{Name} ({Count} images)";
+
+    /// <summary>Reads an image file and its label file into a dataset, checking the counts agree.</summary>
+    public static MnistDataset ReadIdx(string imagesPath, string labelsPath, string name)
+    {
+        var images = IdxReader.ReadImages(imagesPath, out int count);
+        var labels = IdxReader.ReadLabels(labelsPath);
+        return FromIdxArrays(images, count, labels, name, imagesPath, labelsPath);
+    }
+
+    internal static MnistDataset FromIdxArrays(byte[] images, int count, byte[] labels, string name, string imagesName, string labelsName)
+    {
+        if (labels.Length != count)
+            throw new IdxFormatException($"{labelsName}: expected {count} labels (as many as images in {imagesName}), found {labels.Length}.");
+        return new MnistDataset(images, labels, name);
+    }
 }

@@ -1,5 +1,5 @@
 // Preprocess: turns an arbitrary grey image of a digit (photo, scan, web canvas) into an MNIST-style 28×28 image.
-using DigitLab.Reports;
+using DigitLab.IO;
 
 namespace DigitLab.Data;
 

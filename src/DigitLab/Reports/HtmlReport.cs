@@ -1,6 +1,7 @@
 // HtmlReport: the self-contained report document: sections with inline SVG figures and tables, each also saved as its own file.
 using System.Net;
 using System.Text;
+using DigitLab.IO;
 
 namespace DigitLab.Reports;
 

@@ -4,6 +4,8 @@ using DigitLab.Nn;
 using DigitLab.Tensors;
 using DigitLab.Training;
 
+using DigitLab.Runtime;
+
 namespace DigitLab.Reports;
 
 public static class ModelFeatures
@@ -43,11 +45,11 @@ public static class ModelFeatures
     /// batches, up to the input of its last Linear layer. Returns the features (count × d) and d.
     /// </summary>
     /// <exception cref="ArgumentException">The model has no Linear layer after some other layer.</exception>
-    public static (float[] Features, int Dimensions) Penultimate(Module model, float[] normalisedPixels, int count, int batchSize = 250)
+    public static (float[] Features, int Dimensions) Penultimate(Module model, float[] normalisedPixels, int count, ComputeContext compute, int batchSize = 250)
     {
         var chain = PenultimateChain(model)
             ?? throw new ArgumentException($"Cannot take penultimate features of {model.GetType().Name}: expected a Sequential whose last Linear layer follows other layers.");
-        model.Eval();
+        var workspace = new Workspace(compute, training: false);
         float[]? features = null;
         int dims = 0;
         var input = new Tensor(Math.Min(batchSize, count), 1, 28, 28);
@@ -57,7 +59,7 @@ public static class ModelFeatures
             input.Resize(n, 1, 28, 28);
             normalisedPixels.AsSpan(start * 784, n * 784).CopyTo(input.Span);
             Tensor x = input;
-            foreach (var layer in chain) x = layer.Forward(x);
+            foreach (var layer in chain) x = layer.Forward(x, workspace);
             dims = x.Length / n;
             features ??= new float[(long)count * dims];
             x.ReadOnlySpan.CopyTo(features.AsSpan(start * dims, n * dims));

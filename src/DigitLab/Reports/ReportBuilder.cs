@@ -3,6 +3,8 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using DigitLab.Training;
+using DigitLab.Experiments;
+using DigitLab.Evaluation;
 
 namespace DigitLab.Reports;
 
@@ -392,7 +394,7 @@ public static class ReportBuilder
 
     private static void Sweep(HtmlSection section, List<SweepTrialResult> trials)
     {
-        section.Table(SweepRunner.Table(trials));
+        section.Table(SweepTable.Create(trials));
         var models = trials.Select(t => t.Trial.Model).Distinct().ToList();
         var dimensions = new (string Id, string Name, Func<SweepTrial, double?> Value, bool Log)[]
         {

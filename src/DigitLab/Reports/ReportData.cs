@@ -2,6 +2,8 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using DigitLab.Training;
+using DigitLab.Experiments;
+using DigitLab.IO;
 
 namespace DigitLab.Reports;
 
@@ -45,13 +47,6 @@ public sealed class ReportData
 /// <summary>JSON settings shared by run logs and sweep trial files: PascalCase as declared, NaN allowed, names matched case-insensitively.</summary>
 public static class ReportJson
 {
-    public static JsonSerializerOptions Options { get; } = new()
-    {
-        WriteIndented = true,
-        PropertyNameCaseInsensitive = true,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
-
     /// <summary>
     /// Reads every run in <paramref name="directory"/> (not recursive): RunLog files (*.json) and sweep trial
     /// files (a "Trial" and a "Run"). Files that are neither are skipped and named in <paramref name="skipped"/>.
@@ -71,12 +66,12 @@ public static class ReportJson
                 bool Has(string name) => doc.RootElement.EnumerateObject().Any(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase));
                 if (Has("Trial") && Has("Run"))
                 {
-                    var trial = doc.RootElement.Deserialize<SweepTrialResult>(Options);
+                    var trial = doc.RootElement.Deserialize<SweepTrialResult>(DigitLabJson.Options);
                     if (trial?.Run is not null) trials.Add(trial);
                 }
                 else if (Has("Model") && Has("Epochs"))
                 {
-                    var log = doc.RootElement.Deserialize<RunLog>(Options);
+                    var log = doc.RootElement.Deserialize<RunLog>(DigitLabJson.Options);
                     if (log is not null) runs.Add(new RunEntry(Path.GetFileNameWithoutExtension(file), log, file));
                 }
                 else skipped.Add($"{file}: neither a run log nor a sweep trial");

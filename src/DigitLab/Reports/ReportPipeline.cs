@@ -3,9 +3,12 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text.Json;
-using DigitLab.Analysis;
 using DigitLab.Data;
 using DigitLab.Tensors;
+using DigitLab.IO;
+using DigitLab.Experiments;
+
+using DigitLab.Runtime;
 
 namespace DigitLab.Reports;
 
@@ -35,7 +38,7 @@ public static class ReportPipeline
 {
     /// <summary>Builds the report data (t-SNE included) and writes the report. <paramref name="log"/> hears progress lines.</summary>
     public static (string IndexPath, IReadOnlyList<string> Files, ReportData Data) Run(
-        ReportOptions options, MnistDataset? train, MnistDataset? test,
+        ReportOptions options, ComputeContext compute, MnistDataset? train, MnistDataset? test,
         Func<RunEntry, IReadOnlyList<LayerRow>?>? summarise = null, FeatureExtractor? features = null,
         Action<string>? log = null, CancellationToken cancellationToken = default)
     {
@@ -77,14 +80,14 @@ public static class ReportPipeline
                     var image = test.Image(indices[k]);
                     for (int p = 0; p < MnistDataset.Pixels; p++) pixels[k * MnistDataset.Pixels + p] = image[p] / 255f;
                 }
-                maps.Add(Map($"pixels-{n}", $"Pixels, {n:N0} test images", "raw pixel space (PCA to 50)", pixels, n, MnistDataset.Pixels, labels, options, log, cancellationToken));
+                maps.Add(Map(compute, $"pixels-{n}", $"Pixels, {n:N0} test images", "raw pixel space (PCA to 50)", pixels, n, MnistDataset.Pixels, labels, options, log, cancellationToken));
                 if (!options.TsneFeatures || features is null) continue;
                 var normalised = pixels.Select(v => (v - Normalization.Mnist.Mean) / Normalization.Mnist.Std).ToArray();
                 foreach (var run in runs)
                 {
                     var f = features(run, normalised, n);
                     if (f is not { } feat) continue;
-                    maps.Add(Map($"{run.Name}-{n}", $"{run.Name} features, {n:N0} test images", $"{run.Name} penultimate layer ({feat.Dimensions} features)",
+                    maps.Add(Map(compute, $"{run.Name}-{n}", $"{run.Name} features, {n:N0} test images", $"{run.Name} penultimate layer ({feat.Dimensions} features)",
                         feat.Features, n, feat.Dimensions, labels, options, log, cancellationToken));
                 }
             }
@@ -120,7 +123,7 @@ public static class ReportPipeline
     /// One t-SNE map, reused from <c>OUT/tsne-cache/</c> when the same input (hashed), size, seed and iteration
     /// count were mapped before, so rerunning a report does not redo minutes of t-SNE.
     /// </summary>
-    private static TsneMap Map(string id, string title, string space, float[] x, int n, int d, int[] labels,
+    private static TsneMap Map(ComputeContext compute, string id, string title, string space, float[] x, int n, int d, int[] labels,
         ReportOptions options, Action<string>? log, CancellationToken ct)
     {
         var tsneOptions = new TsneOptions { Iterations = options.TsneIterations, Seed = options.Seed, Perplexity = Math.Min(30, (n - 1) / 3.0) };
@@ -130,7 +133,7 @@ public static class ReportPipeline
         {
             try
             {
-                var cached = JsonSerializer.Deserialize<TsneMap>(File.ReadAllText(cachePath), ReportJson.Options);
+                var cached = JsonSerializer.Deserialize<TsneMap>(File.ReadAllText(cachePath), DigitLabJson.Options);
                 if (cached is not null && cached.Labels.SequenceEqual(labels) && cached.Y.Length == 2 * n)
                 {
                     log?.Invoke($"t-SNE: {title}: reused {cachePath}");
@@ -141,10 +144,10 @@ public static class ReportPipeline
         }
         log?.Invoke($"t-SNE: {title} ...");
         var watch = Stopwatch.StartNew();
-        var result = Tsne.Run(x, n, d, tsneOptions, null, ct);
+        var result = Tsne.Run(compute, x, n, d, tsneOptions, null, ct);
         log?.Invoke($"t-SNE: {title}: {watch.Elapsed.TotalSeconds:F1} s ({result.Method}, KL {result.KlDivergence:F3})");
         var map = new TsneMap(id, title, space, result.Y, labels, watch.Elapsed.TotalSeconds, result.KlDivergence);
-        AtomicFile.WriteAllText(cachePath, JsonSerializer.Serialize(map, ReportJson.Options));
+        AtomicFile.WriteAllText(cachePath, JsonSerializer.Serialize(map, DigitLabJson.Options));
         return map;
     }
 

@@ -5,6 +5,7 @@ using System.Text.Json;
 using DigitLab.Models;
 using DigitLab.Nn;
 using DigitLab.Tensors;
+using DigitLab.IO;
 
 namespace DigitLab.Training;
 
@@ -70,7 +71,7 @@ public static class Checkpoint
     public const string OptimizerPrefix = "optimizer.";
     public static string DigitLabVersion { get; } = typeof(Checkpoint).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 
-    private static readonly JsonSerializerOptions Json = RunLog.JsonOptions;
+    private static readonly JsonSerializerOptions Json = DigitLabJson.Options;
 
     /// <summary>Writes <paramref name="model"/>'s parameters, buffers and generator states, plus <paramref name="info"/> and optional optimizer state.</summary>
     public static void Save(string path, Module model, CheckpointInfo info, IEnumerable<(string Name, Tensor Tensor)>? optimizerState = null)
@@ -90,7 +91,7 @@ public static class Checkpoint
         };
         if (info.Log is not null)
         {
-            meta["training_config"] = JsonSerializer.Serialize(info.Log.Config, Json);
+            if (info.Log.Recipe is not null) meta["recipe"] = JsonSerializer.Serialize(info.Log.Recipe, Json);
             meta["run_log"] = JsonSerializer.Serialize(info.Log, Json);
             if (info.Log.Test is { } test)
                 meta["final_metrics"] = JsonSerializer.Serialize(new Dictionary<string, double>
@@ -104,27 +105,6 @@ public static class Checkpoint
         var tensors = model.StateTensors()
             .Concat((optimizerState ?? []).Select(s => (OptimizerPrefix + s.Name, s.Tensor)));
         SafeTensors.Write(path, meta, tensors);
-    }
-
-    /// <summary>
-    /// A second, independent copy of <paramref name="source"/> (a model of <paramref name="info"/>'s architecture and
-    /// options) for inference: same weights, buffers and generator states, its own storage and activation caches, in
-    /// evaluation mode. For serving one checkpoint to concurrent callers without reading the file again.
-    /// <paramref name="source"/> is only read, so it may be predicting on another thread meanwhile (evaluation-mode
-    /// inference writes no parameter, buffer or generator); it must not be training.
-    /// </summary>
-    /// <exception cref="ArgumentException"><paramref name="source"/>'s tensors differ in name or shape from the architecture's.</exception>
-    public static Module Replicate(Module source, CheckpointInfo info)
-    {
-        var copy = ModelZoo.Create(info.Architecture, info.Seed, info.Options);
-        var from = source.StateTensors().ToList();
-        var to = copy.StateTensors().ToList();
-        if (from.Count != to.Count || from.Zip(to).Any(pair => pair.First.Name != pair.Second.Name || !Tensor.SameShape(pair.First.Tensor.Shape, pair.Second.Tensor.Shape)))
-            throw new ArgumentException($"The model to replicate is not a {info.Architecture} with these options: its tensors differ in name or shape.", nameof(source));
-        foreach (var (original, replica) in from.Zip(to)) replica.Tensor.CopyFrom(original.Tensor);
-        foreach (var ((_, original), (_, replica)) in source.NamedRngs().Zip(copy.NamedRngs())) replica.SetState(original.GetState());
-        copy.Eval();
-        return copy;
     }
 
     /// <summary>Loads a checkpoint, rebuilding its architecture and checking every tensor against it.</summary>

@@ -1,6 +1,8 @@
 // RunLog: what one training run records. The CLI prints it, checkpoints keep it, reports and the web app draw it.
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using DigitLab.Evaluation;
+using DigitLab.IO;
 
 namespace DigitLab.Training;
 
@@ -14,38 +16,21 @@ public sealed record EpochRecord(
     double LearningRate,
     double Seconds);
 
-/// <summary>A misclassified test image: its index in the test set, true and predicted digit, and the model's probability for the prediction.</summary>
-public sealed record Misclassified(int Index, int True, int Predicted, double Confidence);
-
-/// <summary>Per-class precision, recall, F1 and support.</summary>
-public sealed record ClassMetrics(int Class, double Precision, double Recall, double F1, int Support);
-
-/// <summary>Averages over classes: macro (unweighted), weighted (by support), micro (pooled counts).</summary>
-public sealed record AverageMetrics(double Precision, double Recall, double F1);
-
-/// <summary>The result of evaluating a model on a labelled set.</summary>
-public sealed class EvaluationResult
-{
-    public double Accuracy { get; init; }
-    public double Loss { get; init; }
-    public int Count { get; init; }
-    /// <summary>Confusion[true][predicted] counts, 10×10 (jagged so it serialises as JSON).</summary>
-    public int[][] Confusion { get; init; } = [];
-    public ClassMetrics[] PerClass { get; init; } = [];
-    public AverageMetrics Macro { get; init; } = new(0, 0, 0);
-    public AverageMetrics Weighted { get; init; } = new(0, 0, 0);
-    public AverageMetrics Micro { get; init; } = new(0, 0, 0);
-    public List<Misclassified> Misclassified { get; init; } = [];
-}
-
 /// <summary>Everything a training run leaves behind besides the weights.</summary>
-public sealed class RunLog
+public sealed class RunLog : IJsonOnDeserialized
 {
     public string Model { get; set; } = "";
     public long Parameters { get; set; }
     public string Dataset { get; set; } = "mnist";
-    /// <summary>The training options as given (optimizer, lr, batch size, epochs, seed, ...).</summary>
-    public Dictionary<string, string> Config { get; set; } = new();
+    /// <summary>The recipe the run trained with; null only in a log of a run from outside DigitLab.</summary>
+    public TrainerOptions? Recipe { get; set; }
+
+    /// <summary>The test-time augmentation the test figure was measured with (null: the image alone).</summary>
+    public string? TestTta { get; set; }
+
+    /// <summary>The untyped recipe of logs written before recipes were typed; read into <see cref="Recipe"/> on load, never written.</summary>
+    [JsonPropertyName("Config"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Dictionary<string, string>? LegacyConfig { get; set; }
     public List<EpochRecord> Epochs { get; set; } = [];
     /// <summary>Mean training loss over each block of <see cref="BatchLossInterval"/> batches.</summary>
     public List<double> BatchLosses { get; set; } = [];
@@ -58,20 +43,22 @@ public sealed class RunLog
     /// <summary>When the run started (UTC).</summary>
     public DateTime StartedUtc { get; set; } = DateTime.UtcNow;
 
-    /// <summary>JSON settings for run logs: property names as declared (PascalCase), indented, NaN allowed (a diverged loss).</summary>
-    public static JsonSerializerOptions JsonOptions { get; } = new()
+    /// <summary>An old log's string map becomes its typed recipe (its "test_tta" entry the <see cref="TestTta"/>).</summary>
+    void IJsonOnDeserialized.OnDeserialized()
     {
-        WriteIndented = true,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
+        if (LegacyConfig is null) return;
+        Recipe ??= TrainerOptions.FromLegacyConfig(LegacyConfig);
+        if (TestTta is null && LegacyConfig.TryGetValue("test_tta", out var tta)) TestTta = tta;
+        LegacyConfig = null;
+    }
 
-    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+    public string ToJson() => JsonSerializer.Serialize(this, DigitLabJson.Options);
 
     public static RunLog FromJson(string json) =>
-        JsonSerializer.Deserialize<RunLog>(json, JsonOptions) ?? throw new InvalidDataException("The run log JSON is empty (null).");
+        JsonSerializer.Deserialize<RunLog>(json, DigitLabJson.Options) ?? throw new InvalidDataException("The run log JSON is empty (null).");
 
     /// <summary>Writes the log as JSON atomically (temporary file, then rename).</summary>
-    public void Save(string path) => DigitLab.Reports.AtomicFile.WriteAllText(Path.GetFullPath(path), ToJson());
+    public void Save(string path) => AtomicFile.WriteAllText(Path.GetFullPath(path), ToJson());
 
     public static RunLog Load(string path)
     {

@@ -5,6 +5,8 @@ using DigitLab.Data;
 using DigitLab.Models;
 using DigitLab.Nn;
 using DigitLab.Tensors;
+using DigitLab.Evaluation;
+using DigitLab.Runtime;
 
 namespace DigitLab.Training;
 
@@ -23,23 +25,27 @@ public sealed class Trainer
     public Optimizer Optimizer { get; }
     public Normalization Normalization { get; }
     public RunLog Log { get; }
+    /// <summary>The threads and routes this trainer's kernels run with: its own, set from the recipe's thread count.</summary>
+    public ComputeContext Compute { get; }
     /// <summary>Where the run stands after <see cref="Train"/> returned incomplete; null before and after a complete run.</summary>
     public ResumeState? State { get; private set; }
 
-    public Trainer(Module model, TrainerOptions options)
+    /// <param name="compute">Where the kernels run; default: a context of <see cref="TrainerOptions.Threads"/> threads of the trainer's own.</param>
+    public Trainer(Module model, TrainerOptions options, ComputeContext? compute = null)
     {
         options.Validate();
         Model = model;
         Options = options;
-        Normalization = Data.Normalization.Parse(options.Normalization);
-        Optimizer = options.Optimizer == "sgd"
+        Compute = compute ?? new ComputeContext(options.Threads);
+        Normalization = options.Normalization.Values();
+        Optimizer = options.Optimizer == OptimizerKind.Sgd
             ? new Sgd(model.NamedParameters(), options.LearningRate, options.Momentum, weightDecay: options.WeightDecay)
             : new Adam(model.NamedParameters(), options.LearningRate, weightDecay: options.WeightDecay);
         Log = new RunLog
         {
             Model = options.Model,
             Parameters = model.ParameterCount(),
-            Config = options.ToConfig(),
+            Recipe = options,
             BatchLossInterval = options.BatchLossInterval,
         };
     }
@@ -58,7 +64,7 @@ public sealed class Trainer
         var info = checkpoint.Info;
         if (info.Log is null || info.Resume is null)
             throw new InvalidDataException("This checkpoint holds a finished model, not a paused run: there is nothing to resume. Train a new model instead.");
-        var options = TrainerOptions.FromConfig(info.Log.Config);
+        var options = info.Log.Recipe ?? throw new InvalidDataException("This checkpoint's run log has no recipe, so the run cannot be resumed. Train a new model instead.");
         var trainer = new Trainer(checkpoint.Model, options);
         Checkpoint.RestoreOptimizer(trainer.Optimizer, checkpoint.OptimizerState, info.Resume.OptimizerStep);
         trainer.Log.Epochs.AddRange(info.Log.Epochs);
@@ -80,7 +86,7 @@ public sealed class Trainer
         Seed = Options.Seed,
         Log = Log,
         Resume = State,
-        Optimizer = Options.Optimizer,
+        Optimizer = RecipeChoices.Name(Options.Optimizer),
     };
 
     /// <summary>Saves the model, metadata and optimizer state atomically.</summary>
@@ -92,10 +98,10 @@ public sealed class Trainer
     /// </summary>
     public RunLog Train(MnistDataset train, MnistDataset? validation, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        if (Options.Threads > 0) Threading.Threads = Options.Threads;
-        var augmentation = AugmentationOptions.Parse(Options.Augmentation); // null for "none"
+        var workspace = new Workspace(Compute, training: true);
+        var augmentation = Options.Augmentation.Options(); // null for none
         var batcher = new Batcher(train, Options.BatchSize, Normalization, Rng.Derive(Options.Seed, "data").NextUInt64(),
-            shuffle: true, augmenter: augmentation is null ? null : new Augmenter(augmentation));
+            shuffle: true, augmenter: augmentation is null ? null : new Augmenter(augmentation), compute: Compute);
         int batches = batcher.BatchesPerEpoch;
         var schedule = BuildSchedule(batches);
         var lossFunction = new SoftmaxCrossEntropy((float)Options.LabelSmoothing);
@@ -117,7 +123,6 @@ public sealed class Trainer
 
         for (int epoch = startEpoch; epoch < Options.Epochs; epoch++)
         {
-            Model.Train();
             int batch = 0;
             if (epoch == startEpoch && startBatch > 0) batch = startBatch;
             else
@@ -131,9 +136,9 @@ public sealed class Trainer
             {
                 schedule.Apply(Optimizer, Optimizer.StepCount);
                 Optimizer.ZeroGrad();
-                var logits = Model.Forward(batcher.Images);                 // (n, 10)
+                var logits = Model.Forward(batcher.Images, workspace);      // (n, 10)
                 float loss = lossFunction.Forward(logits, batcher.LabelSpan);
-                Model.Backward(lossFunction.Backward());
+                Model.Backward(lossFunction.Backward(), workspace);
                 if (Options.ClipNorm > 0) GradientClipping.ClipByNorm(parameters, Options.ClipNorm);
                 Optimizer.Step();
 
@@ -164,7 +169,7 @@ public sealed class Trainer
             epochSeconds = priorSeconds + watch.Elapsed.TotalSeconds;
             Log.TrainSeconds += watch.Elapsed.TotalSeconds;
 
-            EvaluationResult? val = validation is { Count: > 0 } ? Evaluator.Evaluate(Model, validation, Normalization, collectMisclassified: false) : null;
+            EvaluationResult? val = validation is { Count: > 0 } ? Evaluator.Evaluate(Model, validation, Normalization, Compute, collectMisclassified: false) : null;
             Log.Epochs.Add(new EpochRecord(epoch + 1, lossSum / seen, (double)correct / seen, val?.Loss, val?.Accuracy,
                 Optimizer.LearningRate, epochSeconds));
 
@@ -203,10 +208,11 @@ public sealed class Trainer
         double lr = Options.LearningRate;
         return Options.Schedule switch
         {
-            "step" => new StepSchedule(lr, (long)batchesPerEpoch * Options.StepEpochs, Options.StepGamma),
-            "cosine" => new CosineSchedule(lr, totalSteps),
-            "onecycle" => new OneCycleSchedule(lr, totalSteps),
-            _ => new ConstantSchedule(lr),
+            ScheduleKind.Step => new StepSchedule(lr, (long)batchesPerEpoch * Options.StepEpochs, Options.StepGamma),
+            ScheduleKind.Cosine => new CosineSchedule(lr, totalSteps),
+            ScheduleKind.OneCycle => new OneCycleSchedule(lr, totalSteps),
+            ScheduleKind.None => new ConstantSchedule(lr),
+            _ => throw new ArgumentOutOfRangeException(nameof(Options), Options.Schedule, "Unknown schedule."),
         };
     }
 
@@ -216,15 +222,8 @@ public sealed class Trainer
         int classes = probabilities.Shape[1], correct = 0;
         var p = probabilities.ReadOnlySpan;
         for (int i = 0; i < labels.Length; i++)
-            if (ArgMax(p.Slice(i * classes, classes)) == labels[i]) correct++;
+            if (Metrics.ArgMax(p.Slice(i * classes, classes)) == labels[i]) correct++;
         return correct;
     }
 
-    /// <summary>Index of the largest value (the first on ties, as torch.argmax).</summary>
-    public static int ArgMax(ReadOnlySpan<float> values)
-    {
-        int best = 0;
-        for (int j = 1; j < values.Length; j++) if (values[j] > values[best]) best = j;
-        return best;
-    }
 }

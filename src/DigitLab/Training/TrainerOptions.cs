@@ -1,20 +1,25 @@
-// TrainerOptions: one training recipe. Every field has the default `digitlab train --help` shows.
+// TrainerOptions: one training recipe, a typed record serialised by System.Text.Json. Every field has the default
+// `digitlab train --help` shows; ForModel is the only source of a model's own defaults.
 using System.Globalization;
 
 namespace DigitLab.Training;
 
 /// <summary>A training recipe; the defaults are the studies' standard one (Adam 1e-3, batch 64, 10 epochs, no augmentation).</summary>
+/// <remarks>
+/// Parsed once at the edge (the command line's options, the web app's request) and checked by <see cref="Validate"/>;
+/// the library never parses a recipe string again. Run logs store it as JSON with the choices by name ("onecycle").
+/// </remarks>
 public sealed record TrainerOptions
 {
     public string Model { get; init; } = "mlp";
-    /// <summary>"adam" or "sgd" (SGD uses <see cref="Momentum"/>).</summary>
-    public string Optimizer { get; init; } = "adam";
+    /// <summary>Adam, or SGD (which uses <see cref="Momentum"/>).</summary>
+    public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
     /// <summary>Learning rate; the peak rate for "onecycle".</summary>
     public double LearningRate { get; init; } = 1e-3;
     public int BatchSize { get; init; } = 64;
     public int Epochs { get; init; } = 10;
-    /// <summary>"none", "step" (×<see cref="StepGamma"/> every <see cref="StepEpochs"/> epochs), "cosine" or "onecycle"; all per batch.</summary>
-    public string Schedule { get; init; } = "none";
+    /// <summary>None, step (×<see cref="StepGamma"/> every <see cref="StepEpochs"/> epochs), cosine or one-cycle; all per batch.</summary>
+    public ScheduleKind Schedule { get; init; } = ScheduleKind.None;
     public double StepGamma { get; init; } = 0.7;
     public int StepEpochs { get; init; } = 1;
     public double WeightDecay { get; init; }
@@ -22,8 +27,8 @@ public sealed record TrainerOptions
     public double Momentum { get; init; } = 0.9;
     /// <summary>Dropout on or off where the model has it.</summary>
     public bool Dropout { get; init; } = true;
-    /// <summary>"none", or an augmentation name the data library knows ("affine", "elastic", "affine+elastic").</summary>
-    public string Augmentation { get; init; } = "none";
+    /// <summary>Training-time augmentation of the images.</summary>
+    public AugmentationKind Augmentation { get; init; } = AugmentationKind.None;
     public double LabelSmoothing { get; init; }
     /// <summary>Training images held out (stratified) for validation; 0 trains on all 60,000.</summary>
     public int ValidationCount { get; init; } = 5000;
@@ -37,8 +42,8 @@ public sealed record TrainerOptions
     public ulong SplitSeed => ValidationSeed ?? Seed;
     /// <summary>Kernel threads; 0 means all cores.</summary>
     public int Threads { get; init; }
-    /// <summary>Pixel normalisation: "mnist" (0.1307/0.3081) or "half" (0.5/0.5).</summary>
-    public string Normalization { get; init; } = "mnist";
+    /// <summary>Pixel normalisation: MNIST's (0.1307/0.3081) or 0.5/0.5.</summary>
+    public NormalizationKind Normalization { get; init; } = NormalizationKind.Mnist;
     /// <summary>Clip the global gradient norm to this value; 0 for no clipping.</summary>
     public double ClipNorm { get; init; }
     /// <summary>Record the mean batch loss every this many batches in <see cref="RunLog.BatchLosses"/>.</summary>
@@ -51,55 +56,50 @@ public sealed record TrainerOptions
     /// </summary>
     public static TrainerOptions ForModel(string model) => model.Trim().ToLowerInvariant() switch
     {
-        "fast" => new TrainerOptions { Model = "fast", Epochs = 2, Schedule = "onecycle", LearningRate = 0.01, BatchSize = 128 },
+        "fast" => new TrainerOptions { Model = "fast", Epochs = 2, Schedule = ScheduleKind.OneCycle, LearningRate = 0.01, BatchSize = 128 },
         // `best` is about accuracy: affine augmentation keeps a 15-epoch run from overfitting, label smoothing
         // calibrates the ensemble's averaged probabilities, one-cycle Adam anneals to a flat minimum.
         "best" => new TrainerOptions
         {
-            Model = "best", Epochs = 15, Schedule = "onecycle", LearningRate = 0.005, BatchSize = 128,
-            Augmentation = "affine", LabelSmoothing = 0.1,
+            Model = "best", Epochs = 15, Schedule = ScheduleKind.OneCycle, LearningRate = 0.005, BatchSize = 128,
+            Augmentation = AugmentationKind.Affine, LabelSmoothing = 0.1,
         },
         var m => new TrainerOptions { Model = m },
     };
 
-    /// <summary>The options as strings for <see cref="RunLog.Config"/>.</summary>
-    public Dictionary<string, string> ToConfig()
-    {
-        var ci = CultureInfo.InvariantCulture;
-        var config = new Dictionary<string, string>
-        {
-            ["model"] = Model, ["optimizer"] = Optimizer, ["lr"] = LearningRate.ToString("R", ci),
-            ["batch_size"] = BatchSize.ToString(ci), ["epochs"] = Epochs.ToString(ci), ["schedule"] = Schedule,
-            ["step_gamma"] = StepGamma.ToString("R", ci), ["step_epochs"] = StepEpochs.ToString(ci),
-            ["weight_decay"] = WeightDecay.ToString("R", ci), ["momentum"] = Momentum.ToString("R", ci),
-            ["dropout"] = Dropout ? "on" : "off", ["augmentation"] = Augmentation,
-            ["label_smoothing"] = LabelSmoothing.ToString("R", ci), ["validation"] = ValidationCount.ToString(ci),
-            ["seed"] = Seed.ToString(ci), ["threads"] = Threads.ToString(ci), ["normalization"] = Normalization,
-            ["clip_norm"] = ClipNorm.ToString("R", ci), ["batch_loss_interval"] = BatchLossInterval.ToString(ci),
-        };
-        if (ValidationSeed is ulong split) config["validation_split_seed"] = split.ToString(ci);
-        return config;
-    }
-
-    /// <summary>Rebuilds options from <see cref="ToConfig"/>'s strings (missing keys keep their defaults).</summary>
-    public static TrainerOptions FromConfig(IReadOnlyDictionary<string, string> c)
+    /// <summary>
+    /// A recipe from the string map run logs kept before recipes were typed (<c>"Config": {"optimizer": "adam", "lr": ...}</c>),
+    /// so that old checkpoints and run logs still load. Missing keys keep their defaults; a bad value is an
+    /// <see cref="InvalidDataException"/> naming the key.
+    /// </summary>
+    public static TrainerOptions FromLegacyConfig(IReadOnlyDictionary<string, string> c)
     {
         var ci = CultureInfo.InvariantCulture;
         var d = new TrainerOptions();
+        T Read<T>(string key, T fallback, Func<string, T> parse)
+        {
+            if (!c.TryGetValue(key, out var v)) return fallback;
+            try { return parse(v); }
+            catch (Exception e) when (e is FormatException or OverflowException or ArgumentException)
+            {
+                throw new InvalidDataException($"The run log's recipe field '{key}' holds '{v}', which is not a valid value ({e.Message}).", e);
+            }
+        }
         string S(string k, string def) => c.TryGetValue(k, out var v) ? v : def;
-        double D(string k, double def) => c.TryGetValue(k, out var v) ? double.Parse(v, ci) : def;
-        int I(string k, int def) => c.TryGetValue(k, out var v) ? int.Parse(v, ci) : def;
+        double D(string k, double def) => Read(k, def, v => double.Parse(v, ci));
+        int I(string k, int def) => Read(k, def, v => int.Parse(v, ci));
+        T E<T>(string k, T def) where T : struct, Enum => Read(k, def, v => RecipeChoices.Parse<T>(v, k));
         return new TrainerOptions
         {
-            Model = S("model", d.Model), Optimizer = S("optimizer", d.Optimizer), LearningRate = D("lr", d.LearningRate),
-            BatchSize = I("batch_size", d.BatchSize), Epochs = I("epochs", d.Epochs), Schedule = S("schedule", d.Schedule),
+            Model = S("model", d.Model), Optimizer = E("optimizer", d.Optimizer), LearningRate = D("lr", d.LearningRate),
+            BatchSize = I("batch_size", d.BatchSize), Epochs = I("epochs", d.Epochs), Schedule = E("schedule", d.Schedule),
             StepGamma = D("step_gamma", d.StepGamma), StepEpochs = I("step_epochs", d.StepEpochs),
             WeightDecay = D("weight_decay", d.WeightDecay), Momentum = D("momentum", d.Momentum),
-            Dropout = S("dropout", "on") == "on", Augmentation = S("augmentation", d.Augmentation),
+            Dropout = S("dropout", "on") == "on", Augmentation = E("augmentation", d.Augmentation),
             LabelSmoothing = D("label_smoothing", d.LabelSmoothing), ValidationCount = I("validation", d.ValidationCount),
-            Seed = c.TryGetValue("seed", out var seed) ? ulong.Parse(seed, ci) : d.Seed, Threads = I("threads", d.Threads),
-            ValidationSeed = c.TryGetValue("validation_split_seed", out var split) ? ulong.Parse(split, ci) : null,
-            Normalization = S("normalization", d.Normalization), ClipNorm = D("clip_norm", d.ClipNorm),
+            Seed = Read("seed", d.Seed, v => ulong.Parse(v, ci)), Threads = I("threads", d.Threads),
+            ValidationSeed = Read<ulong?>("validation_split_seed", null, v => ulong.Parse(v, ci)),
+            Normalization = E("normalization", d.Normalization), ClipNorm = D("clip_norm", d.ClipNorm),
             BatchLossInterval = I("batch_loss_interval", d.BatchLossInterval),
         };
     }
@@ -108,8 +108,10 @@ public sealed record TrainerOptions
     public void Validate()
     {
         if (!Models.ModelZoo.Exists(Model)) throw new ArgumentException($"Unknown model '{Model}'. Known models: {string.Join(", ", Models.ModelZoo.Names)}.");
-        if (Optimizer is not ("adam" or "sgd")) throw new ArgumentException($"Unknown optimizer '{Optimizer}': use adam or sgd.");
-        if (Schedule is not ("none" or "step" or "cosine" or "onecycle")) throw new ArgumentException($"Unknown schedule '{Schedule}': use none, step, cosine or onecycle.");
+        if (!Enum.IsDefined(Optimizer)) throw new ArgumentException($"Unknown optimizer {(int)Optimizer}: use {string.Join(" or ", RecipeChoices.Names<OptimizerKind>())}.");
+        if (!Enum.IsDefined(Schedule)) throw new ArgumentException($"Unknown schedule {(int)Schedule}: use {string.Join(", ", RecipeChoices.Names<ScheduleKind>())}.");
+        if (!Enum.IsDefined(Augmentation)) throw new ArgumentException($"Unknown augmentation {(int)Augmentation}: use {string.Join(", ", RecipeChoices.Names<AugmentationKind>())}.");
+        if (!Enum.IsDefined(Normalization)) throw new ArgumentException($"Unknown normalisation {(int)Normalization}: use {string.Join(" or ", RecipeChoices.Names<NormalizationKind>())}.");
         if (!(LearningRate > 0 && double.IsFinite(LearningRate))) throw new ArgumentException($"The learning rate must be a positive number, found {LearningRate}.");
         if (BatchSize < 1) throw new ArgumentException($"The batch size must be at least 1, found {BatchSize}.");
         if (Epochs < 1) throw new ArgumentException($"Epochs must be at least 1, found {Epochs}.");
@@ -117,7 +119,8 @@ public sealed record TrainerOptions
         if (WeightDecay < 0) throw new ArgumentException($"Weight decay must be >= 0, found {WeightDecay}.");
         if (LabelSmoothing is < 0 or >= 1) throw new ArgumentException($"Label smoothing must be in [0, 1), found {LabelSmoothing}.");
         if (ValidationCount < 0) throw new ArgumentException($"The validation count must be >= 0, found {ValidationCount}.");
-        if (Threads < 0) throw new ArgumentException($"Threads must be >= 0 (0 = all cores), found {Threads}.");
+        if (Threads < 0 || Threads > Runtime.ComputeContext.MaxThreads)
+            throw new ArgumentException($"Threads must be 0 (all cores) or 1..{Runtime.ComputeContext.MaxThreads}, found {Threads}.");
         if (ClipNorm < 0) throw new ArgumentException($"--clip-norm must be >= 0 (0 = off), found {ClipNorm}.");
         if (BatchLossInterval < 1) throw new ArgumentException($"The batch-loss interval must be at least 1, found {BatchLossInterval}.");
     }

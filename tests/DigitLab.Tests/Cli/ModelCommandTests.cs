@@ -6,6 +6,8 @@ using DigitLab.Data;
 using DigitLab.Models;
 using DigitLab.Reports;
 using DigitLab.Training;
+using DigitLab.IO;
+using DigitLab.Evaluation;
 
 namespace DigitLab.Tests.Cli;
 
@@ -170,9 +172,9 @@ public class ModelCommandTests
 
         // The printed figures are the library's own for this checkpoint and image, and the prediction is their argmax.
         var (model, info) = Checkpoint.Load(checkpoint);
-        float[] expected = Predictor.ProbabilitiesForImageFile(model, png, new Normalization(info.NormalizationMean, info.NormalizationStd));
+        float[] expected = Predictor.ProbabilitiesForImageFile(model, png, new Normalization(info.NormalizationMean, info.NormalizationStd), ModuleCalls.Compute);
         for (int d = 0; d < 10; d++) Assert.Equal(expected[d].ToString("F4", CultureInfo.InvariantCulture), printed[d].ToString("F4", CultureInfo.InvariantCulture));
-        int best = Trainer.ArgMax(expected);
+        int best = Metrics.ArgMax(expected);
         var prediction = Regex.Match(r.Out, @"^Prediction: (\d) \(", RegexOptions.Multiline);
         Assert.True(prediction.Success, r.Out);
         Assert.Equal(best, int.Parse(prediction.Groups[1].Value, CultureInfo.InvariantCulture));
@@ -201,7 +203,7 @@ public class ModelCommandTests
 
         // The figures are the library's for the same balanced set.
         var (model, info) = Checkpoint.Load(checkpoint);
-        var expected = Evaluator.Evaluate(model, Evaluator.Balanced(store.ReadTest(), perClass), new Normalization(info.NormalizationMean, info.NormalizationStd));
+        var expected = Evaluator.Evaluate(model, Evaluator.Balanced(store.ReadTest(), perClass), new Normalization(info.NormalizationMean, info.NormalizationStd), ModuleCalls.Compute);
         Assert.Equal(expected.Accuracy, Parse(accuracy.Groups[1].Value), ReportTolerance);
         Assert.Equal(expected.Macro.F1, Parse(macro.Groups[3].Value), ReportTolerance);
     }
@@ -218,17 +220,17 @@ public class ModelCommandTests
         Assert.Equal(0, r.ExitCode);
         using var json = System.Text.Json.JsonDocument.Parse(r.Out);
         Assert.StartsWith("ensemble of 2", json.RootElement.GetProperty("model").GetString());
-        double accuracy = json.RootElement.GetProperty("result").GetProperty("Accuracy").GetDouble();
+        double accuracy = json.RootElement.GetProperty("result").GetProperty("accuracy").GetDouble();
 
         // The figure is the library's ensemble of the same two models on the same set, not either model alone.
         var test = Evaluator.Balanced(store.ReadTest(), perClass);
         var (ma, ia) = Checkpoint.Load(a);
         var (mb, _) = Checkpoint.Load(b);
         var normalization = new Normalization(ia.NormalizationMean, ia.NormalizationStd);
-        var expected = Ensemble.Evaluate([ma, mb], test, normalization);
+        var expected = Evaluator.Evaluate([ma, mb], test, normalization, ModuleCalls.Compute);
         Assert.Equal(expected.Accuracy, accuracy, ReportTolerance);
-        Assert.Equal(expected.Loss, json.RootElement.GetProperty("result").GetProperty("Loss").GetDouble(), ReportTolerance);
-        Assert.NotEqual(Evaluator.Evaluate(ma, test, normalization).Loss, expected.Loss);
+        Assert.Equal(expected.Loss, json.RootElement.GetProperty("result").GetProperty("loss").GetDouble(), ReportTolerance);
+        Assert.NotEqual(Evaluator.Evaluate(ma, test, normalization, ModuleCalls.Compute).Loss, expected.Loss);
     }
 
     [Fact]
@@ -246,12 +248,12 @@ public class ModelCommandTests
         // Both members record the first seed's split, and the reported figure is the ensemble on exactly that split.
         string a = dir.File("e-1.safetensors"), b = dir.File("e-2.safetensors");
         foreach (var member in new[] { a, b })
-            Assert.Equal("7", RunLog.Load(Path.ChangeExtension(member, ".json")).Config["validation_split_seed"]);
+            Assert.Equal(7UL, RunLog.Load(Path.ChangeExtension(member, ".json")).Recipe!.ValidationSeed);
         var validation = Split.Stratified(store.ReadTrain(), 5000, 7).Validation;
         var (ma, ia) = Checkpoint.Load(a);
         var (mb, _) = Checkpoint.Load(b);
         var normalization = new Normalization(ia.NormalizationMean, ia.NormalizationStd);
-        var expected = Ensemble.Evaluate([ma, mb], validation, normalization);
+        var expected = Evaluator.Evaluate([ma, mb], validation, normalization, ModuleCalls.Compute);
         Assert.Equal(expected.Accuracy, reported, ReportTolerance);
 
         // evaluate --split validation rebuilds that split from the checkpoints alone, here with test-time augmentation.
@@ -259,11 +261,11 @@ public class ModelCommandTests
         Assert.Equal(0, v.ExitCode);
         using var vj = System.Text.Json.JsonDocument.Parse(v.Out);
         var result = vj.RootElement.GetProperty("result");
-        var withViews = Ensemble.Evaluate([ma, mb], validation, normalization, tta: TestTimeAugmentation.Shift4);
-        Assert.Equal(5000, result.GetProperty("Count").GetInt32());
+        var withViews = Evaluator.Evaluate([ma, mb], validation, normalization, ModuleCalls.Compute, tta: TestTimeAugmentation.Shift4);
+        Assert.Equal(5000, result.GetProperty("count").GetInt32());
         Assert.Equal("shift4", vj.RootElement.GetProperty("tta").GetString());
-        Assert.Equal(withViews.Accuracy, result.GetProperty("Accuracy").GetDouble(), ReportTolerance);
-        Assert.Equal(withViews.Loss, result.GetProperty("Loss").GetDouble(), ReportTolerance);
+        Assert.Equal(withViews.Accuracy, result.GetProperty("accuracy").GetDouble(), ReportTolerance);
+        Assert.Equal(withViews.Loss, result.GetProperty("loss").GetDouble(), ReportTolerance);
         Assert.True(Math.Abs(withViews.Loss - expected.Loss) > ReportTolerance, "the views were not used");
 
         // The second member is the model `--seed 8 --validation-seed 7` trains alone: an ensemble can be grown in parts.
@@ -277,10 +279,15 @@ public class ModelCommandTests
     /// <summary>A checkpoint whose run log says it held out 5,000 images drawn with <paramref name="splitSeed"/> (or none).</summary>
     private static string SaveMlpWithSplit(string path, ulong seed, string validation, string? splitSeed)
     {
-        var log = new RunLog { Model = "mlp" };
-        log.Config["seed"] = seed.ToString(CultureInfo.InvariantCulture);
-        log.Config["validation"] = validation;
-        if (splitSeed is not null) log.Config["validation_split_seed"] = splitSeed;
+        var log = new RunLog
+        {
+            Model = "mlp",
+            Recipe = new TrainerOptions
+            {
+                Model = "mlp", Seed = seed, ValidationCount = int.Parse(validation, CultureInfo.InvariantCulture),
+                ValidationSeed = splitSeed is null ? null : ulong.Parse(splitSeed, CultureInfo.InvariantCulture),
+            },
+        };
         Checkpoint.Save(path, ModelZoo.Create("mlp", seed), new CheckpointInfo { Architecture = "mlp", Seed = seed, Log = log });
         return path;
     }
@@ -298,7 +305,7 @@ public class ModelCommandTests
         var shared = await CliRunner.RunAsync("evaluate", a, c, "--split", "validation", "--json");
         Assert.Equal(0, shared.ExitCode);
         using var json = System.Text.Json.JsonDocument.Parse(shared.Out);
-        Assert.Equal(5000, json.RootElement.GetProperty("result").GetProperty("Count").GetInt32());
+        Assert.Equal(5000, json.RootElement.GetProperty("result").GetProperty("count").GetInt32());
 
         string all = SaveMlpWithSplit(dir.File("all.safetensors"), 1, "0", null);
         AssertCleanError(await CliRunner.RunAsync("evaluate", all, "--split", "validation"), "was trained with --validation 0");

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using DigitLab.Cli.Commands;
 using DigitLab.Reports;
+using DigitLab.IO;
 
 namespace DigitLab.Tests.Data;
 

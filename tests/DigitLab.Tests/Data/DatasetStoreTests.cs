@@ -2,6 +2,7 @@ using System.Formats.Tar;
 using System.IO.Compression;
 using System.Net;
 using DigitLab.Data;
+using DigitLab.IO;
 
 namespace DigitLab.Tests.Data;
 

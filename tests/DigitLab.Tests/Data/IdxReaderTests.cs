@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using DigitLab.Data;
+using DigitLab.IO;
 
 namespace DigitLab.Tests.Data;
 
@@ -21,7 +22,7 @@ public class IdxReaderTests
         // Names without .gz on purpose: gzip is detected by its magic bytes, not the name.
         File.WriteAllBytes(dir.File("img"), gzip ? SyntheticData.Gzip(images) : images);
         File.WriteAllBytes(dir.File("lbl"), gzip ? SyntheticData.Gzip(labels) : labels);
-        var data = IdxReader.ReadDataset(dir.File("img"), dir.File("lbl"), "t");
+        var data = MnistDataset.ReadIdx(dir.File("img"), dir.File("lbl"), "t");
         Assert.Equal(expected.Count, data.Count);
         Assert.Equal(expected.Images, data.Images);
         Assert.Equal(expected.Labels, data.Labels);
@@ -107,7 +108,7 @@ public class IdxReaderTests
         var (images, _, data) = Files(12);
         File.WriteAllBytes(dir.File("img"), images);
         File.WriteAllBytes(dir.File("lbl"), IdxReader.EncodeLabels(data.Labels.AsSpan(0, 11)));
-        var ex = Assert.Throws<IdxFormatException>(() => IdxReader.ReadDataset(dir.File("img"), dir.File("lbl"), "t"));
+        var ex = Assert.Throws<IdxFormatException>(() => MnistDataset.ReadIdx(dir.File("img"), dir.File("lbl"), "t"));
         Assert.Contains("expected 12 labels", ex.Message);
         Assert.Contains("found 11", ex.Message);
     }

@@ -1,5 +1,6 @@
 using DigitLab.Data;
 using DigitLab.Reports;
+using DigitLab.IO;
 
 namespace DigitLab.Tests.Data;
 

@@ -2,6 +2,7 @@
 using System.IO.Compression;
 using DigitLab.Data;
 using DigitLab.Tensors;
+using DigitLab.IO;
 
 namespace DigitLab.Tests.Data;
 

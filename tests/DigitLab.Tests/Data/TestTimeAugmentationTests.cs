@@ -5,6 +5,7 @@ using DigitLab.Models;
 using DigitLab.Nn;
 using DigitLab.Tensors;
 using DigitLab.Training;
+using DigitLab.Evaluation;
 
 namespace DigitLab.Tests.Data;
 
@@ -93,7 +94,7 @@ public class TestTimeAugmentationTests
         Module[] members = [ModelZoo.Create("lenet5", 1), ModelZoo.Create("fast", 2)];
         var tta = TestTimeAugmentation.Shift4;
         // Batches of 8 leave a partial last batch, which the view buffer must follow.
-        var result = Ensemble.Evaluate(members, data, Normalization.Mnist, batchSize: 8, tta: tta);
+        var result = Evaluator.Evaluate(members, data, Normalization.Mnist, ModuleCalls.Compute, batchSize: 8, tta: tta);
 
         var confusion = Metrics.NewConfusion();
         double loss = 0;
@@ -106,7 +107,7 @@ public class TestTimeAugmentationTests
                 var view = ShiftReference(image, dx, dy);
                 foreach (var m in members)
                 {
-                    var p = Predictor.Probabilities(m, view, Normalization.Mnist);
+                    var p = Predictor.Probabilities(m, view, Normalization.Mnist, ModuleCalls.NewEvaluationWorkspace());
                     for (int c = 0; c < 10; c++) mean[c] += p[c] / (members.Length * tta.Shifts.Count);
                 }
             }
@@ -117,7 +118,7 @@ public class TestTimeAugmentationTests
         Assert.Equal(confusion, result.Confusion);
         Assert.Equal(loss / data.Count, result.Loss, LossTolerance);
         // The views change the answer's probabilities: without them the loss is another number.
-        double plain = Ensemble.Evaluate(members, data, Normalization.Mnist, batchSize: 8).Loss;
+        double plain = Evaluator.Evaluate(members, data, Normalization.Mnist, ModuleCalls.Compute, batchSize: 8).Loss;
         Assert.True(Math.Abs(plain - result.Loss) > LossTolerance, $"loss with views {result.Loss}, without {plain}");
     }
 }

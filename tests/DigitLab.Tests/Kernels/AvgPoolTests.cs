@@ -19,14 +19,14 @@ public class AvgPoolTests
         var rng = new Rng((ulong)(n * 1000 + h * 10 + k + p));
         var x = TestUtil.RandomArray(rng, g.InputLength);
         float[] y = new float[g.OutputLength], yRef = new float[g.OutputLength];
-        AvgPool.Forward(g, x, y);
+        AvgPool.Forward(ModuleCalls.Compute, g, x, y);
         AvgPoolReference.Forward(g, x, yRef);
         TestUtil.AssertClose(yRef, y, EngineTolerances.ElementwiseAbsolute, EngineTolerances.ElementwiseRelative, "avg-pool output");
 
         var dy = TestUtil.RandomArray(rng, g.OutputLength);
         float[] dx = new float[g.InputLength], dxRef = new float[g.InputLength];
         Array.Fill(dx, 3f);
-        AvgPool.Backward(g, dy, dx);
+        AvgPool.Backward(ModuleCalls.Compute, g, dy, dx);
         AvgPoolReference.Backward(g, dy, dxRef);
         TestUtil.AssertClose(dxRef, dx, EngineTolerances.ElementwiseAbsolute, EngineTolerances.ElementwiseRelative, "avg-pool input gradient");
     }

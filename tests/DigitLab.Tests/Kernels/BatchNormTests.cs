@@ -1,6 +1,7 @@
 // Batch norm kernels against the reference, training and inference, features and images; and the global average pool.
 using DigitLab.Kernels;
 using DigitLab.Tensors;
+using DigitLab.Runtime;
 
 namespace DigitLab.Tests.Kernels;
 
@@ -28,7 +29,7 @@ public class BatchNormTests
         float[] y = new float[x.Length], yRef = new float[x.Length];
         const float eps = 1e-5f, momentum = 0.1f;
 
-        BatchNorm.ForwardTraining(n, c, s, x, gamma, beta, eps, momentum, rm, rv, mean, invStd, y);
+        BatchNorm.ForwardTraining(ModuleCalls.Compute, n, c, s, x, gamma, beta, eps, momentum, rm, rv, mean, invStd, y);
         BatchNormReference.Forward(n, c, s, x, gamma, beta, eps, momentum, training: true, rmRef, rvRef, yRef);
         TestUtil.AssertClose(yRef, y, EngineTolerances.SumAbsolute, EngineTolerances.SumRelative, "training output");
         TestUtil.AssertClose(rmRef, rm, EngineTolerances.ElementwiseAbsolute, EngineTolerances.ElementwiseRelative, "running mean");
@@ -38,13 +39,13 @@ public class BatchNormTests
         float[] dx = new float[x.Length], dxRef = new float[x.Length];
         float[] dg = TestUtil.RandomArray(new Rng(1), c), db = TestUtil.RandomArray(new Rng(2), c);
         float[] dgRef = (float[])dg.Clone(), dbRef = (float[])db.Clone();
-        BatchNorm.Backward(n, c, s, x, dy, gamma, mean, invStd, batchStatistics: true, dx, dg, db);
+        BatchNorm.Backward(ModuleCalls.Compute, n, c, s, x, dy, gamma, mean, invStd, batchStatistics: true, dx, dg, db);
         BatchNormReference.BackwardTraining(n, c, s, x, dy, gamma, eps, dxRef, dgRef, dbRef);
         TestUtil.AssertClose(dxRef, dx, EngineTolerances.SumAbsolute, EngineTolerances.SumRelative, "input gradient");
         TestUtil.AssertClose(dgRef, dg, EngineTolerances.SumAbsolute, EngineTolerances.SumRelative, "gamma gradient");
         TestUtil.AssertClose(dbRef, db, EngineTolerances.SumAbsolute, EngineTolerances.SumRelative, "beta gradient");
 
-        BatchNorm.ForwardInference(n, c, s, x, gamma, beta, eps, rm, rv, mean, invStd, y);
+        BatchNorm.ForwardInference(ModuleCalls.Compute, n, c, s, x, gamma, beta, eps, rm, rv, mean, invStd, y);
         BatchNormReference.Forward(n, c, s, x, gamma, beta, eps, momentum, training: false, rm, rv, yRef);
         TestUtil.AssertClose(yRef, y, EngineTolerances.SumAbsolute, EngineTolerances.SumRelative, "inference output");
     }
@@ -54,7 +55,7 @@ public class BatchNormTests
     {
         float[] ones = [1f, 1f];
         var ex = Assert.Throws<ArgumentException>(() =>
-            BatchNorm.ForwardTraining(1, 2, 1, ones, ones, ones, 1e-5f, 0.1f, ones, ones, ones, ones, ones));
+            BatchNorm.ForwardTraining(ModuleCalls.Compute, 1, 2, 1, ones, ones, ones, 1e-5f, 0.1f, ones, ones, ones, ones, ones));
         Assert.Contains("more than one value per channel", ex.Message);
     }
 
@@ -78,7 +79,7 @@ public class BatchNormTests
     }
 }
 
-/// <summary>Batch norm at several thread counts (the channels split differently); changes <see cref="Threading.Threads"/>, so it runs alone.</summary>
+/// <summary>Batch norm at several thread counts (the channels split differently); runs its kernels on contexts of those thread counts.</summary>
 [Collection(GemmThreadsCollection.Name)]
 public class BatchNormThreadsTests
 {
@@ -96,17 +97,12 @@ public class BatchNormThreadsTests
         var beta = TestUtil.RandomArray(rng, c);
         float[] Run(int threads)
         {
-            int saved = Threading.Threads;
-            try
-            {
-                Threading.Threads = threads;
-                float[] rm = new float[c], rv = new float[c], mean = new float[c], invStd = new float[c], dg = new float[c], db = new float[c];
-                float[] y = new float[x.Length], dx = new float[x.Length];
-                BatchNorm.ForwardTraining(n, c, s, x, gamma, beta, 1e-5f, 0.1f, rm, rv, mean, invStd, y);
-                BatchNorm.Backward(n, c, s, x, dy, gamma, mean, invStd, batchStatistics: true, dx, dg, db);
-                return [.. y, .. dx, .. dg, .. db, .. rm, .. rv];
-            }
-            finally { Threading.Threads = saved; }
+            using var threads_ = ModuleCalls.UseThreads(threads);
+            float[] rm = new float[c], rv = new float[c], mean = new float[c], invStd = new float[c], dg = new float[c], db = new float[c];
+            float[] y = new float[x.Length], dx = new float[x.Length];
+            BatchNorm.ForwardTraining(ModuleCalls.Compute, n, c, s, x, gamma, beta, 1e-5f, 0.1f, rm, rv, mean, invStd, y);
+            BatchNorm.Backward(ModuleCalls.Compute, n, c, s, x, dy, gamma, mean, invStd, batchStatistics: true, dx, dg, db);
+            return [.. y, .. dx, .. dg, .. db, .. rm, .. rv];
         }
         var one = Run(1);
         Assert.Equal(one, Run(2));

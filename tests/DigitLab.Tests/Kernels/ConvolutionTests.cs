@@ -1,6 +1,7 @@
 // Im2Col/Col2Im and the batched im2col + Gemm convolution against direct reference loops, over many geometries.
 using DigitLab.Kernels;
 using DigitLab.Tensors;
+using DigitLab.Runtime;
 
 namespace DigitLab.Tests.Kernels;
 
@@ -130,10 +131,10 @@ public class ConvolutionTests
         var x = TestUtil.RandomArray(rng, g.InputLength);
         var weight = TestUtil.RandomArray(rng, g.WeightLength);
         var b = bias ? TestUtil.RandomArray(rng, g.OutChannels) : null;
-        var workspace = new float[Convolution.WorkspaceLength(g)];
+        var workspace = new float[Convolution.WorkspaceLength(ModuleCalls.Compute, g)];
 
         float[] y = new float[g.OutputLength], yRef = new float[g.OutputLength];
-        bool ready = Convolution.Forward(g, x, weight, b, y, workspace);
+        bool ready = Convolution.Forward(ModuleCalls.Compute, g, x, weight, b, y, workspace);
         ConvolutionReference.Forward(g, x, weight, b ?? [], yRef);
         TestUtil.AssertClose(yRef, y, absolute, EngineTolerances.SumRelative, $"forward {g}");
 
@@ -145,7 +146,7 @@ public class ConvolutionTests
         var dbRef = db is null ? [] : (float[])db.Clone();
         float[] dx = new float[g.InputLength], dxRef = new float[g.InputLength];
         Array.Fill(dx, 7f); // overwritten, not accumulated
-        Convolution.Backward(g, x, weight, dy, dx, dw, db, workspace, ready);
+        Convolution.Backward(ModuleCalls.Compute, g, x, weight, dy, dx, dw, db, workspace, ready);
         ConvolutionReference.Backward(g, x, weight, dy, dxRef, dwRef, dbRef);
         TestUtil.AssertClose(dxRef, dx, absolute, EngineTolerances.SumRelative, $"input grad {g}");
         TestUtil.AssertClose(dwRef, dw, absolute, EngineTolerances.SumRelative, $"weight grad {g}");
@@ -153,13 +154,13 @@ public class ConvolutionTests
 
         // Without the forward's columns (columnsReady: false) the weight gradient is the same.
         var dw2 = TestUtil.RandomArray(new Rng(5), g.WeightLength);
-        Convolution.Backward(g, x, weight, dy, new float[g.InputLength], dw2, null, workspace, columnsReady: false);
+        Convolution.Backward(ModuleCalls.Compute, g, x, weight, dy, new float[g.InputLength], dw2, null, workspace, columnsReady: false);
         Assert.Equal(dw, dw2);
 
         // Without the input gradient (a first layer) the weight gradient still matches; the route may differ
         // (the direct route's input gradient needs input channels in eights, its weight gradient does not).
         var dw3 = TestUtil.RandomArray(new Rng(5), g.WeightLength);
-        Convolution.Backward(g, x, weight, dy, null, dw3, null, workspace, columnsReady: false);
+        Convolution.Backward(ModuleCalls.Compute, g, x, weight, dy, null, dw3, null, workspace, columnsReady: false);
         TestUtil.AssertClose(dwRef, dw3, absolute, EngineTolerances.SumRelative, $"weight grad without input grad {g}");
     }
 
@@ -221,19 +222,19 @@ public class ConvolutionTests
         var dy = TestUtil.RandomArray(rng, g.OutputLength);
         float[] Run()
         {
-            var ws = new float[Convolution.WorkspaceLength(g)];
+            var ws = new float[Convolution.WorkspaceLength(ModuleCalls.Compute, g)];
             var y = new float[g.OutputLength];
             var dw = new float[g.WeightLength];
             var dx = new float[g.InputLength];
-            bool ready = Convolution.Forward(g, x, weight, null, y, ws);
-            Convolution.Backward(g, x, weight, dy, dx, dw, null, ws, ready);
+            bool ready = Convolution.Forward(ModuleCalls.Compute, g, x, weight, null, y, ws);
+            Convolution.Backward(ModuleCalls.Compute, g, x, weight, dy, dx, dw, null, ws, ready);
             return [.. y, .. dw, .. dx];
         }
         Assert.Equal(Run(), Run());
     }
 }
 
-/// <summary>The by-image route at several thread counts; changes <see cref="Threading.Threads"/>, so it runs alone.</summary>
+/// <summary>The by-image route at several thread counts; runs its kernels on contexts of those thread counts.</summary>
 [Collection(GemmThreadsCollection.Name)]
 public class ConvolutionThreadsTests
 {
@@ -246,16 +247,11 @@ public class ConvolutionThreadsTests
         // 12·12 planes take the by-image route; 8 images over the threads, several per cache-sized group
         // (scattered and gathered), and with 3 threads runs of unequal length.
         var g = new ConvGeometry(8, 2, 12, 12, 3, 3, 1, 1);
-        int saved = Threading.Threads;
-        try
-        {
-            Threading.Threads = threads;
-            Assert.True(Convolution.ByImage(g));
-            Assert.True(Convolution.GroupSize(g) > 1);
-            ConvolutionTests.CompareWithReference(g, bias: true);
-            ConvolutionTests.CompareWithReference(g with { Batch = 1 }, bias: false);
-        }
-        finally { Threading.Threads = saved; }
+        using var threads_ = ModuleCalls.UseThreads(threads);
+        Assert.True(Convolution.ByImage(g));
+        Assert.True(Convolution.GroupSize(g) > 1);
+        ConvolutionTests.CompareWithReference(g, bias: true);
+        ConvolutionTests.CompareWithReference(g with { Batch = 1 }, bias: false);
     }
 
     [Theory]
@@ -270,13 +266,8 @@ public class ConvolutionThreadsTests
         // 40 output channels: W' compaction and the weight-gradient scatter split over the threads; stride 1 gives
         // four classes, which need 256 images for wide enough class GEMMs.
         var g = new ConvGeometry(stride == 1 ? 256 : 7, 6, 2, 2, 40, 3, stride, 1);
-        int saved = Threading.Threads;
-        try
-        {
-            Threading.Threads = threads;
-            Assert.True(ConvolutionTaps.Applies(g));
-            ConvolutionTests.CompareWithReference(g, bias: true);
-        }
-        finally { Threading.Threads = saved; }
+        using var threads_ = ModuleCalls.UseThreads(threads);
+        Assert.True(ConvolutionTaps.Applies(g));
+        ConvolutionTests.CompareWithReference(g, bias: true);
     }
 }

@@ -1,10 +1,11 @@
 // DirectConvolution (the wide-plane route for stride-1 layers on large planes) against the direct reference loops.
 using DigitLab.Kernels;
 using DigitLab.Tensors;
+using DigitLab.Runtime;
 
 namespace DigitLab.Tests.Kernels;
 
-/// <summary>Runs at several thread counts; changes <see cref="Threading.Threads"/>, so it runs alone.</summary>
+/// <summary>Runs at several thread counts; runs its kernels on contexts of those thread counts.</summary>
 [Collection(GemmThreadsCollection.Name)]
 public class DirectConvolutionTests
 {
@@ -32,16 +33,11 @@ public class DirectConvolutionTests
     /// <summary><see cref="ConvolutionTests.CompareWithReference"/> with 1, 2 and 3 kernel threads (3: uneven splits).</summary>
     internal static void CompareWithReferenceAtOneTwoAndThreeThreads(ConvGeometry g, bool bias)
     {
-        int saved = Threading.Threads;
-        try
+        foreach (int threads in new[] { 1, 2, 3 })
         {
-            foreach (int threads in new[] { 1, 2, 3 })
-            {
-                Threading.Threads = threads;
-                ConvolutionTests.CompareWithReference(g, bias);
-            }
+            using var threads_ = ModuleCalls.UseThreads(threads);
+            ConvolutionTests.CompareWithReference(g, bias);
         }
-        finally { Threading.Threads = saved; }
     }
 
     [Fact]
@@ -71,26 +67,21 @@ public class DirectConvolutionTests
         var dy = TestUtil.RandomArray(rng, g.OutputLength);
         float[] Run()
         {
-            var ws = new float[Convolution.WorkspaceLength(g)];
+            var ws = new float[Convolution.WorkspaceLength(ModuleCalls.Compute, g)];
             Array.Fill(ws, float.NaN); // nothing may depend on what the workspace held
             var y = new float[g.OutputLength];
             var dw = new float[g.WeightLength];
             var dx = new float[g.InputLength];
-            Convolution.Forward(g, x, weight, null, y, ws);
-            Convolution.Backward(g, x, weight, dy, dx, dw, null, ws, columnsReady: false);
+            Convolution.Forward(ModuleCalls.Compute, g, x, weight, null, y, ws);
+            Convolution.Backward(ModuleCalls.Compute, g, x, weight, dy, dx, dw, null, ws, columnsReady: false);
             return [.. y, .. dw, .. dx];
         }
-        int saved = Threading.Threads;
-        try
-        {
-            Threading.Threads = 2;
-            Assert.Equal(Run(), Run());
-        }
-        finally { Threading.Threads = saved; }
+        using var threads_ = ModuleCalls.UseThreads(2);
+        Assert.Equal(Run(), Run());
     }
 }
 
-/// <summary>ChannelLaneConvolution (small planes, output channels in the lanes); changes <see cref="Threading.Threads"/>, so it runs alone.</summary>
+/// <summary>ChannelLaneConvolution (small planes, output channels in the lanes); runs its kernels on contexts of those thread counts.</summary>
 [Collection(GemmThreadsCollection.Name)]
 public class ChannelLaneConvolutionTests
 {

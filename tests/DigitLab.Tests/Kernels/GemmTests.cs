@@ -1,10 +1,11 @@
 // GemmTests: the fast Gemm (every micro-kernel this CPU runs) against GemmReference over many shapes and layouts.
 using DigitLab.Kernels;
 using DigitLab.Tensors;
+using DigitLab.Runtime;
 
 namespace DigitLab.Tests.Kernels;
 
-/// <summary>Tests that change <see cref="Threading.Threads"/> run alone, so no other test sees the change.</summary>
+/// <summary>Tests at several thread counts run their kernels on contexts of those counts.</summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class GemmThreadsCollection
 {
@@ -43,7 +44,7 @@ public class GemmTests
         var expected = (float[])c.Clone();
         var initial = (float[])c.Clone();
 
-        Gemm.Multiply(kernel, t.TransA, t.TransB, t.M, t.N, t.K, a, lda, b, ldb, c, ldc, t.Accumulate);
+        Gemm.Multiply(ModuleCalls.Compute, kernel, t.TransA, t.TransB, t.M, t.N, t.K, a, lda, b, ldb, c, ldc, t.Accumulate);
         GemmReference.Multiply(t.TransA, t.TransB, t.M, t.N, t.K, a, lda, b, ldb, expected, ldc, t.Accumulate);
 
         double largestTolerance = 0, largestValue = 0;
@@ -158,58 +159,48 @@ public class GemmTests
     [MemberData(nameof(Kernels))]
     public void LargeShapesOnOneAndTwoThreads(GemmKernel kernel)
     {
-        int saved = Threading.Threads;
-        try
+        foreach (int threads in new[] { 1, 2 })
         {
-            foreach (int threads in new[] { 1, 2 })
+            using var threads_ = ModuleCalls.UseThreads(threads);
+            foreach (var (ta, tb) in TransposeCombinations())
             {
-                Threading.Threads = threads;
-                foreach (var (ta, tb) in TransposeCombinations())
-                {
-                    CheckAgainstReference(kernel, new Case(257, 129, 300, ta, tb, Accumulate: false, PadA: 3, PadB: 1, PadC: 2));
-                    // Tall and narrow: the threads split rows instead of columns.
-                    CheckAgainstReference(kernel, new Case(700, 20, 100, ta, tb, Accumulate: true, PadC: 5));
-                }
-                // Narrow A·Bᵀ (dot-product path), split over the long side of C.
-                CheckAgainstReference(kernel, new Case(32, 9, 5000, false, true, Accumulate: false));
-                CheckAgainstReference(kernel, new Case(5, 300, 2100, false, true, Accumulate: true, PadA: 1));
-                // Wider than one column block (NC) and taller than one row block (MC).
-                CheckAgainstReference(kernel, new Case(250, 3200, 7, false, false, Accumulate: true, PadB: 2));
+                CheckAgainstReference(kernel, new Case(257, 129, 300, ta, tb, Accumulate: false, PadA: 3, PadB: 1, PadC: 2));
+                // Tall and narrow: the threads split rows instead of columns.
+                CheckAgainstReference(kernel, new Case(700, 20, 100, ta, tb, Accumulate: true, PadC: 5));
             }
+            // Narrow A·Bᵀ (dot-product path), split over the long side of C.
+            CheckAgainstReference(kernel, new Case(32, 9, 5000, false, true, Accumulate: false));
+            CheckAgainstReference(kernel, new Case(5, 300, 2100, false, true, Accumulate: true, PadA: 1));
+            // Wider than one column block (NC) and taller than one row block (MC).
+            CheckAgainstReference(kernel, new Case(250, 3200, 7, false, false, Accumulate: true, PadB: 2));
         }
-        finally { Threading.Threads = saved; }
     }
 
     [Theory]
     [MemberData(nameof(Kernels))]
     public void ResultsAreIdenticalRunToRunAndForOneOrTwoThreads(GemmKernel kernel)
     {
-        int saved = Threading.Threads;
-        try
+        foreach (var (ta, tb) in TransposeCombinations())
         {
-            foreach (var (ta, tb) in TransposeCombinations())
+            var shapes = new[]
             {
-                var shapes = new[]
-                {
-                    new Case(257, 129, 300, ta, tb, false), new Case(700, 20, 100, ta, tb, true),
-                    new Case(32, 9, 5000, ta, tb, false),
-                };
-                foreach (var shape in shapes)
-                {
-                    Threading.Threads = 1;
-                    var one = CheckAgainstReference(kernel, shape);
-                    var oneAgain = CheckAgainstReference(kernel, shape);
-                    Threading.Threads = 2;
-                    var two = CheckAgainstReference(kernel, shape);
-                    var twoAgain = CheckAgainstReference(kernel, shape);
-                    Assert.Equal(one, oneAgain);
-                    Assert.Equal(two, twoAgain);
-                    // Each element is summed in the same k order whatever the split, so even 1 vs 2 threads agree.
-                    Assert.Equal(one, two);
-                }
+                new Case(257, 129, 300, ta, tb, false), new Case(700, 20, 100, ta, tb, true),
+                new Case(32, 9, 5000, ta, tb, false),
+            };
+            foreach (var shape in shapes)
+            {
+                using var threads_ = ModuleCalls.UseThreads(1);
+                var one = CheckAgainstReference(kernel, shape);
+                var oneAgain = CheckAgainstReference(kernel, shape);
+                using var threads2_ = ModuleCalls.UseThreads(2);
+                var two = CheckAgainstReference(kernel, shape);
+                var twoAgain = CheckAgainstReference(kernel, shape);
+                Assert.Equal(one, oneAgain);
+                Assert.Equal(two, twoAgain);
+                // Each element is summed in the same k order whatever the split, so even 1 vs 2 threads agree.
+                Assert.Equal(one, two);
             }
         }
-        finally { Threading.Threads = saved; }
     }
 
     [Theory]
@@ -217,9 +208,9 @@ public class GemmTests
     public void EmptyDepthClearsOrKeepsC(GemmKernel kernel)
     {
         var c = new[] { 1f, 2f, 3f, 4f, 5f, 6f };
-        Gemm.Multiply(kernel, false, false, 2, 3, 0, [], 0, [], 3, c, 3, accumulate: true);
+        Gemm.Multiply(ModuleCalls.Compute, kernel, false, false, 2, 3, 0, [], 0, [], 3, c, 3, accumulate: true);
         Assert.Equal(new[] { 1f, 2f, 3f, 4f, 5f, 6f }, c);
-        Gemm.Multiply(kernel, false, false, 2, 3, 0, [], 0, [], 3, c, 3, accumulate: false);
+        Gemm.Multiply(ModuleCalls.Compute, kernel, false, false, 2, 3, 0, [], 0, [], 3, c, 3, accumulate: false);
         Assert.Equal(new float[6], c);
     }
 
@@ -228,8 +219,8 @@ public class GemmTests
     public void EmptyOutputTouchesNothing(GemmKernel kernel)
     {
         var c = new[] { 7f };
-        Gemm.Multiply(kernel, false, false, 0, 1, 5, [], 5, new float[5], 1, c, 1, accumulate: false);
-        Gemm.Multiply(kernel, false, false, 1, 0, 5, new float[5], 5, [], 0, c, 0, accumulate: false);
+        Gemm.Multiply(ModuleCalls.Compute, kernel, false, false, 0, 1, 5, [], 5, new float[5], 1, c, 1, accumulate: false);
+        Gemm.Multiply(ModuleCalls.Compute, kernel, false, false, 1, 0, 5, new float[5], 5, [], 0, c, 0, accumulate: false);
         Assert.Equal(7f, c[0]);
     }
 
@@ -237,7 +228,7 @@ public class GemmTests
     public void OneByOneByOne()
     {
         var c = new[] { 10f };
-        Gemm.Multiply(false, false, 1, 1, 1, [3f], 1, [4f], 1, c, 1, accumulate: true);
+        Gemm.Multiply(ModuleCalls.Compute, false, false, 1, 1, 1, [3f], 1, [4f], 1, c, 1, accumulate: true);
         Assert.Equal(22f, c[0]);
     }
 
@@ -245,7 +236,7 @@ public class GemmTests
     public void ShortSpanNamesOperandSizesAndLength()
     {
         var ex = Assert.Throws<ArgumentException>(() =>
-            Gemm.Multiply(false, true, 4, 5, 6, new float[24], 6, new float[29], 6, new float[20], 5, false));
+            Gemm.Multiply(ModuleCalls.Compute, false, true, 4, 5, 6, new float[24], 6, new float[29], 6, new float[20], 5, false));
         Assert.Contains("B", ex.Message);
         Assert.Contains("5×6", ex.Message);
         Assert.Contains("30", ex.Message);
@@ -256,55 +247,45 @@ public class GemmTests
     public void LeadingDimensionSmallerThanRowIsRejected()
     {
         var ex = Assert.Throws<ArgumentException>(() =>
-            Gemm.Multiply(false, false, 4, 5, 6, new float[24], 5, new float[30], 5, new float[20], 5, false));
+            Gemm.Multiply(ModuleCalls.Compute, false, false, 4, 5, 6, new float[24], 5, new float[30], 5, new float[20], 5, false));
         Assert.Contains("at least 6", ex.Message);
     }
 
     [Fact]
     public void SteadyStateCallsOnTwoThreadsReuseThePackBuffers()
     {
-        int saved = Threading.Threads;
-        try
+        using var threads_ = ModuleCalls.UseThreads(2);
+        const int M = 257, N = 1024, K = 300;
+        var a = new float[M * K];
+        var b = new float[K * N];
+        var c = new float[M * N];
+        for (int i = 0; i < 3; i++) Gemm.Multiply(ModuleCalls.Compute, false, false, M, N, K, a, K, b, N, c, N, false);
+        // The count covers every thread of the test host (which also reports results meanwhile), so
+        // take the quietest of several trials: a pack buffer allocated per call would show in all.
+        long perCall = long.MaxValue;
+        for (int trial = 0; trial < 5; trial++)
         {
-            Threading.Threads = 2;
-            const int M = 257, N = 1024, K = 300;
-            var a = new float[M * K];
-            var b = new float[K * N];
-            var c = new float[M * N];
-            for (int i = 0; i < 3; i++) Gemm.Multiply(false, false, M, N, K, a, K, b, N, c, N, false);
-            // The count covers every thread of the test host (which also reports results meanwhile), so
-            // take the quietest of several trials: a pack buffer allocated per call would show in all.
-            long perCall = long.MaxValue;
-            for (int trial = 0; trial < 5; trial++)
-            {
-                long before = GC.GetTotalAllocatedBytes(precise: true);
-                const int Calls = 10;
-                for (int i = 0; i < Calls; i++) Gemm.Multiply(false, false, M, N, K, a, K, b, N, c, N, false);
-                perCall = Math.Min(perCall, (GC.GetTotalAllocatedBytes(precise: true) - before) / Calls);
-            }
-            // One thread's B pack buffer for this problem is 160 × 528 floats (338 KB); the parallel loop's
-            // own bookkeeping is about 2 KB a call. Anything near the buffer size means buffers were not reused.
-            const long PackBufferBytes = 160 * 528 * sizeof(float);
-            Assert.True(perCall < PackBufferBytes / 8, $"{perCall} bytes allocated per call");
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            const int Calls = 10;
+            for (int i = 0; i < Calls; i++) Gemm.Multiply(ModuleCalls.Compute, false, false, M, N, K, a, K, b, N, c, N, false);
+            perCall = Math.Min(perCall, (GC.GetTotalAllocatedBytes(precise: true) - before) / Calls);
         }
-        finally { Threading.Threads = saved; }
+        // One thread's B pack buffer for this problem is 160 × 528 floats (338 KB); the parallel loop's
+        // own bookkeeping is about 2 KB a call. Anything near the buffer size means buffers were not reused.
+        const long PackBufferBytes = 160 * 528 * sizeof(float);
+        Assert.True(perCall < PackBufferBytes / 8, $"{perCall} bytes allocated per call");
     }
 
     [Fact]
     public void SteadyStateCallsAllocateNothingOnOneThread()
     {
-        int saved = Threading.Threads;
-        try
-        {
-            Threading.Threads = 1;
-            var a = new float[64 * 784];
-            var b = new float[128 * 784];
-            var c = new float[64 * 128];
-            Gemm.Multiply(false, true, 64, 128, 784, a, 784, b, 784, c, 128, false); // grows the pack buffers
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            for (int i = 0; i < 5; i++) Gemm.Multiply(false, true, 64, 128, 784, a, 784, b, 784, c, 128, false);
-            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-        }
-        finally { Threading.Threads = saved; }
+        using var threads_ = ModuleCalls.UseThreads(1);
+        var a = new float[64 * 784];
+        var b = new float[128 * 784];
+        var c = new float[64 * 128];
+        Gemm.Multiply(ModuleCalls.Compute, false, true, 64, 128, 784, a, 784, b, 784, c, 128, false); // grows the pack buffers
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 5; i++) Gemm.Multiply(ModuleCalls.Compute, false, true, 64, 128, 784, a, 784, b, 784, c, 128, false);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 }

@@ -25,7 +25,7 @@ public class MaxPoolTests
         for (int i = 0; i < x.Length; i += 5) x[i] = x[Math.Max(0, i - 1)]; // some ties
         float[] y = new float[g.OutputLength], yRef = new float[g.OutputLength];
         int[] idx = new int[g.OutputLength], idxRef = new int[g.OutputLength];
-        MaxPool.Forward(g, x, y, idx);
+        MaxPool.Forward(ModuleCalls.Compute, g, x, y, idx);
         MaxPoolReference.Forward(g, x, yRef, idxRef);
         Assert.Equal(yRef, y);
         Assert.Equal(idxRef, idx);
@@ -33,7 +33,7 @@ public class MaxPoolTests
         var dy = TestUtil.RandomArray(rng, g.OutputLength);
         float[] dx = new float[g.InputLength], dxRef = new float[g.InputLength];
         Array.Fill(dx, 3f);
-        MaxPool.Backward(g, dy, idx, dx);
+        MaxPool.Backward(ModuleCalls.Compute, g, dy, idx, dx);
         MaxPoolReference.Backward(g, dy, idxRef, dxRef);
         TestUtil.AssertClose(dxRef, dx, 0, EngineTolerances.ElementwiseRelative, "max-pool input gradient");
     }
@@ -66,7 +66,7 @@ public class MaxPoolTests
             };
         float[] y = new float[g.OutputLength], yRef = new float[g.OutputLength];
         int[] idx = new int[g.OutputLength], idxRef = new int[g.OutputLength];
-        MaxPool.Forward(g, x, y, idx);
+        MaxPool.Forward(ModuleCalls.Compute, g, x, y, idx);
         MaxPoolReference.Forward(g, x, yRef, idxRef);
         Assert.Equal(idxRef, idx);
         // Bit patterns, so that −0 against 0 counts as a difference.
@@ -79,7 +79,7 @@ public class MaxPoolTests
         var g = new ConvGeometry(1, 1, 2, 2, 1, 2, 2, 0);
         float[] y = new float[1];
         int[] idx = new int[1];
-        MaxPool.Forward(g, [1f, 3f, 3f, 2f], y, idx);
+        MaxPool.Forward(ModuleCalls.Compute, g, [1f, 3f, 3f, 2f], y, idx);
         Assert.Equal(3f, y[0]);
         Assert.Equal(1, idx[0]);
     }
@@ -94,7 +94,7 @@ public class MaxPoolTests
         float[] x = [1f, float.NaN, 5f, float.NaN];
         float[] y = new float[g.OutputLength], yRef = new float[g.OutputLength];
         int[] idx = new int[g.OutputLength], idxRef = new int[g.OutputLength];
-        MaxPool.Forward(g, x, y, idx);
+        MaxPool.Forward(ModuleCalls.Compute, g, x, y, idx);
         MaxPoolReference.Forward(g, x, yRef, idxRef);
         Assert.True(float.IsNaN(y[0]));
         Assert.Equal(1, idx[0]);
@@ -113,7 +113,7 @@ public class MaxPoolTests
         x[75] = float.NaN;                                   // window 17 (4-wide step): bottom right
         float[] y = new float[20], yRef = new float[20];
         int[] idx = new int[20], idxRef = new int[20];
-        MaxPool.Forward(g, x, y, idx);
+        MaxPool.Forward(ModuleCalls.Compute, g, x, y, idx);
         MaxPoolReference.Forward(g, x, yRef, idxRef);
         Assert.Equal(idxRef, idx);
         Assert.Equal(yRef, y);

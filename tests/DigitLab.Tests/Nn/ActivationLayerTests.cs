@@ -18,7 +18,7 @@ public class ActivationLayerTests
     [Theory, MemberData(nameof(Layers))]
     public void KeepsAnyShapeAndUsesAllThreadsOnLargeInputs(Module layer)
     {
-        // Large enough that Threading.For splits it; each chunk must line up with the right elements.
+        // Large enough that ComputeContext.For splits it; each chunk must line up with the right elements.
         var x = TestUtil.Random(new Rng(13), 4, 70001);
         var y = layer.Forward(x);
         Assert.Equal(x.Shape, y.Shape);

@@ -89,7 +89,7 @@ public class ResidualTests
         }
         Assert.True(last < 0.5f * first, $"loss went from {first} to {last}");
         model.Eval();
-        Assert.All(model.Children(), c => Assert.False(c.Module.IsTraining));
+        Assert.False(model.IsTraining());
         Assert.Equal([8, 2], model.Forward(x).Shape);
     }
 }

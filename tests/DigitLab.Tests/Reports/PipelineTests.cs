@@ -5,6 +5,7 @@ using DigitLab.Nn;
 using DigitLab.Reports;
 using DigitLab.Tensors;
 using DigitLab.Training;
+using DigitLab.IO;
 
 namespace DigitLab.Tests.Reports;
 
@@ -22,7 +23,7 @@ public class PipelineTests
         var rng = new Rng(5);
         int n = 7;
         var pixels = Enumerable.Range(0, n * 784).Select(_ => rng.Normal()).ToArray();
-        var (features, dims) = ModelFeatures.Penultimate(model, pixels, n, batchSize: 3);
+        var (features, dims) = ModelFeatures.Penultimate(model, pixels, n, ModuleCalls.Compute, batchSize: 3);
         Assert.Equal(expectedDims, dims);
 
         var logits = model.Forward(new Tensor(pixels, n, 1, 28, 28)).ReadOnlySpan.ToArray();
@@ -50,14 +51,14 @@ public class PipelineTests
             var images = SyntheticRuns.Images("test", 150, 9);
             var test = new MnistDataset(images.Images, images.Labels, "synthetic/test");
             var log = SyntheticRuns.Run("mlp", 0.9, 2, images.Labels, 4, 101_770);
-            File.WriteAllText(Path.Combine(runs, "mlp.json"), JsonSerializer.Serialize(log, ReportJson.Options));
+            File.WriteAllText(Path.Combine(runs, "mlp.json"), JsonSerializer.Serialize(log, DigitLabJson.Options));
             Checkpoint.Save(Path.Combine(runs, "mlp.safetensors"), ModelZoo.Create("mlp", 1), new CheckpointInfo { Architecture = "mlp", Log = log });
 
             var options = new ReportOptions { RunDirectories = [runs], OutputDirectory = Path.Combine(root, "report"), TsnePoints = [120], TsneIterations = 120 };
             var lines = new List<string>();
-            var (index, files, data) = ReportPipeline.Run(options, null, test,
+            var (index, files, data) = ReportPipeline.Run(options, ModuleCalls.Compute, null, test,
                 run => ModelFeatures.Summary(ModelFeatures.LoadModel(ModelFeatures.CheckpointFor(run.SourcePath!))!),
-                (run, px, count) => ModelFeatures.Penultimate(ModelFeatures.LoadModel(ModelFeatures.CheckpointFor(run.SourcePath!))!, px, count),
+                (run, px, count) => ModelFeatures.Penultimate(ModelFeatures.LoadModel(ModelFeatures.CheckpointFor(run.SourcePath!))!, px, count, ModuleCalls.Compute),
                 lines.Add);
 
             Assert.Equal(["pixels-120", "mlp-120"], data.TsneMaps.Select(m => m.Id));
@@ -70,8 +71,8 @@ public class PipelineTests
 
             // A second report reuses both t-SNE maps from the cache and gets the same coordinates.
             lines.Clear();
-            var (_, _, again) = ReportPipeline.Run(options, null, test, null,
-                (run, px, count) => ModelFeatures.Penultimate(ModelFeatures.LoadModel(ModelFeatures.CheckpointFor(run.SourcePath!))!, px, count), lines.Add);
+            var (_, _, again) = ReportPipeline.Run(options, ModuleCalls.Compute, null, test, null,
+                (run, px, count) => ModelFeatures.Penultimate(ModelFeatures.LoadModel(ModelFeatures.CheckpointFor(run.SourcePath!))!, px, count, ModuleCalls.Compute), lines.Add);
             Assert.Equal(2, lines.Count(l => l.Contains("reused")));
             Assert.Equal(data.TsneMaps[1].Y, again.TsneMaps[1].Y);
         }

@@ -3,6 +3,7 @@ using System.IO.Compression;
 using System.Text;
 using DigitLab.Reports;
 using DigitLab.Tests.Data;
+using DigitLab.IO;
 
 namespace DigitLab.Tests.Reports;
 

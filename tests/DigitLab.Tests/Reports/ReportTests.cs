@@ -3,6 +3,8 @@ using System.Text.Json;
 using System.Xml.Linq;
 using DigitLab.Reports;
 using DigitLab.Training;
+using DigitLab.IO;
+using DigitLab.Experiments;
 
 namespace DigitLab.Tests.Reports;
 
@@ -194,9 +196,9 @@ public class ReportTests(SyntheticReportFixture report) : IClassFixture<Syntheti
         {
             var labels = Enumerable.Range(0, 50).Select(i => (byte)(i % 10)).ToArray();
             var log = SyntheticRuns.Run("lenet5", 0.98, 2, labels, 3);
-            File.WriteAllText(Path.Combine(dir, "lenet5.json"), JsonSerializer.Serialize(log, ReportJson.Options));
+            File.WriteAllText(Path.Combine(dir, "lenet5.json"), JsonSerializer.Serialize(log, DigitLabJson.Options));
             var trial = new SweepTrialResult { Trial = new SweepTrial("mlp", 0.01, 64, 1000, 2, 1), Run = log };
-            File.WriteAllText(Path.Combine(dir, SweepRunner.TrialPath(dir, trial.Trial)), JsonSerializer.Serialize(trial, ReportJson.Options));
+            File.WriteAllText(Path.Combine(dir, SweepRunner.TrialPath(dir, trial.Trial)), JsonSerializer.Serialize(trial, DigitLabJson.Options));
             File.WriteAllText(Path.Combine(dir, "notes.json"), "{\"hello\": 1}");
             File.WriteAllText(Path.Combine(dir, "broken.json"), "{");
             var skipped = new List<string>();

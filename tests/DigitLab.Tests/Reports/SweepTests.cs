@@ -1,5 +1,7 @@
 using DigitLab.Reports;
 using DigitLab.Training;
+using DigitLab.Experiments;
+using DigitLab.Evaluation;
 
 namespace DigitLab.Tests.Reports;
 
@@ -113,7 +115,7 @@ public class SweepTests
     {
         var results = new SweepPlan(["mlp"], [0.01, 0.001], [64], [null], 1, 1).Trials()
             .Select(t => new SweepTrialResult { Trial = t, Run = Quick(t) }).ToList();
-        var table = SweepRunner.Table(results);
+        var table = SweepTable.Create(results);
         Assert.Equal(2, table.Rows.Count);
         var row = table.Rows.Single(r => (double)r[1]! == 0.001);
         Assert.Equal(0.951, (double)row[7]!);

@@ -1,6 +1,8 @@
 using DigitLab.Reports;
 using DigitLab.Tensors;
 using DigitLab.Training;
+using DigitLab.Experiments;
+using DigitLab.Evaluation;
 
 namespace DigitLab.Tests.Reports;
 
@@ -33,7 +35,7 @@ internal static class SyntheticRuns
     {
         var rng = new Rng(seed);
         var log = new RunLog { Model = model, Parameters = parameters, TrainSeconds = 30 + rng.NextDouble() * 300, BatchLossInterval = 50 };
-        log.Config["model"] = model;
+        log.Recipe = new DigitLab.Training.TrainerOptions { Model = model };
         for (int e = 1; e <= epochs; e++)
         {
             double progress = 1 - Math.Exp(-e / 2.0);

@@ -1,4 +1,4 @@
-using DigitLab.Analysis;
+using DigitLab.Reports;
 using DigitLab.Tensors;
 
 namespace DigitLab.Tests.Reports;
@@ -46,7 +46,7 @@ public class TsneTests
     public void SeparatesClusteredDataIntoClusters(TsneMethod method)
     {
         var (x, labels) = Clusters(5, 40, 20, 1);
-        var result = Tsne.Run(x, labels.Length, 20, new TsneOptions { Perplexity = 15, Iterations = 400, Method = method, Seed = 3 });
+        var result = Tsne.Run(ModuleCalls.Compute, x, labels.Length, 20, new TsneOptions { Perplexity = 15, Iterations = 400, Method = method, Seed = 3 });
         Assert.Equal(method, result.Method);
         Assert.All(result.Y, v => Assert.True(double.IsFinite(v)));
         Assert.True(NearestNeighbourAgreement(result.Y, labels) >= MinAgreement);
@@ -66,9 +66,9 @@ public class TsneTests
     {
         var (x, labels) = Clusters(3, 30, 8, 2);
         var options = new TsneOptions { Perplexity = 10, Iterations = 150, Method = TsneMethod.BarnesHut, Seed = 7 };
-        var a = Tsne.Run(x, labels.Length, 8, options);
-        var b = Tsne.Run(x, labels.Length, 8, options);
-        var c = Tsne.Run(x, labels.Length, 8, options with { Seed = 8 });
+        var a = Tsne.Run(ModuleCalls.Compute, x, labels.Length, 8, options);
+        var b = Tsne.Run(ModuleCalls.Compute, x, labels.Length, 8, options);
+        var c = Tsne.Run(ModuleCalls.Compute, x, labels.Length, 8, options with { Seed = 8 });
         Assert.Equal(a.Y, b.Y);
         Assert.NotEqual(a.Y, c.Y);
     }
@@ -88,7 +88,7 @@ public class TsneTests
     {
         var (x, _) = Clusters(4, 25, 6, 4);
         int n = 100;
-        var p = Tsne.DenseAffinities(Pca.Centre(x, n, 6), n, 6, 10);
+        var p = Tsne.DenseAffinities(ModuleCalls.Compute, Pca.Centre(x, n, 6), n, 6, 10);
         var rowStart = new int[n + 1]; var cols = new List<int>(); var vals = new List<double>();
         for (int i = 0; i < n; i++)
         {
@@ -100,9 +100,9 @@ public class TsneTests
         var y = Enumerable.Range(0, 2 * n).Select(_ => rng.Normal() * 5.0).ToArray();
 
         var exact = new double[2 * n]; var bh0 = new double[2 * n]; var bh5 = new double[2 * n];
-        Tsne.ExactGradient(p, y, n, 1, exact);
-        Tsne.BarnesHutGradient(sparse, y, n, 0, 1, bh0);
-        Tsne.BarnesHutGradient(sparse, y, n, 0.5, 1, bh5);
+        Tsne.ExactGradient(ModuleCalls.Compute, p, y, n, 1, exact);
+        Tsne.BarnesHutGradient(ModuleCalls.Compute, sparse, y, n, 0, 1, bh0);
+        Tsne.BarnesHutGradient(ModuleCalls.Compute, sparse, y, n, 0.5, 1, bh5);
         Assert.True(RelativeError(bh0, exact) < ThetaZeroTolerance, $"θ=0: {RelativeError(bh0, exact):E2}");
         double e5 = RelativeError(bh5, exact);
         Assert.True(e5 < ThetaHalfTolerance, $"θ=0.5: {e5:E2}");
@@ -125,7 +125,7 @@ public class TsneTests
     public void NearestNeighboursMatchASortedSearch()
     {
         var (x, _) = Clusters(2, 20, 3, 6);
-        var (idx, sq) = Tsne.NearestNeighbours(x, 40, 3, 5);
+        var (idx, sq) = Tsne.NearestNeighbours(ModuleCalls.Compute, x, 40, 3, 5);
         for (int i = 0; i < 40; i++)
         {
             var expected = Enumerable.Range(0, 40).Where(j => j != i)
@@ -150,8 +150,8 @@ public class TsneTests
             x[i * d + 0] = (float)((z[0] + z[3]) / Math.Sqrt(2)); x[i * d + 3] = (float)((z[0] - z[3]) / Math.Sqrt(2));
             x[i * d + 1] = (float)z[2]; x[i * d + 2] = (float)z[1]; x[i * d + 4] = (float)z[4];
         }
-        var cov = Pca.Covariance(Pca.Centre(x, n, d), n, d);
-        var v = Pca.TopEigenvectors(cov, d, 2, 1, 40, out var values);
+        var cov = Pca.Covariance(ModuleCalls.Compute, Pca.Centre(x, n, d), n, d);
+        var v = Pca.TopEigenvectors(ModuleCalls.Compute, cov, d, 2, 1, 40, out var values);
         Assert.InRange(values[0], 90, 110);  // variance 100 ± sampling error
         Assert.InRange(values[1], 22, 28);   // variance 25
         Assert.Equal(1 / Math.Sqrt(2), Math.Abs(v[0 * 2 + 0]), 2);

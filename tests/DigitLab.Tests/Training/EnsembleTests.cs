@@ -4,6 +4,7 @@ using DigitLab.Models;
 using DigitLab.Nn;
 using DigitLab.Tensors;
 using DigitLab.Training;
+using DigitLab.Evaluation;
 
 namespace DigitLab.Tests.Training;
 
@@ -28,7 +29,7 @@ public class EnsembleTests
         var data = RandomImages(37);
         Module[] members = [ModelZoo.Create("mlp", 1), ModelZoo.Create("mlp", 2), ModelZoo.Create("lenet5", 3)];
         // Batches of 8 leave a partial last batch.
-        var result = Ensemble.Evaluate(members, data, Normalization.Mnist, batchSize: 8);
+        var result = Evaluator.Evaluate(members, data, Normalization.Mnist, ModuleCalls.Compute, batchSize: 8);
 
         var confusion = Metrics.NewConfusion();
         double loss = 0;
@@ -38,7 +39,7 @@ public class EnsembleTests
             var mean = new double[10];
             foreach (var m in members)
             {
-                var p = Predictor.Probabilities(m, image, Normalization.Mnist);
+                var p = Predictor.Probabilities(m, image, Normalization.Mnist, ModuleCalls.NewEvaluationWorkspace());
                 for (int c = 0; c < 10; c++) mean[c] += p[c] / members.Length;
             }
             int predicted = Array.IndexOf(mean, mean.Max());
@@ -48,7 +49,7 @@ public class EnsembleTests
         Assert.Equal(confusion, result.Confusion);
         Assert.Equal(loss / data.Count, result.Loss, LossTolerance);
         Assert.Equal(data.Count - confusion.Select((row, t) => row[t]).Sum(), result.Misclassified.Count);
-        Assert.All(members, m => Assert.True(m.IsTraining)); // modes restored
+        Assert.All(members, m => Assert.True(m.IsTraining())); // modes restored
     }
 
     [Fact]
@@ -56,8 +57,8 @@ public class EnsembleTests
     {
         var data = RandomImages(25);
         var model = ModelZoo.Create("fast", 4);
-        var alone = Evaluator.Evaluate(model, data, Normalization.Mnist);
-        var ensemble = Ensemble.Evaluate([model], data, Normalization.Mnist);
+        var alone = Evaluator.Evaluate(model, data, Normalization.Mnist, ModuleCalls.Compute);
+        var ensemble = Evaluator.Evaluate([model], data, Normalization.Mnist, ModuleCalls.Compute);
         Assert.Equal(alone.Confusion, ensemble.Confusion);
         Assert.Equal(alone.Loss, ensemble.Loss, LossTolerance);
     }
@@ -65,7 +66,7 @@ public class EnsembleTests
     [Fact]
     public void NeedsAtLeastOneMember()
     {
-        var e = Assert.Throws<ArgumentException>(() => Ensemble.Evaluate([], RandomImages(1), Normalization.Mnist));
+        var e = Assert.Throws<ArgumentException>(() => Evaluator.Evaluate([], RandomImages(1), Normalization.Mnist, ModuleCalls.Compute));
         Assert.Contains("at least one", e.Message);
     }
 }

@@ -1,5 +1,6 @@
 // Metrics against confusion matrices computed by hand (expected values written as fractions).
 using DigitLab.Training;
+using DigitLab.Evaluation;
 
 namespace DigitLab.Tests.Training;
 

@@ -2,6 +2,7 @@
 using DigitLab.Data;
 using DigitLab.Models;
 using DigitLab.Training;
+using DigitLab.Evaluation;
 
 namespace DigitLab.Tests.Training;
 
@@ -21,7 +22,7 @@ public sealed class TrainerTests(MnistFixture mnist) : IDisposable
     {
         var trainer = Trainer.Create(new TrainerOptions { Model = "mlp", Epochs = 1, ValidationCount = 0, Seed = 1 });
         var log = trainer.Train(mnist.Train, validation: null);
-        var test = Evaluator.Evaluate(trainer.Model, mnist.Test, trainer.Normalization);
+        var test = Evaluator.Evaluate(trainer.Model, mnist.Test, trainer.Normalization, ModuleCalls.Compute);
         Assert.True(log.Complete);
         Assert.Single(log.Epochs);
         Assert.True(test.Accuracy >= 0.95, $"mlp after one epoch: test accuracy {test.Accuracy:P2}, expected at least 95%");
@@ -35,7 +36,7 @@ public sealed class TrainerTests(MnistFixture mnist) : IDisposable
         var train = Head(mnist.Train, 2000);
         var validation = Head(mnist.Test, 1000);
         var trainer = Trainer.Create(new TrainerOptions { Model = "fast", Epochs = 2, BatchSize = 32, LearningRate = 3e-3, ValidationCount = 0, Seed = 2 });
-        var before = Evaluator.Evaluate(trainer.Model, validation, trainer.Normalization);
+        var before = Evaluator.Evaluate(trainer.Model, validation, trainer.Normalization, ModuleCalls.Compute);
         var log = trainer.Train(train, validation);
         Assert.Equal(2, log.Epochs.Count);
         Assert.True(log.Epochs[1].TrainLoss < log.Epochs[0].TrainLoss, $"train loss should fall: {log.Epochs[0].TrainLoss} -> {log.Epochs[1].TrainLoss}");
@@ -55,7 +56,7 @@ public sealed class TrainerTests(MnistFixture mnist) : IDisposable
         var options = new TrainerOptions
         {
             Model = "cnn-dropout", Epochs = 2, BatchSize = 16, ValidationCount = 0, Seed = 11,
-            Augmentation = "affine", Schedule = "onecycle", LearningRate = 2e-3, BatchLossInterval = 7,
+            Augmentation = AugmentationKind.Affine, Schedule = ScheduleKind.OneCycle, LearningRate = 2e-3, BatchLossInterval = 7,
         };
         var train = Head(mnist.Train, 500);   // 32 batches per epoch (the last one has 4 images)
         var validation = Head(mnist.Test, 100);
@@ -99,16 +100,16 @@ public sealed class TrainerTests(MnistFixture mnist) : IDisposable
         trainer.Train(Head(mnist.Train, 3000), null);
         var test = Head(mnist.Test, 400);
         var model = trainer.Model;
-        var result = Evaluator.Evaluate(model, test, trainer.Normalization, batchSize: 128);
-        Assert.True(model.IsTraining); // the evaluator restores the mode it found
+        var result = Evaluator.Evaluate(model, test, trainer.Normalization, ModuleCalls.Compute, batchSize: 128);
+        Assert.True(model.IsTraining()); // the evaluator restores the mode it found
         Assert.Equal(400, result.Confusion.Sum(row => row.Sum()));
         Assert.Equal(400 - result.Misclassified.Count, Enumerable.Range(0, 10).Sum(i => result.Confusion[i][i]));
         Assert.NotEmpty(result.Misclassified);
         foreach (var m in result.Misclassified)
         {
-            var p = Predictor.Probabilities(model, test.Image(m.Index), trainer.Normalization);
+            var p = Predictor.Probabilities(model, test.Image(m.Index), trainer.Normalization, ModuleCalls.NewEvaluationWorkspace());
             Assert.Equal(1.0, p.Sum(), ProbabilitySumTolerance);
-            Assert.Equal(m.Predicted, Trainer.ArgMax(p));
+            Assert.Equal(m.Predicted, Metrics.ArgMax(p));
             Assert.Equal(test.Labels[m.Index], m.True);
             // One image alone versus inside a batch of 128: the same sums, possibly in another order.
             Assert.Equal(m.Confidence, p[m.Predicted], BatchOrderTolerance);

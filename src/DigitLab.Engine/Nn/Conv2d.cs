@@ -1,0 +1,100 @@
+// Conv2d: 2-D convolution (cross-correlation, as PyTorch), on im2col + Gemm.
+using DigitLab.Kernels;
+using DigitLab.Tensors;
+
+namespace DigitLab.Nn;
+
+/// <summary>
+/// PyTorch's <c>nn.Conv2d(in, out, kernel_size, stride, padding, bias)</c> with a square kernel:
+/// input (N, C, H, W), output (N, O, OH, OW) with OH = ⌊(H + 2·padding − kernel)/stride⌋ + 1;
+/// weight (O, C, K, K), bias (O).
+/// </summary>
+/// <remarks>
+/// Initialisation (PyTorch's default): weight and bias ~ U(−1/√fan_in, 1/√fan_in), fan_in = C·K·K
+/// (<c>kaiming_uniform_(a=√5)</c> for the weight). The work is done by <see cref="Convolution"/>;
+/// its scratch lives in the caller's <see cref="Workspace"/>, grown once and reused.
+/// </remarks>
+public sealed class Conv2d : Module
+{
+    public int InChannels { get; }
+    public int OutChannels { get; }
+    public int KernelSize { get; }
+    public int Stride { get; }
+    public int Padding { get; }
+    public Parameter Weight { get; }
+    public Parameter? Bias { get; }
+
+    /// <summary>
+    /// When false, Backward still accumulates the weight and bias gradients but skips dL/d(input)
+    /// (a third of the work) and returns zeros. For the first layer of a model, whose input is data.
+    /// </summary>
+    public bool ComputeInputGradient { get; set; } = true;
+
+    /// <summary>One caller's activations and kernel scratch, in its workspace.</summary>
+    private sealed class State
+    {
+        public Tensor? Input;                       // (N, C, H, W), the caller's tensor, read again by Backward
+        public readonly Tensor Output = new(0);     // (N, O, OH, OW)
+        public readonly Tensor InputGrad = new(0);  // (N, C, H, W)
+        public float[] Scratch = [];                // im2col columns and GEMM result, see Convolution.WorkspaceLength
+        public bool ColumnsReady;                   // the scratch holds the last input's im2col
+        public ConvGeometry Geometry;
+    }
+
+    public Conv2d(int inChannels, int outChannels, int kernelSize, int stride = 1, int padding = 0, bool bias = true)
+    {
+        if (inChannels <= 0 || outChannels <= 0 || kernelSize <= 0 || stride <= 0 || padding < 0)
+            throw new ArgumentOutOfRangeException(nameof(inChannels),
+                $"Conv2d needs positive channels, kernel and stride and padding ≥ 0; found in={inChannels}, out={outChannels}, k={kernelSize}, s={stride}, p={padding}.");
+        InChannels = inChannels;
+        OutChannels = outChannels;
+        KernelSize = kernelSize;
+        Stride = stride;
+        Padding = padding;
+        Weight = new Parameter("weight", outChannels, inChannels, kernelSize, kernelSize);
+        Bias = bias ? new Parameter("bias", outChannels) : null;
+    }
+
+    public override Tensor Forward(Tensor input, Workspace workspace)
+    {
+        var shape = OutputShape(input.Shape);
+        var state = workspace.StateOf<State>(this);
+        var s = input.Shape;
+        var geometry = state.Geometry = new ConvGeometry(s[0], InChannels, s[2], s[3], OutChannels, KernelSize, Stride, Padding);
+        int need = Convolution.WorkspaceLength(workspace.Compute, geometry);
+        if (state.Scratch.Length < need) state.Scratch = new float[need];
+        state.Output.Resize(shape);
+        state.ColumnsReady = Convolution.Forward(workspace.Compute, geometry, input.Data, Weight.Value.Data, Bias?.Value.Data, state.Output.Data, state.Scratch);
+        state.Input = input;
+        return state.Output;
+    }
+
+    public override Tensor Backward(Tensor outputGrad, Workspace workspace)
+    {
+        var state = ShapeCheck.Forwarded(this, workspace.FindState<State>(this));
+        var input = ShapeCheck.Forwarded(this, state.Input);
+        ShapeCheck.Grad(this, outputGrad, state.Output.Shape);
+        var inputGrad = state.InputGrad;
+        inputGrad.Resize(input.Shape);
+        if (!ComputeInputGradient) inputGrad.Zero();
+        Convolution.Backward(workspace.Compute, state.Geometry, input.Data, Weight.Value.Data, outputGrad.Data, ComputeInputGradient ? inputGrad.Data : null,
+            Weight.Grad.Data, Bias?.Grad.Data, state.Scratch, state.ColumnsReady);
+        state.ColumnsReady = false; // Backward wrote the input gradient's columns over them
+        return inputGrad;
+    }
+
+    public override int[] OutputShape(int[] inputShape) =>
+        PoolShape.Output(this, inputShape, KernelSize, Stride, Padding, InChannels, OutChannels);
+
+    public override IEnumerable<Parameter> OwnParameters() => Bias is null ? [Weight] : [Weight, Bias];
+
+    public override void ResetParameters(Rng rng)
+    {
+        float bound = Init.DefaultBound(InChannels * KernelSize * KernelSize);
+        Init.Uniform(Weight.Value.Span, bound, rng);
+        if (Bias is not null) Init.Uniform(Bias.Value.Span, bound, rng);
+    }
+
+    public override string ToString() =>
+        $"Conv2d({InChannels} -> {OutChannels}, k={KernelSize}, s={Stride}, p={Padding}{(Bias is null ? ", bias=false" : "")})";
+}

@@ -1,5 +1,7 @@
 // Fakes: small stand-ins behind the web app's interfaces, so the HTTP layer (validation, routing, problems,
 // job control, events) is tested on its own in milliseconds. The real library is tested in RealModelTests.
+using DigitLab.Data;
+using DigitLab.Models;
 using DigitLab.Training;
 using DigitLab.Web.Services;
 using DigitLab.Evaluation;
@@ -56,7 +58,7 @@ internal sealed class FakeModelStore : IModelStore
     public IDigitClassifier? Open(string name) => _models.GetValueOrDefault(name);
 
     public ModelDetails? Details(string name) => _models.ContainsKey(name)
-        ? new ModelDetails(List().First(m => m.Name == name), [new LayerRow("Band", "(N, 10)", 10)], new RunLog
+        ? new ModelDetails(List().First(m => m.Name == name), [new SummaryRow("band", "Linear(784 -> 10)", [1, 10], 10, 0)], new RunLog
         {
             Model = "band",
             Epochs = [new EpochRecord(1, 0.5, 0.9, 0.4, 0.92, 1e-3, 1.0), new EpochRecord(2, 0.3, 0.95, 0.35, 0.94, 1e-3, 1.0)],
@@ -75,17 +77,20 @@ internal sealed class FakeModelStore : IModelStore
 /// <summary>A synthetic set: image i has label i % 10 and pixel 0 = i % 256, so a test can tell which image came back.</summary>
 internal sealed class FakeDataset(int trainCount = 1234, int testCount = 250) : IDatasetProvider
 {
-    private readonly DigitSet _train = Make("train", trainCount), _test = Make("test", testCount);
+    private readonly MnistDataset _train = Make("train", trainCount), _test = Make("test", testCount);
     public string DataDirectory => "/tmp/fake-data";
     public bool Missing { get; set; }
 
-    public DigitSet? Get(string split, out string? problem)
+    public MnistDataset? Get(string split, out string? problem)
     {
         problem = Missing ? "MNIST is not in /tmp/fake-data: run ./digitlab data" : null;
         return Missing ? null : split == "train" ? _train : _test;
     }
 
-    private static DigitSet Make(string name, int count)
+    public (MnistDataset Train, MnistDataset Test) Ensure() =>
+        Missing ? throw new InvalidOperationException("MNIST is not in /tmp/fake-data") : (_train, _test);
+
+    private static MnistDataset Make(string name, int count)
     {
         var images = new byte[count * 784];
         var labels = new byte[count];
@@ -95,7 +100,7 @@ internal sealed class FakeDataset(int trainCount = 1234, int testCount = 250) : 
             images[i * 784] = (byte)(i % 256);
             images[i * 784 + 400] = 255;
         }
-        return new DigitSet(name, images, labels, count);
+        return new MnistDataset(images, labels, name);
     }
 }
 

@@ -54,7 +54,7 @@ internal static class CompareCommand
                     Console.Error.WriteLine($"Stopped during {options.Model}; its checkpoint is {path} (resume with digitlab train --resume {path}). Comparison so far:");
                     break;
                 }
-                log.Test = Evaluator.Evaluate(trainer.Model, test, trainer.Normalization, trainer.Compute);
+                trainer.Test(test);
                 trainer.SaveCheckpoint(path);
                 log.Save(ModelCli.RunLogPath(path));
                 logs.Add(log);

@@ -41,9 +41,7 @@ internal static class EnsembleTraining
                 AnsiConsole.MarkupLine($"Member {k + 1}/{count}: [bold]{options.Model}[/] seed {options.Seed}, {options.Epochs} epochs, {trainer.Compute.Threads} threads.");
             var log = TrainCommand.RunWithProgress(trainer, train, validation, quiet: asJson);
             if (!log.Complete) return 130;
-            log.Test = tta is null || tta.Shifts.Count == 1
-                ? Evaluator.Evaluate(trainer.Model, test, trainer.Normalization, trainer.Compute, collectMisclassified: false)
-                : TrainCommand.TestEvaluation(trainer, test, tta);
+            trainer.Test(test, tta, collectMisclassified: tta is { Shifts.Count: > 1 });
             string path = $"{stem}-{k + 1}.safetensors";
             trainer.SaveCheckpoint(path);
             log.Save(ModelCli.RunLogPath(path));
@@ -53,7 +51,7 @@ internal static class EnsembleTraining
             logs.Add(log);
             if (!asJson)
                 AnsiConsole.MarkupLine($"Member {k + 1}: {(log.Epochs[^1].ValidationAccuracy is double v ? $"validation {ModelCli.Percent(v)}" : "no validation set")}, " +
-                                       $"test [bold]{ModelCli.Percent(log.Test.Accuracy)}[/], {log.TrainSeconds:F1} s  ({Markup.Escape(path)})");
+                                       $"test [bold]{ModelCli.Percent(log.Test!.Accuracy)}[/], {log.TrainSeconds:F1} s  ({Markup.Escape(path)})");
         }
         using var compute = new ComputeContext(recipe.Threads);
         var result = Evaluator.Evaluate(models, test, normalization!.Value, compute, tta: tta);

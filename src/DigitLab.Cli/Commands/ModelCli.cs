@@ -200,9 +200,3 @@ internal static class ModelCli
     /// <summary>The RunLog JSON path beside a checkpoint.</summary>
     public static string RunLogPath(string checkpointPath) => Path.ChangeExtension(checkpointPath, ".json");
 }
-
-/// <summary>An <see cref="IProgress{T}"/> that calls back synchronously on the reporting thread (Progress&lt;T&gt; would post to the thread pool).</summary>
-internal sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-{
-    public void Report(T value) => report(value);
-}

@@ -76,7 +76,7 @@ internal static class ReportCommand
                 models[run.Name] = model;
                 return model;
             }
-            IReadOnlyList<LayerRow>? Summarise(RunEntry run)
+            IReadOnlyList<SummaryRow>? Summarise(RunEntry run)
             {
                 var model = ModelOf(run) ?? (ModelZoo.Exists(run.Log.Model) ? ModelZoo.Create(run.Log.Model, 0) : null);
                 return model is null ? null : ModelFeatures.Summary(model);

@@ -73,9 +73,9 @@ internal static class SweepCommand
                     trainer.Log.Dataset = trial.Dataset;
                     var log = trainer.Train(subset, validationSet, null, ct);
                     if (!log.Complete) return null;
-                    log.Test = Evaluator.Evaluate(trainer.Model, test, trainer.Normalization, trainer.Compute);
+                    trainer.Test(test);
                     var last = log.Epochs[^1];
-                    AnsiConsole.MarkupLine($"  train {ModelCli.Percent(last.TrainAccuracy)}, val {(last.ValidationAccuracy is double v ? ModelCli.Percent(v) : "-")}, test {ModelCli.Percent(log.Test.Accuracy)} ({log.TrainSeconds:F0} s)");
+                    AnsiConsole.MarkupLine($"  train {ModelCli.Percent(last.TrainAccuracy)}, val {(last.ValidationAccuracy is double v ? ModelCli.Percent(v) : "-")}, test {ModelCli.Percent(log.Test!.Accuracy)} ({log.TrainSeconds:F0} s)");
                     return log;
                 }, (trial, skipped) =>
                 {

@@ -92,7 +92,7 @@ internal static class TrainCommand
                 return 130;
             }
 
-            log.Test = TestEvaluation(trainer, test, views);
+            trainer.Test(test, views);
             trainer.SaveCheckpoint(path);
             log.Save(ModelCli.RunLogPath(path));
             if (asJson) { Console.WriteLine(log.ToJson()); return 0; }
@@ -100,17 +100,6 @@ internal static class TrainCommand
             return 0;
         }));
         return command;
-    }
-
-    /// <summary>
-    /// The finished model on the test set, with test-time augmentation when asked for (recorded in the run log as
-    /// test_tta, so that the logged test figure says how it was measured).
-    /// </summary>
-    internal static EvaluationResult TestEvaluation(Trainer trainer, MnistDataset test, TestTimeAugmentation views)
-    {
-        if (views.Shifts.Count == 1) return Evaluator.Evaluate(trainer.Model, test, trainer.Normalization, trainer.Compute);
-        trainer.Log.TestTta = views.Name;
-        return Evaluator.Evaluate([trainer.Model], test, trainer.Normalization, trainer.Compute, tta: views);
     }
 
     /// <summary>Trains with Ctrl+C wired to a clean stop, and a Spectre progress bar per epoch when the console is interactive.</summary>

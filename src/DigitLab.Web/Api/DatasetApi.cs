@@ -1,5 +1,6 @@
 // DatasetApi: pages of 100 training or test images (optionally only some digits), and single images
 // with every saved model's prediction.
+using DigitLab.Data;
 using DigitLab.Web.Services;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -75,7 +76,7 @@ public static class DatasetApi
         return TypedResults.Ok(Describe(set!, split, indices[Random.Shared.Next(indices.Count)], store));
     }
 
-    private static DatasetImage Describe(DigitSet set, string split, int index, IModelStore store)
+    private static DatasetImage Describe(MnistDataset set, string split, int index, IModelStore store)
     {
         var pixels = set.Images.AsSpan(index * 784, 784);
         var image = new float[784];
@@ -86,7 +87,7 @@ public static class DatasetApi
         return new DatasetImage(split, index, set.Labels[index], Convert.ToBase64String(pixels), predictions);
     }
 
-    private static (DigitSet? Set, ProblemHttpResult? Problem) Load(string split, IDatasetProvider data)
+    private static (MnistDataset? Set, ProblemHttpResult? Problem) Load(string split, IDatasetProvider data)
     {
         if (split is not ("train" or "test"))
             return (null, Problems.BadRequest("Unknown split", $"The split must be 'train' or 'test', found '{split}'."));
@@ -113,7 +114,7 @@ public static class DatasetApi
         return true;
     }
 
-    private static List<int> Filter(DigitSet set, int[] digits)
+    private static List<int> Filter(MnistDataset set, int[] digits)
     {
         var indices = new List<int>(digits.Length == 0 ? set.Count : set.Count / 10 * digits.Length + 16);
         Span<bool> keep = stackalloc bool[10];

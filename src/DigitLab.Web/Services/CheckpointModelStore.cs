@@ -72,8 +72,7 @@ public sealed class CheckpointModelStore : IModelStore
     public EvaluationResult? Test(string name, IDatasetProvider data, CancellationToken cancellationToken)
     {
         if (Find(name) is not { } entry) return null;
-        var test = data.Get("test", out var problem) ?? throw new InvalidOperationException(problem);
-        var set = new MnistDataset(test.Images, test.Labels, test.Name);
+        var set = data.Get("test", out var problem) ?? throw new InvalidOperationException(problem);
         var loaded = Checkpoint.Load(entry.Path);
         var result = Evaluator.Evaluate(loaded.Model, set, new Normalization(loaded.Info.NormalizationMean, loaded.Info.NormalizationStd), _compute);
         cancellationToken.ThrowIfCancellationRequested();
@@ -121,8 +120,7 @@ public sealed class CheckpointModelStore : IModelStore
             Log = info.Log ?? new RunLog { Model = info.Architecture };
             _normalization = new Normalization(info.NormalizationMean, info.NormalizationStd);
             var summary = ModelSummary.Build(loaded.Model, [1, 1, 28, 28]);
-            Layers = summary.Rows.Select(r => new LayerRow(new string(' ', 2 * r.Depth) + $"{r.Name} {r.Type}".Trim(),
-                Tensors.Tensor.Format(r.OutputShape), r.Parameters)).ToList();
+            Layers = summary.Rows;
             Info = new ModelInfo(name, info.Architecture, loaded.Model.ParameterCount(), Log.Epochs.Count, Log.Test?.Accuracy,
                 new DateTimeOffset(stamp, TimeSpan.Zero), !Log.Complete);
             _model = loaded.Model;
@@ -134,7 +132,7 @@ public sealed class CheckpointModelStore : IModelStore
         public DateTime Stamp { get; }
         public RunLog Log { get; }
         public ModelInfo Info { get; }
-        public IReadOnlyList<LayerRow> Layers { get; }
+        public IReadOnlyList<SummaryRow> Layers { get; }
 
         public float[] Probabilities(ReadOnlySpan<float> image)
         {

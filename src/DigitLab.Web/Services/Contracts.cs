@@ -3,6 +3,9 @@
 using DigitLab.Training;
 using DigitLab.Evaluation;
 
+using DigitLab.Data;
+using DigitLab.Models;
+
 namespace DigitLab.Web.Services;
 
 /// <summary>A loaded classifier: 784 pixel values in [0, 1] (28×28, white ink on black) → ten probabilities.</summary>
@@ -25,11 +28,9 @@ public sealed record ModelInfo(
     DateTimeOffset Saved,
     bool Partial);
 
-/// <summary>One row of a model summary: layer, output shape, parameter count.</summary>
-public sealed record LayerRow(string Layer, string OutputShape, long Parameters);
 
 /// <summary>Everything the Models page shows for one model.</summary>
-public sealed record ModelDetails(ModelInfo Info, IReadOnlyList<LayerRow> Summary, RunLog Log);
+public sealed record ModelDetails(ModelInfo Info, IReadOnlyList<SummaryRow> Summary, RunLog Log);
 
 /// <summary>The saved models under the models directory, and which one is active.</summary>
 public interface IModelStore
@@ -56,14 +57,14 @@ public interface IModelStore
     EvaluationResult? Test(string name, IDatasetProvider data, CancellationToken cancellationToken);
 }
 
-/// <summary>A labelled image set: <c>Count</c>×784 bytes (row-major 28×28) and <c>Count</c> labels.</summary>
-public sealed record DigitSet(string Name, byte[] Images, byte[] Labels, int Count);
-
 /// <summary>The MNIST training and test sets, loaded lazily from the data directory.</summary>
 public interface IDatasetProvider
 {
     string DataDirectory { get; }
 
     /// <summary>"train" or "test"; null when the files are not there (the message says how to fetch them).</summary>
-    DigitSet? Get(string split, out string? problem);
+    MnistDataset? Get(string split, out string? problem);
+
+    /// <summary>Both sets, fetched first when missing (a training job on a fresh machine).</summary>
+    (MnistDataset Train, MnistDataset Test) Ensure();
 }

@@ -3,6 +3,8 @@ using DigitLab.Data;
 using DigitLab.Models;
 using DigitLab.Training;
 
+using DigitLab.Runtime;
+
 namespace DigitLab.Web.Services;
 
 public sealed class LibraryTrainingBackend(IDatasetProvider data, CheckpointModelStore store) : ITrainingBackend
@@ -28,13 +30,13 @@ public sealed class LibraryTrainingBackend(IDatasetProvider data, CheckpointMode
 
     public RunLog Train(TrainingRequest request, IProgress<TrainingUpdate> progress, CancellationToken cancellationToken)
     {
-        var (trainAll, _) = data is MnistProvider mnist ? mnist.Ensure() : Read(data);
+        var (trainAll, _) = data.Ensure();
         var trainer = Trainer.Create(Recipe(request));
         var (train, validation) = Split.Stratified(trainAll, ValidationCount, trainer.Options.SplitSeed);
 
         int reported = 0;
         TrainingUpdate? last = null;
-        var relay = new Relay(p =>
+        var relay = new SyncProgress<TrainingProgress>(p =>
         {
             // An epoch's record is added after its last batch; pass it on with the next report (or at the end).
             while (reported < trainer.Log.Epochs.Count && last is not null)
@@ -49,17 +51,5 @@ public sealed class LibraryTrainingBackend(IDatasetProvider data, CheckpointMode
         Directory.CreateDirectory(store.Directory);
         trainer.SaveCheckpoint(store.PathOf(request.Name));
         return log;
-    }
-
-    private static (MnistDataset Train, MnistDataset Test) Read(IDatasetProvider data)
-    {
-        var train = data.Get("train", out var problem) ?? throw new InvalidOperationException(problem);
-        var test = data.Get("test", out problem) ?? throw new InvalidOperationException(problem);
-        return (new MnistDataset(train.Images, train.Labels, "mnist/train"), new MnistDataset(test.Images, test.Labels, "mnist/test"));
-    }
-
-    private sealed class Relay(Action<TrainingProgress> report) : IProgress<TrainingProgress>
-    {
-        public void Report(TrainingProgress value) => report(value);
     }
 }

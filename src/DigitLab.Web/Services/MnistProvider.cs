@@ -6,23 +6,22 @@ namespace DigitLab.Web.Services;
 public sealed class MnistProvider(string dataDirectory) : IDatasetProvider
 {
     private readonly object _gate = new();
-    private DigitSet? _train, _test;
+    private MnistDataset? _train, _test;
 
     public string DataDirectory { get; } = DatasetStore.ResolveDataDir(dataDirectory);
 
-    public DigitSet? Get(string split, out string? problem)
+    public MnistDataset? Get(string split, out string? problem)
     {
         problem = null;
         lock (_gate)
         {
-            ref DigitSet? slot = ref split == "train" ? ref _train : ref _test;
+            ref MnistDataset? slot = ref split == "train" ? ref _train : ref _test;
             if (slot is not null) return slot;
             try
             {
                 // Read only what is already there: fetching takes a while and belongs to `./digitlab data` or a training job.
                 var store = new DatasetStore(DataDirectory, DatasetKind.Mnist);
-                var set = split == "train" ? store.ReadTrain() : store.ReadTest();
-                slot = new DigitSet(split, set.Images, set.Labels, set.Count);
+                slot = split == "train" ? store.ReadTrain() : store.ReadTest();
                 return slot;
             }
             catch (Exception e) when (e is IOException or InvalidDataException or DatasetUnavailableException or UnauthorizedAccessException)
@@ -40,8 +39,8 @@ public sealed class MnistProvider(string dataDirectory) : IDatasetProvider
         var test = DatasetStore.LoadTest(DataDirectory);
         lock (_gate)
         {
-            _train ??= new DigitSet("train", train.Images, train.Labels, train.Count);
-            _test ??= new DigitSet("test", test.Images, test.Labels, test.Count);
+            _train ??= train;
+            _test ??= test;
         }
         return (train, test);
     }

@@ -9,6 +9,8 @@ using DigitLab.Training;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
 
+using DigitLab.Runtime;
+
 namespace DigitLab.Web.Services;
 
 /// <summary>A point of the live learning curve: x in epochs (fractional), y the mean loss of the last batches.</summary>
@@ -171,7 +173,7 @@ public sealed class TrainingJobs : IDisposable
         string message;
         try
         {
-            var progress = new SyncProgress(OnProgress);
+            var progress = new SyncProgress<TrainingUpdate>(OnProgress);
             var log = _backend.Train(request, progress, token);
             bool cancelled = token.IsCancellationRequested;
             final = cancelled ? "cancelled" : "completed";
@@ -258,11 +260,5 @@ public sealed class TrainingJobs : IDisposable
             _cancel?.Cancel();
             foreach (var subscriber in _subscribers) subscriber.Writer.TryComplete();
         }
-    }
-
-    /// <summary>Reports on the trainer's own thread (Progress&lt;T&gt; would post to the thread pool and reorder events).</summary>
-    private sealed class SyncProgress(Action<TrainingUpdate> report) : IProgress<TrainingUpdate>
-    {
-        public void Report(TrainingUpdate value) => report(value);
     }
 }

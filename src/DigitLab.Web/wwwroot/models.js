@@ -56,9 +56,9 @@
         }<tr><th>macro</th><th class="num">${percent(test.macro.precision)}</th><th class="num">${percent(test.macro.recall)}</th><th class="num">${percent(test.macro.f1)}</th><th class="num">${test.count}</th></tr></tbody></table></div></details>`;
       html += `<details><summary>Layers (${d.summary.length})</summary><div class="scroll"><table>
         <thead><tr><th>Layer</th><th>Output shape</th><th class="num">Parameters</th></tr></thead><tbody>${
-        d.summary.map(r => `<tr><td><code>${escape(r.layer)}</code></td><td><code>${escape(r.outputShape)}</code></td><td class="num">${r.parameters.toLocaleString('en')}</td></tr>`).join('')
+        d.summary.map(r => `<tr><td><code>${'&nbsp;'.repeat(2 * r.depth)}${escape(`${r.name} ${r.type}`.trim())}</code></td><td><code>(${['N', ...r.outputShape.slice(1)].join(', ')})</code></td><td class="num">${r.parameters.toLocaleString('en')}</td></tr>`).join('')
         }</tbody></table></div></details>`;
-      const config = Object.entries(d.log.config || {});
+      const config = Object.entries(d.log.recipe || {}).filter(([, v]) => v !== null);
       if (config.length) html += `<details><summary>Training settings</summary><p class="small">${config.map(([k, v]) => `${escape(k)} = <code>${escape(v)}</code>`).join(' · ')}</p></details>`;
       target.innerHTML = html;
     } catch (e) { target.innerHTML = `<p class="message error">${escape(e.message)}</p>`; }

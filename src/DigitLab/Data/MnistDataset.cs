@@ -1,4 +1,5 @@
-// MnistDataset: a labelled set of 28×28 grey images held as bytes in memory (MNIST train is 47 MB).
+// MnistDataset: the one labelled image set type: 28×28 grey images held as bytes in memory (MNIST train is 47 MB),
+// whatever they came from (MNIST, Fashion-MNIST, the web app's store, a report's test set).
 using DigitLab.IO;
 namespace DigitLab.Data;
 
@@ -20,6 +21,11 @@ public sealed class MnistDataset
 
     /// <summary>A readable name such as "mnist/train" or "mnist/train[validation]".</summary>
     public string Name { get; }
+
+    /// <summary>Image width and height and bytes per image (28, 28, 784), for code that draws images of any size.</summary>
+    public int Width => Cols;
+    public int Height => Rows;
+    public int PixelsPerImage => Pixels;
 
     /// <summary>Wraps the arrays (not copied). Throws when their lengths disagree or a label is outside 0..9.</summary>
     public MnistDataset(byte[] images, byte[] labels, string name)

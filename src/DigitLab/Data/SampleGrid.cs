@@ -1,10 +1,8 @@
 // SampleGrid: a picture of dataset samples, one row per class with its label drawn in a tiny bitmap font.
+using DigitLab.IO;
 using DigitLab.Tensors;
 
 namespace DigitLab.Data;
-
-/// <summary>A grey image (Height × Width bytes) of dataset samples, rows labelled with their class.</summary>
-public sealed record GridImage(int Width, int Height, byte[] Pixels);
 
 /// <summary>
 /// Lays out sample images in rows: each row starts with a label cell (the class digit drawn in white
@@ -25,7 +23,7 @@ public static class SampleGrid
     /// <paramref name="zoom"/> enlarges every pixel to zoom × zoom.
     /// </summary>
     /// <param name="augmenter">When given, each sample is shown augmented (seeded by <paramref name="seed"/>), to see what training sees.</param>
-    public static GridImage Render(MnistDataset data, IReadOnlyList<int> rowLabels, int perRow = 10, ulong seed = 1, int zoom = 2, Augmenter? augmenter = null)
+    public static RasterImage Render(MnistDataset data, IReadOnlyList<int> rowLabels, int perRow = 10, ulong seed = 1, int zoom = 2, Augmenter? augmenter = null)
     {
         if (perRow < 1) throw new ArgumentOutOfRangeException(nameof(perRow), perRow, "At least one sample per row.");
         if (zoom is < 1 or > MaxZoom) throw new ArgumentOutOfRangeException(nameof(zoom), zoom, $"Zoom must be 1..{MaxZoom}.");
@@ -68,7 +66,7 @@ public static class SampleGrid
                 Blit(pixels, width, image, Gap + (c + 1) * (Cell + Gap), top, zoom);
             }
         }
-        return new GridImage(width, height, pixels);
+        return new RasterImage(width, height, 1, pixels);
     }
 
     private static void Blit(byte[] target, int targetWidth, ReadOnlySpan<byte> cell, int left, int top, int zoom)

@@ -18,10 +18,8 @@ public static class ModelFeatures
     }
 
     /// <summary>Summary rows of <paramref name="model"/> for one 1×28×28 image, from the model library's <see cref="ModelSummary"/>.</summary>
-    public static IReadOnlyList<LayerRow> Summary(Module model) =>
-        ModelSummary.Build(model, [1, 1, 28, 28]).Rows
-            .Select(r => new LayerRow(r.Name, r.Type, "[-1, " + string.Join(", ", r.OutputShape.Skip(1)) + "]", r.Parameters, r.Depth))
-            .ToList();
+    public static IReadOnlyList<SummaryRow> Summary(Module model) =>
+        ModelSummary.Build(model, [1, 1, 28, 28]).Rows;
 
     /// <summary>
     /// The layers that lead to the input of the last Linear layer, with nested Sequentials flattened; null when

@@ -2,6 +2,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
+using DigitLab.Models;
 using DigitLab.Training;
 using DigitLab.Experiments;
 using DigitLab.Evaluation;
@@ -176,7 +177,7 @@ public static class ReportBuilder
 
     // ---- Model summaries ----
 
-    private static void Summaries(HtmlSection section, List<RunEntry> runs, Dictionary<string, IReadOnlyList<LayerRow>> summaries)
+    private static void Summaries(HtmlSection section, List<RunEntry> runs, Dictionary<string, IReadOnlyList<SummaryRow>> summaries)
     {
         section.Raw("<div class=\"tables\">");
         foreach (var run in runs)
@@ -184,7 +185,7 @@ public static class ReportBuilder
             if (!summaries.TryGetValue(run.Name, out var rows)) continue;
             var table = new ReportTable($"summary-{Slug(run.Name)}", $"{run.Name}: {rows.Sum(r => r.Parameters).ToString("N0", Ci)} parameters",
                 new("layer"), new("type"), new("output shape"), new("parameters", ColumnFormat.Integer));
-            foreach (var r in rows) table.Add(new string('\u00a0', 3 * r.Depth) + r.Layer, r.Type, r.OutputShape, r.Parameters);
+            foreach (var r in rows) table.Add(new string('\u00a0', 3 * r.Depth) + r.Name, r.Type, "[-1, " + string.Join(", ", r.OutputShape.Skip(1)) + "]", r.Parameters);
             section.Table(table);
         }
         section.Raw("</div>");
@@ -305,7 +306,7 @@ public static class ReportBuilder
             {
                 string conf = (m.Confidence * 100).ToString("F1", Ci) + "%";
                 sb.Append($"<div class=\"item\" data-confidence=\"{m.Confidence.ToString("R", Ci)}\" data-digit=\"{m.True * 100000 + m.Index}\" title=\"test image #{m.Index}\">");
-                sb.Append(ImageHtml(data.Test.Image(m.Index), data.Test.Width, data.Test.Height, data.PngEncoder, $"true {m.True}, predicted {m.Predicted}"));
+                sb.Append(ImageHtml(data.Test.Image(m.Index).ToArray(), data.Test.Width, data.Test.Height, data.PngEncoder, $"true {m.True}, predicted {m.Predicted}"));
                 sb.Append($"<div class=\"pair\">{m.True} → {m.Predicted}</div><div class=\"conf\">{conf}</div></div>");
             }
             sb.Append("</div>");
@@ -315,7 +316,7 @@ public static class ReportBuilder
                 var grid = new ImageGrid
                 {
                     Title = $"{r.Name}: most confident mistakes",
-                    Images = shown.Take(40).Select(m => new GridImage(data.Test.Image(m.Index), $"{m.True}→{m.Predicted} {m.Confidence:P0}")).ToList(),
+                    Images = shown.Take(40).Select(m => new GridImage(data.Test.Image(m.Index).ToArray(), $"{m.True}→{m.Predicted} {m.Confidence:P0}")).ToList(),
                     Columns = 10, PngEncoder = data.PngEncoder,
                 };
                 WriteGridFiles(section, $"misclassified-{Slug(r.Name)}", grid, data.PngEncoder, show: false);
@@ -494,7 +495,7 @@ public static class ReportBuilder
         for (int d = 0; d < 10; d++)
         {
             var picks = Enumerable.Range(0, source.Count).Where(i => source.Labels[i] == d).Take(10).ToList();
-            samples.AddRange(picks.Select(i => new GridImage(source.Image(i), Tooltip: $"{source.Name} #{i}, digit {d}")));
+            samples.AddRange(picks.Select(i => new GridImage(source.Image(i).ToArray(), Tooltip: $"{source.Name} #{i}, digit {d}")));
             for (int k = picks.Count; k < 10; k++) samples.Add(new GridImage(new byte[source.PixelsPerImage]));
         }
         // Mean image per digit: the "average" way each digit is written.

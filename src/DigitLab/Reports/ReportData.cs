@@ -1,6 +1,8 @@
 // ReportData: everything a report draws, gathered by the CLI (runs, model summaries, images, t-SNE maps, sweeps).
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using DigitLab.Data;
+using DigitLab.Models;
 using DigitLab.Training;
 using DigitLab.Experiments;
 using DigitLab.IO;
@@ -9,17 +11,6 @@ namespace DigitLab.Reports;
 
 /// <summary>A run to report: a display name (unique; the file stem), its log, and the file it came from (to find its checkpoint).</summary>
 public sealed record RunEntry(string Name, RunLog Log, string? SourcePath = null);
-
-/// <summary>One row of a model summary table: layer name, type, output shape text, own parameters, nesting depth.</summary>
-public sealed record LayerRow(string Layer, string Type, string OutputShape, long Parameters, int Depth = 0);
-
-/// <summary>Greyscale images (Count × Width·Height bytes, row-major) with a label each.</summary>
-public sealed record ImageSet(string Name, byte[] Images, byte[] Labels, int Count, int Width = 28, int Height = 28)
-{
-    public int PixelsPerImage => Width * Height;
-
-    public byte[] Image(int index) => Images.AsSpan(index * PixelsPerImage, PixelsPerImage).ToArray();
-}
 
 /// <summary>A finished 2-D embedding to plot: Y is Count×2, Labels the digit of each point.</summary>
 public sealed record TsneMap(string Id, string Title, string Space, double[] Y, int[] Labels, double Seconds, double KlDivergence)
@@ -33,9 +24,9 @@ public sealed class ReportData
     public string Title { get; init; } = "DigitLab report";
     public List<RunEntry> Runs { get; init; } = [];
     /// <summary>Model summary rows per run name (or per model name).</summary>
-    public Dictionary<string, IReadOnlyList<LayerRow>> Summaries { get; init; } = new();
-    public ImageSet? Train { get; init; }
-    public ImageSet? Test { get; init; }
+    public Dictionary<string, IReadOnlyList<SummaryRow>> Summaries { get; init; } = new();
+    public MnistDataset? Train { get; init; }
+    public MnistDataset? Test { get; init; }
     public List<TsneMap> TsneMaps { get; init; } = [];
     public List<SweepTrialResult> Sweep { get; init; } = [];
     /// <summary>Encodes greyscale pixels as PNG (the data library's PngWriter); null draws images as SVG rectangles.</summary>

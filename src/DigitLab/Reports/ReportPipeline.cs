@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text.Json;
+using DigitLab.Models;
 using DigitLab.Data;
 using DigitLab.Tensors;
 using DigitLab.IO;
@@ -39,7 +40,7 @@ public static class ReportPipeline
     /// <summary>Builds the report data (t-SNE included) and writes the report. <paramref name="log"/> hears progress lines.</summary>
     public static (string IndexPath, IReadOnlyList<string> Files, ReportData Data) Run(
         ReportOptions options, ComputeContext compute, MnistDataset? train, MnistDataset? test,
-        Func<RunEntry, IReadOnlyList<LayerRow>?>? summarise = null, FeatureExtractor? features = null,
+        Func<RunEntry, IReadOnlyList<SummaryRow>?>? summarise = null, FeatureExtractor? features = null,
         Action<string>? log = null, CancellationToken cancellationToken = default)
     {
         var runs = new List<RunEntry>();
@@ -59,7 +60,7 @@ public static class ReportPipeline
         foreach (var s in skipped) log?.Invoke($"skipped {s}");
         log?.Invoke($"{runs.Count} run(s), {trials.Count} sweep trial(s) from {string.Join(", ", options.RunDirectories)}");
 
-        var summaries = new Dictionary<string, IReadOnlyList<LayerRow>>();
+        var summaries = new Dictionary<string, IReadOnlyList<SummaryRow>>();
         if (summarise is not null)
             foreach (var run in runs)
             {
@@ -97,8 +98,8 @@ public static class ReportPipeline
             Title = options.Title,
             Runs = runs,
             Summaries = summaries,
-            Train = train is null ? null : new ImageSet(train.Name, train.Images, train.Labels, train.Count),
-            Test = test is null ? null : new ImageSet(test.Name, test.Images, test.Labels, test.Count),
+            Train = train,
+            Test = test,
             TsneMaps = maps,
             Sweep = trials,
             PngEncoder = (pixels, w, h) => PngWriter.Encode(w, h, 1, pixels),

@@ -185,6 +185,18 @@ public sealed class Trainer
         return Log;
     }
 
+    /// <summary>
+    /// Evaluates the trained model on <paramref name="test"/> (with test-time augmentation when <paramref name="views"/>
+    /// has several) and records the result, and how it was measured, in <see cref="Log"/>.
+    /// </summary>
+    public EvaluationResult Test(MnistDataset test, TestTimeAugmentation? views = null, bool collectMisclassified = true)
+    {
+        views ??= TestTimeAugmentation.None;
+        Log.Test = Evaluator.Evaluate([Model], test, Normalization, Compute, tta: views, collectMisclassified: collectMisclassified);
+        Log.TestTta = views.Shifts.Count > 1 ? views.Name : null;
+        return Log.Test;
+    }
+
     private ResumeState Snapshot(int epoch, int batch, Batcher batcher, double lossSum, long correct, long seen, double seconds, double blockSum, int blockCount)
     {
         var b = batcher.GetState();

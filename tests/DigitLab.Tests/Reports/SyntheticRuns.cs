@@ -1,3 +1,4 @@
+using DigitLab.Data;
 using DigitLab.Reports;
 using DigitLab.Tensors;
 using DigitLab.Training;
@@ -10,7 +11,7 @@ namespace DigitLab.Tests.Reports;
 internal static class SyntheticRuns
 {
     /// <summary>Test images: a blob at a digit-dependent place so images differ; labels cycle 0..9.</summary>
-    public static ImageSet Images(string name, int count, ulong seed)
+    public static MnistDataset Images(string name, int count, ulong seed)
     {
         var rng = new Rng(seed);
         var images = new byte[count * 784];
@@ -27,7 +28,7 @@ internal static class SyntheticRuns
                     images[i * 784 + y * 28 + x] = (byte)Math.Clamp(255 * (1 - Math.Abs(r - 5) / 2), 0, 255);
                 }
         }
-        return new ImageSet(name, images, labels, count);
+        return new MnistDataset(images, labels, name);
     }
 
     /// <summary>A run whose test accuracy is about <paramref name="accuracy"/>, on a test set with <paramref name="labels"/>.</summary>
@@ -112,7 +113,7 @@ internal static class SyntheticRuns
             Runs = runs,
             Summaries = new()
             {
-                ["mlp"] = [new("0", "Flatten", "[-1, 784]", 0), new("1", "Linear", "[-1, 128]", 100_480), new("2", "ReLU", "[-1, 128]", 0), new("3", "Linear", "[-1, 10]", 1_290)],
+                ["mlp"] = [new("0", "Flatten", [1, 784], 0, 0), new("1", "Linear", [1, 128], 100_480, 0), new("2", "ReLU", [1, 128], 0, 0), new("3", "Linear", [1, 10], 1_290, 0)],
             },
             Train = train,
             Test = test,

@@ -4,6 +4,8 @@ using DigitLab.Models;
 using DigitLab.Training;
 using DigitLab.Evaluation;
 
+using DigitLab.Runtime;
+
 namespace DigitLab.Tests.Training;
 
 [Collection("mnist")]
@@ -66,7 +68,7 @@ public sealed class TrainerTests(MnistFixture mnist) : IDisposable
 
         using var cts = new CancellationTokenSource();
         var first = Trainer.Create(options);
-        var stop = new SyncProgressForTest(p => { if (p.Epoch == stopEpoch + 1 && p.Batch == stopBatch) cts.Cancel(); });
+        var stop = new SyncProgress<TrainingProgress>(p => { if (p.Epoch == stopEpoch + 1 && p.Batch == stopBatch) cts.Cancel(); });
         var partial = first.Train(train, validation, stop, cts.Token);
         Assert.False(partial.Complete);
         Assert.Equal((pausedEpochs, pausedBatches), (first.State!.CompletedEpochs, first.State.CompletedBatches));
@@ -130,10 +132,5 @@ public sealed class TrainerTests(MnistFixture mnist) : IDisposable
         trainer.SaveCheckpoint(path);
         var e = Assert.Throws<InvalidDataException>(() => Trainer.Resume(Checkpoint.Load(path)));
         Assert.Contains("nothing to resume", e.Message);
-    }
-
-    private sealed class SyncProgressForTest(Action<TrainingProgress> report) : IProgress<TrainingProgress>
-    {
-        public void Report(TrainingProgress value) => report(value);
     }
 }

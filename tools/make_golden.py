@@ -3,7 +3,7 @@
 
 Run with Debian's python3-torch (PyTorch 1.13), from the repository root:
 
-    /usr/bin/python3 tools/make_golden.py            # writes tests/DigitLab.Tests/golden/*.safetensors
+    /usr/bin/python3 tools/make_golden.py            # writes tests/DigitLab.Engine.Tests/golden/*.safetensors
 
 Every case uses a fixed seed and small shapes, so the files are small and the script is deterministic
 on one machine (different CPUs may differ in the last bits of float sums; re-running is harmless).
@@ -34,7 +34,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "DigitLab.Tests", "golden")
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "DigitLab.Engine.Tests", "golden")
 
 
 def write_safetensors(path, tensors, metadata=None):

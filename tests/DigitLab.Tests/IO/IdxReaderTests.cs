@@ -2,7 +2,9 @@ using System.Buffers.Binary;
 using DigitLab.Data;
 using DigitLab.IO;
 
-namespace DigitLab.Tests.Data;
+using DigitLab.Tests.Data;
+
+namespace DigitLab.Tests.IO;
 
 public class IdxReaderTests
 {

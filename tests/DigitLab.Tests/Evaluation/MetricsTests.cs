@@ -2,7 +2,7 @@
 using DigitLab.Training;
 using DigitLab.Evaluation;
 
-namespace DigitLab.Tests.Training;
+namespace DigitLab.Tests.Evaluation;
 
 public class MetricsTests
 {

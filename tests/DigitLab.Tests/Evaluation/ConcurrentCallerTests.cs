@@ -10,7 +10,7 @@ using DigitLab.Tensors;
 using DigitLab.Tests.Data;
 using DigitLab.Training;
 
-namespace DigitLab.Tests.Nn;
+namespace DigitLab.Tests.Evaluation;
 
 public class WorkspaceTests
 {

@@ -3,7 +3,9 @@ using DigitLab.Training;
 using DigitLab.Experiments;
 using DigitLab.Evaluation;
 
-namespace DigitLab.Tests.Reports;
+using DigitLab.Tests.Data;
+
+namespace DigitLab.Tests.Experiments;
 
 public class SweepTests
 {

@@ -6,7 +6,7 @@ using DigitLab.Tensors;
 using DigitLab.Training;
 using DigitLab.Evaluation;
 
-namespace DigitLab.Tests.Training;
+namespace DigitLab.Tests.Evaluation;
 
 public class EnsembleTests
 {

@@ -7,7 +7,7 @@ using DigitLab.Tensors;
 using DigitLab.Training;
 using DigitLab.Evaluation;
 
-namespace DigitLab.Tests.Data;
+namespace DigitLab.Tests.Evaluation;
 
 public class TestTimeAugmentationTests
 {

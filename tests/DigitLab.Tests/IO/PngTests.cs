@@ -5,7 +5,7 @@ using DigitLab.Reports;
 using DigitLab.Tests.Data;
 using DigitLab.IO;
 
-namespace DigitLab.Tests.Reports;
+namespace DigitLab.Tests.IO;
 
 public class PngTests
 {

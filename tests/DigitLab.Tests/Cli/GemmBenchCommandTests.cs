@@ -1,7 +1,7 @@
 // GemmBenchCommandTests: `digitlab bench kernels` is wired under `bench` and its options parse (no timing here).
 using DigitLab.Cli.Commands;
 
-namespace DigitLab.Tests.Kernels;
+namespace DigitLab.Tests.Cli;
 
 [Collection(ConsoleCollection.Name)]
 public class GemmBenchCommandTests

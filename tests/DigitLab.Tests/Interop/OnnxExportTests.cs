@@ -202,4 +202,16 @@ public class ExportCommandTests
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
+
+    [Fact]
+    public async Task BenchInferPrintsBothEnginesAndTheirRatio()
+    {
+        var (code, stdout, stderr) = await Cli.CliRunner.RunAsync("bench", "infer", "--models", "mlp", "--batch", "50", "--threads", "1");
+        Assert.True(code == 0, stderr);
+        var row = stdout.Split('\n').Single(l => l.StartsWith("mlp ", StringComparison.Ordinal));
+        var numbers = System.Text.RegularExpressions.Regex.Matches(row, @"[0-9][0-9,]*\.?[0-9]*").Select(m => double.Parse(m.Value.Replace(",", ""), System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        // DigitLab img/s, ORT img/s, ratio, the two latencies, the load: the ratio is the first over the second.
+        Assert.True(numbers[0] > 0 && numbers[1] > 0, row);
+        Assert.Equal(numbers[0] / numbers[1], numbers[2], 0.006 + 0.01 * numbers[2]);
+    }
 }

@@ -27,7 +27,7 @@ public class OnnxExportTests(ITestOutputHelper output)
 {
     private const int Images = 1000;
 
-    private static readonly Lazy<MnistDataset> Test = new(() =>
+    internal static readonly Lazy<MnistDataset> Test = new(() =>
     {
         var store = new DatasetStore(null, DatasetKind.Mnist);
         store.Ensure();
@@ -213,5 +213,30 @@ public class ExportCommandTests
         // DigitLab img/s, ORT img/s, ratio, the two latencies, the load: the ratio is the first over the second.
         Assert.True(numbers[0] > 0 && numbers[1] > 0, row);
         Assert.Equal(numbers[0] / numbers[1], numbers[2], 0.006 + 0.01 * numbers[2]);
+    }
+
+    [Fact]
+    public async Task TheReadmesCSharpExampleRunsAnExportedModel()
+    {
+        using var dir = new Data.SyntheticData.TempDir();
+        var trainer = Trainer.Create(new TrainerOptions { Model = "mlp", Epochs = 1 });
+        trainer.SaveCheckpoint(dir.File("m.safetensors"));
+        Assert.Equal(0, (await Cli.CliRunner.RunAsync("export", dir.File("m.safetensors"), "--out", dir.File("model.onnx"))).ExitCode);
+        float[] pixels = OnnxExportTests.Test.Value.Images.AsSpan(0, 784).ToArray().Select(b => b / 255f).ToArray();
+
+        // README, "ONNX Runtime from C#", line for line (the path aside):
+        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(dir.File("model.onnx"));
+        using var input = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(pixels, new long[] { 1, 1, 28, 28 });
+        using var run = new Microsoft.ML.OnnxRuntime.RunOptions();
+        using var outputs = session.Run(run, new[] { "image" }, new[] { input }, new[] { "probabilities" });
+        ReadOnlySpan<float> p = outputs[0].GetTensorDataAsSpan<float>();
+        int digit = 0;
+        for (int i = 1; i < 10; i++) if (p[i] > p[digit]) digit = i;
+        string recipe = session.ModelMetadata.CustomMetadataMap["digitlab.recipe"];
+
+        var expected = Predictor.Probabilities(trainer.Model, OnnxExportTests.Test.Value.Image(0), Normalization.Mnist);
+        Assert.Equal(Trainer.ArgMax(expected), digit);
+        for (int c = 0; c < 10; c++) Assert.Equal(expected[c], p[c], OnnxTolerances.Probability);
+        Assert.Contains("\"lr\"", recipe);
     }
 }

@@ -30,4 +30,12 @@ public static class EngineCalls
         if (model.IsTraining) model.Eval();
         return model.Forward(images);
     }
+
+    /// <summary>One training-mode forward pass (batch norm moves its running statistics), leaving the model in evaluation mode.</summary>
+    public static void ForwardTraining(Module model, Tensor images)
+    {
+        model.Train();
+        model.Forward(images);
+        model.Eval();
+    }
 }

@@ -163,9 +163,7 @@ public class OnnxExportTests(ITestOutputHelper output)
         }
         var batch = new Tensor(64, 1, 28, 28);
         Normalization.Mnist.Apply(data.Images.AsSpan(0, 64 * MnistDataset.Pixels), batch.Span);
-        model.Train();
-        model.Forward(batch);
-        model.Eval();
+        EngineCalls.ForwardTraining(model, batch);
     }
 
     private static IEnumerable<Module> Walk(Module m) => new[] { m }.Concat(m.Children().SelectMany(c => Walk(c.Module)));

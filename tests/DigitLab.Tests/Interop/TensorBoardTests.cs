@@ -218,6 +218,49 @@ public class TensorBoardTests
         Assert.Equal(8 * 30 + 2, image.Width);
         Assert.Equal((shown + 7) / 8 * (28 + 9 + 2) + 2, image.Height);
     }
+    [Fact]
+    public void AResumedRunAddsAFileThatContinuesTheSteps()
+    {
+        var store = new DatasetStore(null, DatasetKind.Mnist);
+        var train = store.ReadTrain().Subset(Enumerable.Range(0, 1280).ToArray(), "train-1280");
+        var test = store.ReadTest().Subset(Enumerable.Range(0, 200).ToArray(), "test-200");
+        var options = new TrainerOptions { Model = "mlp", Epochs = 2, BatchLossInterval = 5, ValidationCount = 0, Threads = 1 };
+        using var dir = new SyntheticData.TempDir();
+        string checkpoint = dir.File("m.safetensors");
+
+        // Stop in the middle of the first epoch (batch 12 of 20), as Ctrl+C does, and save.
+        var first = Trainer.Create(options);
+        using (var cts = new CancellationTokenSource())
+        using (var board = new TensorBoardRun(dir.File("tb"), first))
+        {
+            var stopper = new DigitLab.Cli.Commands.SyncProgress<TrainingProgress>(p => { board.Report(p); if (p.Batch == 12) cts.Cancel(); });
+            Assert.False(first.Train(train, null, stopper, cts.Token).Complete);
+            board.Finish(null);
+            first.SaveCheckpoint(checkpoint);
+        }
+        var resumed = Trainer.Resume(Checkpoint.Load(checkpoint));
+        using (var board = new TensorBoardRun(dir.File("tb"), resumed))
+        {
+            Assert.True(resumed.Train(train, null, board).Complete);
+            resumed.Log.Test = Evaluator.Evaluate(resumed.Model, test, resumed.Normalization);
+            board.Finish(test);
+        }
+
+        var files = Directory.GetFiles(dir.File("tb"), "events.out.tfevents.*").OrderBy(f => int.Parse(f[(f.LastIndexOf('.') + 1)..])).ToList(); // by the writer's file counter
+        Assert.Equal(2, files.Count);
+        var before = EventFiles.ReadComplete(files[0]);
+        var after = EventFiles.ReadComplete(files[1]);
+        Assert.Equal(Status.Failure, EventFiles.PluginData(before, HParamsTags.SessionEnd).SessionEndInfo.Status);
+        // Together the two files hold each batch loss and epoch figure once, equal to the finished run's log.
+        var log = resumed.Log;
+        var batch = EventFiles.Scalars(before, "loss/train_batch").Concat(EventFiles.Scalars(after, "loss/train_batch")).ToList();
+        Assert.Equal(Enumerable.Range(1, log.BatchLosses.Count).Select(i => (long)i * 5), batch.Select(b => b.Step));
+        Assert.Equal(log.BatchLosses.Select(v => (float)v), batch.Select(b => b.Value));
+        Assert.Equal(2, EventFiles.Scalars(before, "loss/train_batch").Count); // batches 5 and 10 before the stop
+        var epochs = EventFiles.Scalars(before, "loss/train").Concat(EventFiles.Scalars(after, "loss/train")).ToList();
+        Assert.Equal(log.Epochs.Select(e => ((long)e.Epoch, (float)e.TrainLoss)), epochs);
+        Assert.Equal(Status.Success, EventFiles.PluginData(after, HParamsTags.SessionEnd).SessionEndInfo.Status);
+    }
 }
 
 /// <summary>`--tensorboard` on the commands (they write to the console, so they run in the console collection).</summary>

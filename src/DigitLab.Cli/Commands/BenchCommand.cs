@@ -10,6 +10,7 @@ internal static class BenchCommand
     {
         yield return BenchKernelsCommand.Create();
         yield return BenchTrainCommand.Create();
+        yield return BenchInferCommand.Create();
         yield return BenchWebCommand.Create();
     }
 

@@ -122,7 +122,7 @@ internal static class BenchTrainCommand
     }
 
     /// <summary>MNIST's training set when the store has it; otherwise 10,000 random images (the speed does not depend on the pixels much).</summary>
-    private static MnistDataset LoadData(string? dataDir, out string note)
+    internal static MnistDataset LoadData(string? dataDir, out string note)
     {
         try
         {

@@ -3,6 +3,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using DigitLab.Data;
+using DigitLab.Interop;
 using DigitLab.Models;
 using DigitLab.Training;
 using Spectre.Console;
@@ -19,11 +20,13 @@ internal static class CompareCommand
         var data = new DataOptions();
         var output = new Option<string?>("--out") { Description = "Folder for each run's checkpoint and run log (default: runs/compare-<UTC time>)" };
         var json = CliCommon.JsonOption();
+        var tensorboard = TrainCommand.TensorBoardOption("one run folder per model (DIR/MODEL)");
         var command = new Command("compare", "Train several models with the same recipe and compare parameters, accuracies, macro F1, test loss and training time");
         command.Options.Add(models);
         recipe.AddTo(command);
         data.AddTo(command);
         command.Options.Add(output);
+        command.Options.Add(tensorboard);
         command.Options.Add(json);
         command.SetAction(r => ModelCli.Run(() =>
         {
@@ -45,16 +48,19 @@ internal static class CompareCommand
                 var trainer = Trainer.Create(options);
                 trainer.Log.Dataset = data.Kind(r).ToString().ToLowerInvariant();
                 if (!asJson) AnsiConsole.MarkupLine($"[bold]{options.Model}[/] ({trainer.Model.ParameterCount():N0} parameters)");
-                var log = TrainCommand.RunWithProgress(trainer, train, validation, quiet: asJson);
+                using var board = TensorBoardRun.Open(r.GetValue(tensorboard) is { } tb ? Path.Combine(tb, options.Model) : null, trainer);
+                var log = TrainCommand.RunWithProgress(trainer, train, validation, quiet: asJson, board);
                 string path = Path.Combine(outDir, options.Model + ".safetensors");
                 if (!log.Complete)
                 {
                     trainer.SaveCheckpoint(path);
                     log.Save(ModelCli.RunLogPath(path));
+                    board?.Finish(null);
                     Console.Error.WriteLine($"Stopped during {options.Model}; its checkpoint is {path} (resume with digitlab train --resume {path}). Comparison so far:");
                     break;
                 }
                 trainer.Test(test);
+                board?.Finish(test);
                 trainer.SaveCheckpoint(path);
                 log.Save(ModelCli.RunLogPath(path));
                 logs.Add(log);

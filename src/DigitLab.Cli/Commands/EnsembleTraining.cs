@@ -1,6 +1,7 @@
 // EnsembleTraining: `digitlab train --ensemble N`, N seeds of one recipe, each evaluated, then their average.
 using System.Text.Json;
 using DigitLab.Data;
+using DigitLab.Interop;
 using DigitLab.Nn;
 using DigitLab.Training;
 using Spectre.Console;
@@ -21,7 +22,7 @@ internal static class EnsembleTraining
     /// figures are the plain ones their training logged.
     /// </summary>
     public static int Run(TrainerOptions recipe, int count, MnistDataset trainAll, MnistDataset test, DatasetKind kind, string? outPath, bool asJson,
-                          TestTimeAugmentation? tta = null)
+                          TestTimeAugmentation? tta = null, string? tensorboard = null)
     {
         var basePath = outPath ?? ModelCli.DefaultCheckpointPath(recipe.Model);
         string stem = Path.Combine(Path.GetDirectoryName(basePath) ?? "", Path.GetFileNameWithoutExtension(basePath));
@@ -39,9 +40,11 @@ internal static class EnsembleTraining
             trainer.Log.Dataset = kind.ToString().ToLowerInvariant();
             if (!asJson)
                 AnsiConsole.MarkupLine($"Member {k + 1}/{count}: [bold]{options.Model}[/] seed {options.Seed}, {options.Epochs} epochs, {trainer.Compute.Threads} threads.");
-            var log = TrainCommand.RunWithProgress(trainer, train, validation, quiet: asJson);
-            if (!log.Complete) return 130;
+            using var board = TensorBoardRun.Open(tensorboard is null ? null : Path.Combine(tensorboard, $"member-{k + 1}"), trainer);
+            var log = TrainCommand.RunWithProgress(trainer, train, validation, quiet: asJson, board);
+            if (!log.Complete) { board?.Finish(null); return 130; }
             trainer.Test(test, tta, collectMisclassified: tta is { Shifts.Count: > 1 });
+            board?.Finish(test);
             string path = $"{stem}-{k + 1}.safetensors";
             trainer.SaveCheckpoint(path);
             log.Save(ModelCli.RunLogPath(path));

@@ -2,6 +2,7 @@
 using System.CommandLine;
 using System.Globalization;
 using DigitLab.Data;
+using DigitLab.Interop;
 using DigitLab.Models;
 using DigitLab.Reports;
 using DigitLab.Training;
@@ -27,11 +28,12 @@ internal static class SweepCommand
         var seed = new Option<ulong>("--seed") { Description = "Seed for every trial (init, shuffling, subsets)", DefaultValueFactory = _ => defaults.Seed };
         var threads = new Option<int>("--threads") { Description = "Kernel threads; 0 = all cores", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--out") { Description = "Folder for one trial-*.json per finished trial (rerun to resume) and sweep.csv/json", DefaultValueFactory = _ => Path.Combine("runs", "sweep") };
+        var tensorboard = TrainCommand.TensorBoardOption("one run folder per trial, named by its key (DIR/mlp_adam_lr0.01_bs64_nall_e10_s1)");
         var data = new DataOptions();
 
         var command = new Command("sweep", "Train every combination of models, learning rates, batch sizes and training-set sizes; print train/validation/test accuracy. Finished trials are kept and skipped on rerun")
         {
-            models, lrs, batchSizes, trainSizes, epochs, optimizer, validation, seed, threads, output,
+            models, lrs, batchSizes, trainSizes, epochs, optimizer, validation, seed, threads, output, tensorboard,
         };
         data.AddTo(command);
         command.SetAction(r => ModelCli.Run(() =>
@@ -71,9 +73,11 @@ internal static class SweepCommand
                     var subset = trial.TrainSize is int n && n < train.Count ? Split.Stratified(train, train.Count - n, trial.Seed).Train : train;
                     var trainer = Trainer.Create(Recipe(trial, r.GetValue(threads)));
                     trainer.Log.Dataset = trial.Dataset;
-                    var log = trainer.Train(subset, validationSet, null, ct);
-                    if (!log.Complete) return null;
+                    using var board = TensorBoardRun.Open(r.GetValue(tensorboard) is { } tb ? Path.Combine(tb, trial.Key) : null, trainer);
+                    var log = trainer.Train(subset, validationSet, board, ct);
+                    if (!log.Complete) { board?.Finish(null); return null; }
                     trainer.Test(test);
+                    board?.Finish(test);
                     var last = log.Epochs[^1];
                     AnsiConsole.MarkupLine($"  train {ModelCli.Percent(last.TrainAccuracy)}, val {(last.ValidationAccuracy is double v ? ModelCli.Percent(v) : "-")}, test {ModelCli.Percent(log.Test!.Accuracy)} ({log.TrainSeconds:F0} s)");
                     return log;

@@ -1,6 +1,7 @@
 // TrainCommand: `digitlab train` trains one zoo model, shows progress per epoch, evaluates on the test set and saves a checkpoint.
 using System.CommandLine;
 using DigitLab.Data;
+using DigitLab.Interop;
 using DigitLab.Models;
 using DigitLab.Training;
 using Spectre.Console;
@@ -30,6 +31,8 @@ internal static class TrainCommand
             DefaultValueFactory = _ => 1,
         };
 
+        var tensorboard = TensorBoardOption("this run's folder");
+
         var command = new Command("train", "Train a model, print per-epoch figures, test accuracy and the classification report, and save a checkpoint (--tta: the test figure averages shifted views). Ctrl+C stops after the current batch and saves a resumable checkpoint.");
         command.Options.Add(model);
         recipe.AddTo(command);
@@ -39,6 +42,7 @@ internal static class TrainCommand
         command.Options.Add(json);
         command.Options.Add(ensemble);
         command.Options.Add(tta);
+        command.Options.Add(tensorboard);
         command.SetAction(r => ModelCli.Run(() =>
         {
             bool asJson = r.GetValue(json);
@@ -54,7 +58,7 @@ internal static class TrainCommand
                 var ensembleKind = data.Kind(r);
                 var (all, testSet) = data.Load(r, ensembleKind, quiet: asJson);
                 RecipeOptions.CheckValidation(options, all);
-                return EnsembleTraining.Run(options, members, all, testSet, ensembleKind, r.GetValue(output), asJson, views);
+                return EnsembleTraining.Run(options, members, all, testSet, ensembleKind, r.GetValue(output), asJson, views, r.GetValue(tensorboard));
             }
             Trainer trainer;
             DatasetKind kind;
@@ -80,9 +84,11 @@ internal static class TrainCommand
                 AnsiConsole.MarkupLine($"Training [bold]{o.Model}[/] ({trainer.Model.ParameterCount():N0} parameters) on {train.Count:N0} images, validating on {validation?.Count ?? 0:N0}: " +
                     $"{o.Optimizer} lr {o.LearningRate}, batch {o.BatchSize}, {o.Epochs} epochs, schedule {o.Schedule}, seed {o.Seed}, {trainer.Compute.Threads} threads. Ctrl+C stops and saves.");
 
-            var log = RunWithProgress(trainer, train, validation, quiet: asJson);
+            using var board = TensorBoardRun.Open(r.GetValue(tensorboard), trainer);
+            var log = RunWithProgress(trainer, train, validation, quiet: asJson, board);
             if (!log.Complete)
             {
+                board?.Finish(null);
                 trainer.SaveCheckpoint(path);
                 log.Save(ModelCli.RunLogPath(path));
                 var s = trainer.State!;
@@ -93,6 +99,7 @@ internal static class TrainCommand
             }
 
             trainer.Test(test, views);
+            board?.Finish(test);
             trainer.SaveCheckpoint(path);
             log.Save(ModelCli.RunLogPath(path));
             if (asJson) { Console.WriteLine(log.ToJson()); return 0; }
@@ -103,8 +110,11 @@ internal static class TrainCommand
     }
 
     /// <summary>Trains with Ctrl+C wired to a clean stop, and a Spectre progress bar per epoch when the console is interactive.</summary>
-    internal static RunLog RunWithProgress(Trainer trainer, MnistDataset train, MnistDataset? validation, bool quiet)
+    internal static RunLog RunWithProgress(Trainer trainer, MnistDataset train, MnistDataset? validation, bool quiet, IProgress<TrainingProgress>? observer = null)
     {
+        // The observer (TensorBoard) sees every progress report, whichever display is in use.
+        IProgress<TrainingProgress>? Tee(IProgress<TrainingProgress>? shown) =>
+            observer is null ? shown : new SyncProgress<TrainingProgress>(p => { shown?.Report(p); observer.Report(p); });
         using var cts = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
@@ -116,7 +126,7 @@ internal static class TrainCommand
         Console.CancelKeyPress += onCancel;
         try
         {
-            if (quiet) return trainer.Train(train, validation, null, cts.Token);
+            if (quiet) return trainer.Train(train, validation, Tee(null), cts.Token);
             if (!AnsiConsole.Profile.Capabilities.Interactive)
             {
                 int printed = trainer.Log.Epochs.Count;
@@ -124,7 +134,7 @@ internal static class TrainCommand
                 {
                     while (trainer.Log.Epochs.Count > printed) Console.WriteLine(EpochLine(trainer.Log.Epochs[printed++], trainer.Options.Epochs));
                 });
-                var result = trainer.Train(train, validation, plain, cts.Token);
+                var result = trainer.Train(train, validation, Tee(plain), cts.Token);
                 while (result.Epochs.Count > printed) Console.WriteLine(EpochLine(result.Epochs[printed++], trainer.Options.Epochs));
                 return result;
             }
@@ -158,7 +168,7 @@ internal static class TrainCommand
                             task.Description = Markup.Escape($"Epoch {p.Epoch}/{p.Epochs} {p.Batch}/{p.Batches} loss {p.Loss:F4} acc {ModelCli.Percent(p.Accuracy)} ETA {p.EpochRemaining:m\\:ss}");
                         }
                     });
-                    log = trainer.Train(train, validation, progress, cts.Token);
+                    log = trainer.Train(train, validation, Tee(progress), cts.Token);
                     Finish();
                 });
             return log;
@@ -168,6 +178,12 @@ internal static class TrainCommand
             Console.CancelKeyPress -= onCancel;
         }
     }
+
+    /// <summary>--tensorboard DIR: where TensorBoard event files go (<paramref name="layout"/> says what lies inside).</summary>
+    internal static Option<string?> TensorBoardOption(string layout) => new("--tensorboard")
+    {
+        Description = $"Write TensorBoard event files (losses, accuracies, learning rate, histograms, misclassified digits, hyperparameters) into this folder, {layout}; view with `tensorboard --logdir DIR`",
+    };
 
     internal static string EpochLine(EpochRecord e, int epochs)
     {

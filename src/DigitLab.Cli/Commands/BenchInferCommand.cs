@@ -1,0 +1,152 @@
+// BenchInferCommand: `digitlab bench infer`, DigitLab's inference beside ONNX Runtime's on the same exported model,
+// with `bench train`'s inference protocol (batches of 1,000 in eval mode, fastest of 5 passes; single-image latency p50 of 200 calls).
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using DigitLab.Data;
+using DigitLab.Interop;
+using DigitLab.Models;
+using DigitLab.Tensors;
+using Google.Protobuf;
+
+using DigitLab.Runtime;
+
+using DigitLab.Nn;
+
+namespace DigitLab.Cli.Commands;
+
+/// <summary>
+/// For each model (initialised from seed 1, as <c>bench train</c> does): DigitLab's images/s on one batch of
+/// <c>--batch</c> images and its single-image latency, then the same for ONNX Runtime running the model's ONNX export
+/// with <c>--threads</c> intra-op threads; the ratio is DigitLab's throughput over ONNX Runtime's (above 1: DigitLab faster).
+/// </summary>
+internal static class BenchInferCommand
+{
+    private const string DefaultModels = "mlp,cnn,lenet5,net3,resnet18";
+    private const int LatencyCalls = 200;
+    private const int WarmupCalls = 20;
+    private const int InferencePasses = 5;
+
+    /// <summary>One model's figures: images/s on the batch, latency p50 in ms, for both engines.</summary>
+    internal sealed record Result(string Model, int Threads, int Batch, double DigitLabImagesPerSecond, double OnnxRuntimeImagesPerSecond,
+        double DigitLabLatencyMs, double OnnxRuntimeLatencyMs, double LoadAverage)
+    {
+        public double ThroughputRatio => DigitLabImagesPerSecond / OnnxRuntimeImagesPerSecond;
+    }
+
+    public static Command Create()
+    {
+        var modelsOption = new Option<string>("--models")
+        {
+            Description = $"Comma-separated zoo models to measure ({string.Join(", ", ModelZoo.Names)}).",
+            DefaultValueFactory = _ => DefaultModels,
+        };
+        var batchOption = new Option<int>("--batch") { Description = $"Images per inference pass; the fastest of {InferencePasses} passes is reported.", DefaultValueFactory = _ => 1000 };
+        var threadsOption = new Option<int>("--threads") { Description = "DigitLab's threads and ONNX Runtime's intra-op threads.", DefaultValueFactory = _ => 2 };
+        var dataDirOption = CliCommon.DataDirOption();
+        var jsonOption = CliCommon.JsonOption();
+        var command = new Command("infer",
+            "Inference images/s (one batch, eval mode, fastest of 5 passes) and single-image latency (median of 200 calls) of DigitLab and of " +
+            "ONNX Runtime running the same model exported to ONNX, side by side. Run when the machine is otherwise idle (the load average is printed).")
+        {
+            modelsOption, batchOption, threadsOption, dataDirOption, jsonOption,
+        };
+        command.SetAction(parse =>
+        {
+            var models = parse.GetValue(modelsOption)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            foreach (var m in models)
+                if (!ModelZoo.Exists(m))
+                {
+                    Console.Error.WriteLine($"error: unknown model '{m}' in --models. Known models: {string.Join(", ", ModelZoo.Names)}.");
+                    return 2;
+                }
+            int batch = parse.GetValue(batchOption), threads = parse.GetValue(threadsOption);
+            if (batch < 1 || threads < 1)
+            {
+                Console.Error.WriteLine("error: --batch and --threads must be at least 1.");
+                return 2;
+            }
+            bool json = parse.GetValue(jsonOption);
+            var data = BenchTrainCommand.LoadData(parse.GetValue(dataDirOption), out string dataNote);
+            var log = json ? Console.Error : Console.Out;
+            log.WriteLine($"DigitLab and ONNX Runtime inference: {Environment.ProcessorCount} cores, {threads} threads each, batch {batch}; data: {dataNote}; " +
+                          $"load average {BenchTrainCommand.LoadAverage():F2}");
+            if (!json) Console.WriteLine($"{"model",-15} {"DigitLab img/s",15} {"ORT img/s",12} {"ratio",7} {"DigitLab ms",12} {"ORT ms",9}");
+            var results = new List<Result>();
+            using var compute = new ComputeContext(threads);
+            foreach (var name in models)
+            {
+                var r = Measure(name, data, Math.Min(batch, data.Count), compute);
+                results.Add(r);
+                if (!json)
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"{r.Model,-15} {r.DigitLabImagesPerSecond,15:N0} {r.OnnxRuntimeImagesPerSecond,12:N0} {r.ThroughputRatio,6:F2}x {r.DigitLabLatencyMs,12:F3} {r.OnnxRuntimeLatencyMs,9:F3}  (load {r.LoadAverage:F1})"));
+            }
+            if (json) Console.WriteLine(JsonSerializer.Serialize(results, CliCommon.Json));
+            return 0;
+        });
+        return command;
+    }
+
+    internal static Result Measure(string name, MnistDataset data, int batch, ComputeContext compute)
+    {
+        int threads = compute.Threads;
+        var model = ModelZoo.Create(name, seed: 1);
+        var workspace = new Workspace(compute, training: false);
+        var batcher = new Batcher(data, batch, Normalization.Mnist, shuffle: false);
+        batcher.StartEpoch();
+        batcher.Next();
+        var images = batcher.Images;                                   // (batch, 1, 28, 28), normalised
+        var unit = new float[batch * MnistDataset.Pixels];             // the same images as pixels/255, for the ONNX graph
+        var bytes = data.Images.AsSpan(0, unit.Length);
+        for (int i = 0; i < unit.Length; i++) unit[i] = bytes[i] / 255f;
+
+        // DigitLab: the batch, then one image at a time.
+        model.Forward(images, workspace);
+        double engineBatch = Fastest(() => model.Forward(images, workspace));
+        var one = new Tensor(1, 1, MnistDataset.Rows, MnistDataset.Cols);
+        images.Span[..MnistDataset.Pixels].CopyTo(one.Span);
+        double engineLatency = Median(() => model.Forward(one, workspace));
+
+        // ONNX Runtime: the same model exported, the same images.
+        var onnx = OnnxExport.Build(model, new OnnxModelInfo(name, Normalization.Mnist.Mean, Normalization.Mnist.Std)).ToByteArray();
+        using var runner = new OnnxRuntimeRunner(onnx, threads);
+        var probabilities = new float[batch * 10];
+        runner.Run(unit, batch, OnnxExport.ProbabilitiesName, probabilities);
+        double ortBatch = Fastest(() => runner.Run(unit, batch, OnnxExport.ProbabilitiesName, probabilities));
+        var unitOne = unit[..MnistDataset.Pixels];
+        var single = new float[10];
+        double ortLatency = Median(() => runner.Run(unitOne, 1, OnnxExport.ProbabilitiesName, single));
+
+        return new Result(name, threads, batch, batch / engineBatch, batch / ortBatch, engineLatency, ortLatency, BenchTrainCommand.LoadAverage());
+    }
+
+    /// <summary>Seconds of the fastest of <see cref="InferencePasses"/> calls (after the caller's warm-up call).</summary>
+    private static double Fastest(Action pass)
+    {
+        double fastest = double.MaxValue;
+        for (int r = 0; r < InferencePasses; r++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            pass();
+            fastest = Math.Min(fastest, Stopwatch.GetElapsedTime(start).TotalSeconds);
+        }
+        return fastest;
+    }
+
+    /// <summary>Median milliseconds of <see cref="LatencyCalls"/> calls after <see cref="WarmupCalls"/> untimed ones.</summary>
+    private static double Median(Action call)
+    {
+        for (int i = 0; i < WarmupCalls; i++) call();
+        var ms = new double[LatencyCalls];
+        for (int i = 0; i < LatencyCalls; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            call();
+            ms[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+        Array.Sort(ms);
+        return ms[LatencyCalls / 2];
+    }
+}

@@ -48,7 +48,8 @@ public class ReportTests(SyntheticReportFixture report) : IClassFixture<Syntheti
         foreach (var svg in svgs) ChartTests.ParseSvg(File.ReadAllText(svg));
         byte[] signature = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
         foreach (var png in pngs) Assert.Equal(signature, File.ReadAllBytes(png).Take(8).ToArray());
-        Assert.DoesNotContain(System.IO.Directory.GetFiles(report.Directory, "*.tmp-*", SearchOption.AllDirectories), _ => true);
+        // Every file is written through AtomicFile, whose temporary names carry its marker: none may be left behind.
+        Assert.Empty(System.IO.Directory.GetFiles(report.Directory, "*" + AtomicFile.TempMarker + "*", SearchOption.AllDirectories));
     }
 
     [Fact]

@@ -17,5 +17,6 @@ internal static class CommandCatalog
         yield return ReportCommand.Create();
         yield return SweepCommand.Create();
         yield return RobustnessCommand.Create();
+        yield return ExplainCommand.Create();
     }
 }

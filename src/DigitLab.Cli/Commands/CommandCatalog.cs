@@ -18,5 +18,6 @@ internal static class CommandCatalog
         yield return SweepCommand.Create();
         yield return RobustnessCommand.Create();
         yield return ExplainCommand.Create();
+        yield return ReadCommand.Create();
     }
 }

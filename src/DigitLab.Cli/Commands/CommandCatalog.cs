@@ -17,5 +17,8 @@ internal static class CommandCatalog
         yield return ReportCommand.Create();
         yield return SweepCommand.Create();
         yield return ExportCommand.Create();
+        yield return RobustnessCommand.Create();
+        yield return ExplainCommand.Create();
+        yield return ReadCommand.Create();
     }
 }

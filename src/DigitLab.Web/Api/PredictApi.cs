@@ -1,7 +1,7 @@
-// PredictApi: recognise a digit from 784 pixel values, from a canvas drawing, or from an uploaded PNG,
+// PredictApi: recognise a digit from 784 pixel values, from a canvas drawing, or from an uploaded image,
 // with the active model, a chosen one, or every saved model side by side ("compare").
-using System.Buffers.Binary;
 using DigitLab.Data;
+using DigitLab.IO;
 using DigitLab.Reports;
 using DigitLab.Web.Services;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -30,7 +30,6 @@ public static class PredictApi
     public const long DrawingBodyLimit = 1536 * 1024;
     public const long ImageBodyLimit = 2 * 1024 * 1024;
     public const int MaxDrawingSide = 1024;
-    public const int MaxImageSide = 4096;
 
     public static RouteGroupBuilder MapPredictApi(this IEndpointRouteBuilder routes)
     {
@@ -80,7 +79,7 @@ public static class PredictApi
         return Answer(store, ToUnit(prepared!.Pixels), body.Model, body.Compare);
     }
 
-    /// <summary>A PNG upload: multipart form field "image", or the raw PNG as the body (Content-Type image/png).</summary>
+    /// <summary>An image upload (PNG, JPEG, WebP, GIF, BMP, PGM; at most <see cref="ImageDecoder.MaxPixels"/> pixels): multipart form field "image", or the raw file as the body.</summary>
     /// <remarks>28×28 images are taken as MNIST images; any other size is treated as a drawing (dark ink on light paper is inverted) and preprocessed.</remarks>
     public static async Task<Results<Ok<PredictResponse>, ProblemHttpResult>> PredictImage(
         HttpRequest request, IModelStore store, string? model, string? compare, CancellationToken ct)
@@ -114,24 +113,15 @@ public static class PredictApi
             if (problem is not null) return problem;
             bytes = body!;
         }
-        if (!PngReader.IsPng(bytes))
-            return Problems.BadRequest("Not a PNG image",
-                $"The upload is not a PNG image (its first bytes are {(bytes.Length == 0 ? "missing: the upload is empty" : Convert.ToHexString(bytes.AsSpan(0, Math.Min(8, bytes.Length))))}). Upload a PNG file.");
-        // The size comes first (IHDR), so a small file that would inflate to a huge image is refused before decoding.
-        if (bytes.Length >= 24)
-        {
-            int w = BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(16)), h = BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(20));
-            if (w > MaxImageSide || h > MaxImageSide || w <= 0 || h <= 0)
-                return Problems.BadRequest("Image too large", $"The image is {w}×{h}; at most {MaxImageSide}×{MaxImageSide} is accepted.");
-        }
         RasterImage raster;
         try
         {
-            raster = PngReader.Decode(bytes, "The uploaded PNG");
+            // The one decoder for untrusted bytes: the size is read from the header and limited before any pixel memory.
+            raster = ImageDecoder.Decode(bytes, "The upload");
         }
-        catch (InvalidDataException e) // the decoder's only failure for bad input (PngTests flip every bit to check)
+        catch (InvalidDataException e)
         {
-            return Problems.BadRequest("Not a readable PNG image", e.Message);
+            return Problems.BadRequest(ImageDecoder.IsTooLarge(e) ? "Image too large" : "Not a readable image", e.Message);
         }
         float[] image;
         var grey = raster.ToGrey();

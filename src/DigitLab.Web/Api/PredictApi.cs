@@ -96,7 +96,8 @@ public static class PredictApi
             {
                 form = await request.ReadFormAsync(new Microsoft.AspNetCore.Http.Features.FormOptions { MultipartBodyLengthLimit = ImageBodyLimit }, ct);
             }
-            catch (Exception e) when (e is InvalidDataException or BadHttpRequestException)
+            // A body cut short (the client went away or lied about its length) is the client's fault: IOException "Unexpected end of Stream".
+            catch (Exception e) when (e is InvalidDataException or BadHttpRequestException or IOException)
             {
                 return Problems.BadRequest("Bad upload", $"The multipart form could not be read: {e.Message}");
             }

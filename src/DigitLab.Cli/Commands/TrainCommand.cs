@@ -69,6 +69,7 @@ internal static class TrainCommand
                 trainer.Log.Dataset = kind.ToString().ToLowerInvariant();
             }
             string path = r.GetValue(output) ?? resumePath ?? ModelCli.DefaultCheckpointPath(trainer.Options.Model);
+            DigitLab.IO.OutputPath.Check(r.GetValue(output) is null ? (resumePath is null ? "the checkpoint path" : "--resume") : "--out", path, ModelCli.RunLogPath(path));
 
             var (trainAll, test) = data.Load(r, kind, quiet: asJson);
             var o = trainer.Options;
@@ -124,6 +125,7 @@ internal static class TrainCommand
             Console.Error.WriteLine("Stopping after the current batch and saving a checkpoint (Ctrl+C again to quit without saving)...");
         };
         Console.CancelKeyPress += onCancel;
+        using var terminate = StopSignals.OnTerminate(cts);
         try
         {
             if (quiet) return trainer.Train(train, validation, null, cts.Token);

@@ -185,6 +185,36 @@ public sealed class HardeningTests : IDisposable
         Assert.Contains("partial model is saved", status.Message);
     }
 
+    // ---- 9. no answer carries NaN ----
+
+    [Fact]
+    public async Task ModelsThatWouldAnswerNaN_AreRefused_NotAnsweredWithNaN()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "digitlab-web-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            // Finite but overflowing weights: loads, yet its probabilities would be NaN.
+            var huge = DigitLab.Models.ModelZoo.Create("mlp", 1);
+            foreach (var (_, t) in huge.StateTensors()) for (int i = 0; i < t.Length; i++) t.Span[i] = i % 2 == 0 ? 3e38f : -3e38f; // sums meet as inf - inf
+            DigitLab.Training.Checkpoint.Save(Path.Combine(dir, "huge.safetensors"), huge, new DigitLab.Training.CheckpointInfo { Architecture = "mlp", Seed = 1 });
+            // A NaN normalisation mean: refused at load, listed as damaged.
+            DigitLab.Training.Checkpoint.Save(Path.Combine(dir, "nan.safetensors"), DigitLab.Models.ModelZoo.Create("mlp", 1),
+                new DigitLab.Training.CheckpointInfo { Architecture = "mlp", Seed = 1, NormalizationMean = float.NaN });
+            using var app = new RealStoreApp(dir, new CountingLogs());
+            var client = app.CreateClient();
+            var pixels = new float[784];
+            for (int y = 4; y < 24; y++) pixels[y * 28 + 14] = 1f;
+            var response = await client.PostAsJsonAsync("/api/predict", new { pixels, model = "huge" });
+            string body = await HttpAssert.Problem(response, HttpStatusCode.InternalServerError, "'huge'", "no answer");
+            Assert.DoesNotContain("confidence", body); // a refusal, not an answer with NaN in it
+            var list = await HttpAssert.Ok<ModelsList>(await client.GetAsync("/api/models"));
+            Assert.Contains("normalization mean is NaN", Assert.Single(list.Damaged!).Problem);
+            Assert.DoesNotContain(list.Models, m => m.Name == "nan");
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
     // ---- 10. a damaged checkpoint ----
 
     private sealed class CountingLogs : ILoggerProvider

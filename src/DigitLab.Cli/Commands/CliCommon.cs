@@ -89,7 +89,7 @@ internal static class CliCommon
     {
         try { return await body(); }
         catch (Exception e) when (e is DatasetUnavailableException or IOException or InvalidDataException or ArgumentException or UnauthorizedAccessException
-                                       or FormatException)
+                                       or FormatException or DigitLab.Training.DivergedException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return 1;

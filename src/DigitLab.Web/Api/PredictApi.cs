@@ -141,7 +141,14 @@ public static class PredictApi
         var (classifiers, problem) = Choose(store, model, compare);
         if (problem is not null) return problem;
         var results = new List<Prediction>(classifiers!.Count);
-        foreach (var classifier in classifiers) results.Add(Predict(classifier, image));
+        foreach (var classifier in classifiers)
+        {
+            try { results.Add(Predict(classifier, image)); }
+            catch (InvalidDataException e) // a model whose weights overflow: no answer rather than NaN (FiniteCheck.Probabilities)
+            {
+                return TypedResults.Problem(detail: $"Model '{classifier.Name}': {e.Message}", statusCode: StatusCodes.Status500InternalServerError, title: "The model has no answer");
+            }
+        }
         return TypedResults.Ok(new PredictResponse(Convert.ToBase64String(ToBytes(image)), results));
     }
 

@@ -187,6 +187,7 @@ public static class Checkpoint
         var rngs = Parse<Dictionary<string, string[]>>("module_rngs");
         foreach (var (name, rng) in model.NamedRngs())
             if (rngs.TryGetValue(name, out var state)) rng.SetState(ParseState(state, name, Bad));
+        CheckpointChecks.Validate(info, model, optimizer, Bad); // finite numbers, a readable recipe, a resumable state
         return new LoadedCheckpoint(model, info, optimizer);
     }
 

@@ -22,7 +22,7 @@ public static class Predictor
         try
         {
             var logits = model.Forward(input).ReadOnlySpan;                  // (1, 10)
-            return Softmax(logits);
+            return FiniteCheck.Probabilities(Softmax(logits)); // no answer carries NaN
         }
         finally { model.SetTraining(wasTraining); }
     }

@@ -133,6 +133,7 @@ public sealed class Trainer
                 Optimizer.ZeroGrad();
                 var logits = Model.Forward(batcher.Images);                 // (n, 10)
                 float loss = lossFunction.Forward(logits, batcher.LabelSpan);
+                FiniteCheck.Loss(loss, epoch + 1, batch + 1, Optimizer.StepCount + 1, Optimizer.LearningRate); // stop before a NaN reaches the weights
                 Model.Backward(lossFunction.Backward());
                 if (Options.ClipNorm > 0) GradientClipping.ClipByNorm(parameters, Options.ClipNorm);
                 Optimizer.Step();

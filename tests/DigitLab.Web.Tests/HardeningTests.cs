@@ -166,6 +166,23 @@ public sealed class HardeningTests : IDisposable
         await HttpAssert.Problem(await _client.PostAsync("/api/predict/image", content), HttpStatusCode.BadRequest, "multipart");
     }
 
+    // ---- 12. one rule for "empty" ----
+
+    [Theory]
+    [InlineData(0)]   // all black
+    [InlineData(255)] // all white
+    public async Task Blank28x28Image_IsEmpty_AsTheCliSays(byte value)
+    {
+        var grey = new byte[784];
+        Array.Fill(grey, value);
+        var content = new ByteArrayContent(TestImages.GreyPng(grey, 28, 28));
+        await HttpAssert.Problem(await _client.PostAsync("/api/predict/image", content), HttpStatusCode.BadRequest, "empty");
+        Assert.Null(_app.Store.Classifier("alpha").LastImage);
+        // The library's rule, as the CLI's predict applies it.
+        Assert.False(DigitLab.Data.Preprocess.HasDigit(grey, 28, 28, out var problem));
+        Assert.Contains("empty", problem);
+    }
+
     // ---- 6. the host stopping during a training job ----
 
     [Fact]

@@ -75,6 +75,7 @@ internal static class TrainCommand
             var o = trainer.Options;
             RecipeOptions.CheckValidation(o, trainAll);
             if (o.Threads > 0) Tensors.Threading.Threads = o.Threads;
+            if (ThreadChoice.Apply(o.Threads, trainer.Log) is { } capped) Console.Error.WriteLine(capped);
             var (train, validation) = o.ValidationCount > 0 ? Split.Stratified(trainAll, o.ValidationCount, o.SplitSeed) : (trainAll, null);
             if (!asJson)
                 AnsiConsole.MarkupLine($"Training [bold]{o.Model}[/] ({trainer.Model.ParameterCount():N0} parameters) on {train.Count:N0} images, validating on {validation?.Count ?? 0:N0}: " +

@@ -127,7 +127,11 @@ public static class PredictApi
         float[] image;
         var grey = raster.ToGrey();
         if (raster.Width == 28 && raster.Height == 28)
-            image = ToUnit(grey); // already an MNIST-sized image: used as it is
+        {
+            // Already an MNIST-sized image: used as it is, once the library's rule finds a digit in it (as the CLI's predict does).
+            if (!Preprocess.HasDigit(grey, 28, 28, out var blank)) return Problems.BadRequest("Empty image", blank!);
+            image = ToUnit(grey);
+        }
         else if (Preprocess.TryRun(grey, raster.Width, raster.Height, out var prepared, out var empty))
             image = ToUnit(prepared!.Pixels);
         else

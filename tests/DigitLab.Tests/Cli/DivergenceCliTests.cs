@@ -53,3 +53,19 @@ public class DivergenceCliTests
         Assert.DoesNotContain("NaN%", r.Out);
     }
 }
+
+[Collection(ConsoleCollection.Name)]
+public class ThreadsCliTests
+{
+    [Fact]
+    public async Task Train_WithMoreThreadsThanTheCap_SaysSo_AndTheRunLogRecordsWhatRan()
+    {
+        using var dir = new Data.SyntheticData.TempDir();
+        string output = dir.File("m.safetensors");
+        var r = await CliRunner.RunAsync("train", "--model", "mlp", "--epochs", "1", "--threads", "1000", "--out", output, "--json");
+        Assert.True(r.ExitCode == 0, r.Error);
+        Assert.Contains($"--threads 1000 is more than this machine runs ({ThreadChoice.Cap}", r.Error);
+        var log = RunLog.Load(dir.File("m.json"));
+        Assert.Equal(ThreadChoice.Cap.ToString(), log.Config["threads"]);
+    }
+}

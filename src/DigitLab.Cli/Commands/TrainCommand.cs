@@ -50,6 +50,7 @@ internal static class TrainCommand
             {
                 var options = recipe.Read(r, r.GetValue(model)!);
                 var ensembleKind = data.Kind(r);
+                if (r.GetValue(output) is { } stem) DigitLab.IO.OutputPath.Check("--out", string.IsNullOrWhiteSpace(stem) ? [stem] : EnsembleTraining.MemberPaths(stem, members));
                 var (all, testSet) = data.Load(r, ensembleKind, quiet: asJson);
                 RecipeOptions.CheckValidation(options, all);
                 return EnsembleTraining.Run(options, members, all, testSet, ensembleKind, r.GetValue(output), asJson, views);

@@ -69,3 +69,20 @@ public class ThreadsCliTests
         Assert.Equal(ThreadChoice.Cap.ToString(), log.Config["threads"]);
     }
 }
+
+[Collection(ConsoleCollection.Name)]
+public class EnsembleOutCliTests
+{
+    [Fact]
+    public async Task Ensemble_MemberPathThatCannotBeWritten_IsRefusedBeforeData()
+    {
+        using var dir = new Data.SyntheticData.TempDir();
+        Directory.CreateDirectory(dir.File("ens-2.safetensors")); // member 2's checkpoint path is taken by a folder
+        string never = Path.Combine(Path.GetTempPath(), "digitlab-never-" + Guid.NewGuid().ToString("N"));
+        var r = await CliRunner.RunAsync("train", "--model", "mlp", "--epochs", "1", "--ensemble", "2", "--data-dir", never, "--out", dir.File("ens.safetensors"));
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("--out", r.Error);
+        Assert.Contains("ens-2.safetensors' is a directory", r.Error);
+        Assert.False(Directory.Exists(never));
+    }
+}

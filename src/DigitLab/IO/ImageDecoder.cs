@@ -14,7 +14,9 @@ namespace DigitLab.IO;
 /// small file that declares a huge image costs nothing. At the limit a decode holds 16 MiB of RGBA, then 4 MiB of
 /// grey and 16 MiB of floats in preprocessing: about 40 MiB for the moment of one request. MNIST digits are 28×28
 /// and a phone photo of a digit scaled for upload is well under the limit; larger images are refused with the size
-/// found and the size allowed, not downscaled silently.</para>
+/// found and the size allowed. An accepted image larger than <see cref="WorkingSide"/> per side is area-averaged
+/// down to it (<see cref="Shrink"/>): the digit ends up 20×20 pixels, so the grey conversion and preprocessing need not
+/// run on 4 megapixels.</para>
 /// <para>PNG, JPEG, WebP, GIF (first frame) and BMP are decoded by Skia (SkiaSharp: libpng, libjpeg-turbo, libwebp,
 /// Skia's own GIF and BMP readers), which is fuzzed and maintained for browsers; PGM (P2/P5), which Skia does not
 /// read, by our <see cref="PgmReader"/> under the same limit. Every failure is an <see cref="InvalidDataException"/>
@@ -27,6 +29,13 @@ public static class ImageDecoder
 
     /// <summary>Largest image file accepted: an ASCII PGM at the pixel limit fits; any compressed format fits easily.</summary>
     public const long MaxFileBytes = 32L * 1024 * 1024;
+
+    /// <summary>
+    /// Longest side of what <see cref="Decode"/> returns: a larger image is area-averaged by a whole factor until it fits.
+    /// The digit is scaled into 20×20 pixels anyway; this keeps the grey conversion and preprocessing of a 4-megapixel
+    /// upload at the cost of a 512×512 one.
+    /// </summary>
+    public const int WorkingSide = 512;
 
     /// <summary>The formats accepted, for messages.</summary>
     public const string Formats = "PNG, JPEG, WebP, GIF, BMP or PGM";
@@ -51,8 +60,51 @@ public static class ImageDecoder
         if (bytes.Length == 0) throw new InvalidDataException($"{name}: the image is empty (0 bytes). Give a {Formats} file.");
         if (bytes.Length > MaxFileBytes)
             throw TooLarge($"{name}: the image is {bytes.Length:N0} bytes; at most {MaxFileBytes:N0} are accepted.");
-        if (PgmReader.IsPgm(bytes)) return PgmReader.Decode(bytes, name, MaxPixels);
-        return DecodeWithSkia(bytes, name);
+        var image = PgmReader.IsPgm(bytes) ? PgmReader.Decode(bytes, name, MaxPixels) : DecodeWithSkia(bytes, name);
+        return Shrink(image, WorkingSide);
+    }
+
+    /// <summary>
+    /// Averages k×k blocks (k the smallest whole factor bringing the longest side to <paramref name="maxSide"/> or less;
+    /// edge blocks average the pixels they have). Colour is weighted by alpha, as premultiplied averaging does, so
+    /// transparent pixels lend no colour to a stroke's edge. Returns <paramref name="image"/> itself when it fits.
+    /// </summary>
+    public static RasterImage Shrink(RasterImage image, int maxSide)
+    {
+        int k = (Math.Max(image.Width, image.Height) + maxSide - 1) / maxSide;
+        if (k <= 1) return image;
+        int channels = image.Channels, colours = channels is 2 or 4 ? channels - 1 : channels;
+        bool hasAlpha = channels is 2 or 4;
+        int width = (image.Width + k - 1) / k, height = (image.Height + k - 1) / k;
+        var source = image.Pixels;
+        var result = new byte[width * height * channels];
+        var sums = new long[width * channels];   // per output column of this block row: alpha-weighted colour sums, then alpha
+        var counts = new int[width];
+        for (int by = 0; by < height; by++)
+        {
+            Array.Clear(sums);
+            Array.Clear(counts);
+            for (int y = by * k; y < Math.Min(image.Height, (by + 1) * k); y++)
+            {
+                int row = y * image.Width * channels;
+                for (int x = 0; x < image.Width; x++)
+                {
+                    int o = row + x * channels, s = x / k * channels;
+                    long a = hasAlpha ? source[o + channels - 1] : 1;
+                    for (int c = 0; c < colours; c++) sums[s + c] += source[o + c] * a;
+                    if (hasAlpha) sums[s + channels - 1] += a;
+                    counts[x / k]++;
+                }
+            }
+            for (int bx = 0; bx < width; bx++)
+            {
+                int s = bx * channels, o = (by * width + bx) * channels;
+                long weight = hasAlpha ? sums[s + channels - 1] : counts[bx];
+                for (int c = 0; c < colours; c++) result[o + c] = weight > 0 ? (byte)((sums[s + c] + weight / 2) / weight) : (byte)0;
+                if (hasAlpha) result[o + channels - 1] = (byte)((weight + counts[bx] / 2) / counts[bx]);
+            }
+        }
+        return new RasterImage(width, height, channels, result);
     }
 
     /// <summary>True when <paramref name="error"/> is a refusal for size (pixels or bytes), not for damage: the web answers it as such.</summary>

@@ -94,7 +94,7 @@ public class ImageDecoderTests
     public void AtThePixelLimit_Decodes_OnePixelOver_IsRefusedNamingBothSizes()
     {
         var image = ImageDecoder.Decode(HostileImages.DeclaredPng(2048, 2048, 2048));
-        Assert.Equal(ImageDecoder.MaxPixels, (long)image.Width * image.Height);
+        Assert.Equal((ImageDecoder.WorkingSide, ImageDecoder.WorkingSide), (image.Width, image.Height)); // accepted, then area-averaged 4×4
         var ex = Assert.Throws<InvalidDataException>(() => ImageDecoder.Decode(HostileImages.DeclaredPng(2049, 2048, 1), "big.png"));
         Assert.True(ImageDecoder.IsTooLarge(ex));
         Assert.Contains("big.png", ex.Message);
@@ -144,5 +144,37 @@ public class ImageDecoderTests
         Assert.Contains("68656C6C", text.Message);
         Assert.Throws<InvalidDataException>(() => ImageDecoder.Decode([], "empty.png"));
         Assert.False(ImageDecoder.IsTooLarge(text));
+    }
+
+    [Fact]
+    public void LargeImage_IsAreaAveragedToTheWorkingSide_AndPreprocessesAsItsSmallCopy()
+    {
+        // A dark bar on white paper at 2048×2048 (aligned to 4-pixel blocks) and the same drawing at 512×512.
+        var big = new byte[2048 * 2048];
+        var small = new byte[512 * 512];
+        Array.Fill(big, (byte)255);
+        Array.Fill(small, (byte)255);
+        for (int y = 400; y < 1600; y++) for (int x = 900; x < 1100; x++) big[y * 2048 + x] = 0;
+        for (int y = 100; y < 400; y++) for (int x = 225; x < 275; x++) small[y * 512 + x] = 0;
+        var decoded = ImageDecoder.Decode(PngWriter.Encode(2048, 2048, 1, big), "big.png");
+        Assert.Equal((512, 512), (decoded.Width, decoded.Height));
+        Assert.Equal(small, decoded.ToGrey());
+        Assert.Equal(DigitLab.Data.Preprocess.ToMnist(small, 512, 512), DigitLab.Data.Preprocess.ToMnist(decoded));
+        // An edge block that straddles the bar averages its pixels.
+        var straddle = new byte[1030 * 4];
+        Array.Fill(straddle, (byte)255);
+        straddle[0] = 0; // one black pixel in the top-left 3×3 block
+        var shrunk = ImageDecoder.Shrink(new RasterImage(1030, 4, 1, straddle), 512);
+        Assert.Equal((344, 2), (shrunk.Width, shrunk.Height)); // k = ceil(1030/512) = 3: ceil(1030/3) × ceil(4/3)
+        Assert.Equal((byte)((255 * 8 + 4) / 9), shrunk.Pixels[0]); // 8 white and 1 black of a 3×3 block
+    }
+
+    [Fact]
+    public void Shrink_WeightsColourByAlpha()
+    {
+        // Two pixels side by side: opaque black ink, and a fully transparent "white" (its colour must not bleed in).
+        var rgba = new byte[] { 0, 0, 0, 255, 255, 255, 255, 0 };
+        var shrunk = ImageDecoder.Shrink(new RasterImage(2, 1, 4, rgba), 1);
+        Assert.Equal(new byte[] { 0, 0, 0, 128 }, shrunk.Pixels);
     }
 }

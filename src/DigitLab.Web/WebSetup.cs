@@ -27,7 +27,7 @@ public static class WebSetup
         services.AddSingleton(sp =>
         {
             var configuration = sp.GetRequiredService<IConfiguration>();
-            return DigitLabOptions.From(configuration, configuration["urls"] ?? DigitLabOptions.DefaultUrl);
+            return DigitLabOptions.From(configuration);
         });
         // Predictions run on the web app's own compute context, set once here: a training job has its own, so training
         // never changes how predictions run.
@@ -38,6 +38,7 @@ public static class WebSetup
         services.TryAddSingleton<ITrainingBackend>(sp => new LibraryTrainingBackend(
             sp.GetRequiredService<IDatasetProvider>(), sp.GetRequiredService<CheckpointModelStore>()));
         services.AddSingleton<TrainingJobs>();
+        services.AddHostedService<TrainingShutdown>(); // shutdown cancels a job as Cancel does and waits for its save
         return builder;
     }
 
@@ -45,9 +46,17 @@ public static class WebSetup
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseMiddleware<RequestGuard>();
         app.UseDefaultFiles();
         app.UseStaticFiles();
-        app.Lifetime.ApplicationStarted.Register(() => PrintBanner(app));
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            // The token and host rules follow the addresses actually bound: Kestrel endpoint configuration overrides "urls".
+            var bound = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+                .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()?.Addresses;
+            app.Services.GetRequiredService<DigitLabOptions>().ApplyBoundAddresses(bound?.ToList() ?? []);
+            PrintBanner(app);
+        });
         return app;
     }
 
@@ -64,7 +73,9 @@ public static class WebSetup
     private static void PrintBanner(WebApplication app)
     {
         var options = app.Services.GetRequiredService<DigitLabOptions>();
-        foreach (var url in app.Urls) Console.WriteLine($"DigitLab is serving on {url}");
+        var bound = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+            .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()?.Addresses ?? [];
+        foreach (var url in bound) Console.WriteLine($"DigitLab is serving on {url}");
         Console.WriteLine($"Models: {options.ModelsDirectory}   Data: {options.DataDirectory}");
         if (options.RequireToken)
             Console.WriteLine($"Bound beyond loopback: starting/cancelling training and activating/testing models need the token {options.Token} (header {DigitLabOptions.TokenHeader}, or the field on the Train page).");

@@ -110,6 +110,9 @@ internal sealed class FakeTrainingBackend : ITrainingBackend
     public const int BatchesPerEpoch = 4;
     private readonly SemaphoreSlim _steps = new(0);
     public bool FreeRun { get; set; }
+    /// <summary>How long the job takes to save once it stops (the real backend writes a checkpoint); <see cref="Saved"/> is set after.</summary>
+    public TimeSpan SaveTime { get; set; }
+    public volatile bool Saved;
     public List<TrainingRequest> Requests { get; } = [];
     public IReadOnlyList<string> Architectures { get; } = ["fast", "mlp"];
 
@@ -126,9 +129,9 @@ internal sealed class FakeTrainingBackend : ITrainingBackend
                 if (!FreeRun)
                 {
                     try { _steps.Wait(cancellationToken); }
-                    catch (OperationCanceledException) { return log; }
+                    catch (OperationCanceledException) { return Save(log); }
                 }
-                if (cancellationToken.IsCancellationRequested) return log;
+                if (cancellationToken.IsCancellationRequested) return Save(log);
                 var update = new TrainingUpdate(epoch, request.Epochs, batch, BatchesPerEpoch, 2.0 / (batch + epoch));
                 progress.Report(update);
                 if (batch == BatchesPerEpoch)
@@ -140,6 +143,13 @@ internal sealed class FakeTrainingBackend : ITrainingBackend
                 }
             }
         }
+        return Save(log);
+    }
+
+    private RunLog Save(RunLog log)
+    {
+        Thread.Sleep(SaveTime);
+        Saved = true;
         return log;
     }
 }

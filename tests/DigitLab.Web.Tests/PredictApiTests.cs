@@ -190,7 +190,7 @@ public sealed class PredictApiTests : IDisposable
     {
         var text = new ByteArrayContent("hello, this is not a picture"u8.ToArray());
         text.Headers.ContentType = new MediaTypeHeaderValue("image/png");
-        await HttpAssert.Problem(await _client.PostAsync("/api/predict/image", text), HttpStatusCode.BadRequest, "not a PNG", "68656C6C");
+        await HttpAssert.Problem(await _client.PostAsync("/api/predict/image", text), HttpStatusCode.BadRequest, "not a readable PNG", "68656C6C");
         var truncated = new ByteArrayContent(TestImages.GreyPng(new byte[784], 28, 28)[..40]);
         await HttpAssert.Problem(await _client.PostAsync("/api/predict/image", truncated), HttpStatusCode.BadRequest, "PNG", "truncated");
         await HttpAssert.Problem(await _client.PostAsync("/api/predict/image?compare=perhaps", new ByteArrayContent(TestImages.GreyPng(new byte[784], 28, 28))),
@@ -202,10 +202,43 @@ public sealed class PredictApiTests : IDisposable
     [Fact]
     public async Task Image_ThatWouldInflateHuge_IsRefusedBeforeDecoding()
     {
-        var png = TestImages.GreyPng(new byte[1], 1, 1);
-        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(png.AsSpan(16), 40_000); // IHDR width
-        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(png.AsSpan(20), 40_000); // IHDR height
+        var png = TestImages.DeclaredPng(40_000, 40_000); // a valid header (CRC and all) declaring 1.6 gigapixels
         await HttpAssert.Problem(await _client.PostAsync("/api/predict/image", new ByteArrayContent(png)), HttpStatusCode.BadRequest, "40000×40000", "at most");
+    }
+
+    [Fact]
+    public async Task Image_WithADecoyHeader_IsRefused_NotDecodedAtItsRealSize()
+    {
+        // 3000×3000 (9 megapixels) behind a 28×28 decoy header: the old size check read the decoy and the decoder the real one.
+        var png = TestImages.DecoyPng(TestImages.Rectangle(3000, 1000, 800, 600, 1400), 3000, 3000);
+        var response = await _client.PostAsync("/api/predict/image", new ByteArrayContent(png));
+        await HttpAssert.Problem(response, HttpStatusCode.BadRequest, "The upload");
+        Assert.Null(_app.Store.Classifier("alpha").LastImage); // no model ran
+    }
+
+    [Fact]
+    public async Task Image_OverThePixelLimit_Is400_NamingTheLimit()
+    {
+        // Within the old 4096-per-side check, but over what a digit image may cost (ImageDecoder.MaxPixels).
+        var png = TestImages.GreyPng(TestImages.Rectangle(2049, 600, 600, 400, 800)[..(2049 * 2048)], 2049, 2048);
+        var response = await _client.PostAsync("/api/predict/image", new ByteArrayContent(png));
+        await HttpAssert.Problem(response, HttpStatusCode.BadRequest, "2049×2048", "4,194,304");
+    }
+
+    [Fact]
+    public async Task Image_JpegUpload_IsAccepted()
+    {
+        var grey = TestImages.Rectangle(100, 40, 10, 20, 80);
+        var info = new SkiaSharp.SKImageInfo(100, 100, SkiaSharp.SKColorType.Gray8, SkiaSharp.SKAlphaType.Opaque);
+        using var bitmap = new SkiaSharp.SKBitmap(info);
+        grey.CopyTo(bitmap.GetPixelSpan());
+        using var jpeg = SkiaSharp.SKImage.FromBitmap(bitmap).Encode(SkiaSharp.SKEncodedImageFormat.Jpeg, 95);
+        var content = new ByteArrayContent(jpeg.ToArray());
+        content.Headers.ContentType = new MediaTypeHeaderValue("image/jpeg");
+        var response = await HttpAssert.Ok<PredictResponse>(await _client.PostAsync("/api/predict/image", content));
+        var (cx, cy) = TestImages.CentreOfMass(Convert.FromBase64String(response.Image));
+        Assert.InRange(cx, 13.5, 14.5);
+        Assert.InRange(cy, 13.5, 14.5);
     }
 
     [Fact]

@@ -28,6 +28,39 @@ internal static class TestImages
         return png.ToArray();
     }
 
+    /// <summary>A grey PNG whose (valid) header declares <paramref name="width"/>×<paramref name="height"/> but whose data holds one row: cheap to build at any declared size.</summary>
+    public static byte[] DeclaredPng(int width, int height)
+    {
+        var real = GreyPng(new byte[width], width, 1);
+        using var png = new MemoryStream();
+        png.Write(real.AsSpan(0, 8));
+        var header = new byte[13];
+        BinaryPrimitives.WriteInt32BigEndian(header, width);
+        BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4), height);
+        header[8] = 8;
+        Chunk(png, "IHDR", header);
+        png.Write(real.AsSpan(8 + 25)); // the real IHDR chunk is 4 + 4 + 13 + 4 bytes
+        return png.ToArray();
+    }
+
+    /// <summary>
+    /// The attack from issue 13: a grey PNG of <paramref name="width"/>×<paramref name="height"/> with a decoy IHDR (28×28)
+    /// first, where a size check reading bytes 16–23 looks, and the real header after it.
+    /// </summary>
+    public static byte[] DecoyPng(byte[] grey, int width, int height)
+    {
+        var real = GreyPng(grey, width, height);
+        using var png = new MemoryStream();
+        png.Write(real.AsSpan(0, 8));
+        var decoy = new byte[13];
+        BinaryPrimitives.WriteInt32BigEndian(decoy, 28);
+        BinaryPrimitives.WriteInt32BigEndian(decoy.AsSpan(4), 28);
+        decoy[8] = 8;
+        Chunk(png, "IHDR", decoy);
+        png.Write(real.AsSpan(8));
+        return png.ToArray();
+    }
+
     private static void Chunk(Stream s, string type, byte[] data)
     {
         var buffer = new byte[4];

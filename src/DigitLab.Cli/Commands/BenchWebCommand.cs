@@ -28,27 +28,29 @@ internal static class BenchWebCommand
         var url = new Option<string?>("--url") { Description = "A running DigitLab web app (loopback only); default: start one in this process on a free 127.0.0.1 port" };
         var modelsDir = new Option<string?>("--models-dir") { Description = "Models directory for the in-process app (default: $DIGITLAB_MODELS or ~/.digitlab/models)" };
         var model = new Option<string?>("--model") { Description = "Model to ask (default: the active one)" };
-        var endpoint = new Option<string>("--endpoint") { Description = "pixels (784 values), drawing (280x280 canvas, preprocessed on the server) or both", DefaultValueFactory = _ => "both" };
+        var endpoint = new Option<string>("--endpoint") { Description = "pixels (784 values), drawing (280x280 canvas, preprocessed on the server), both, image (a PNG upload, decoded and preprocessed on the server) or all", DefaultValueFactory = _ => "both" };
+        var imageSize = new Option<int>("--image-size") { Description = "--endpoint image/all: side of the square PNG uploaded (the decoder accepts up to 2048)", DefaultValueFactory = _ => 280 };
 
         var command = new Command("web", "Load-test the web app's predict endpoints on 127.0.0.1: requests/s and p50/p90/p99 latency under concurrent requests; fails on any error.")
         {
-            requests, concurrency, warmup, url, modelsDir, model, endpoint,
+            requests, concurrency, warmup, url, modelsDir, model, endpoint, imageSize,
         };
         command.SetAction(async (parse, ct) =>
         {
             int n = parse.GetValue(requests), c = parse.GetValue(concurrency), w = parse.GetValue(warmup);
             string which = parse.GetValue(endpoint)!.Trim().ToLowerInvariant();
-            if (n < 1 || c < 1 || w < 0 || which is not ("pixels" or "drawing" or "both"))
+            int side = parse.GetValue(imageSize);
+            if (n < 1 || c < 1 || w < 0 || which is not ("pixels" or "drawing" or "both" or "image" or "all") || side is < 8 or > 2048)
             {
-                Console.Error.WriteLine("error: --requests and --concurrency must be at least 1, --warmup at least 0, --endpoint one of pixels, drawing, both.");
+                Console.Error.WriteLine("error: --requests and --concurrency must be at least 1, --warmup at least 0, --endpoint one of pixels, drawing, both, image, all, --image-size 8 to 2048.");
                 return 2;
             }
-            return await Run(parse.GetValue(url), parse.GetValue(modelsDir), parse.GetValue(model), which, n, c, w, ct);
+            return await Run(parse.GetValue(url), parse.GetValue(modelsDir), parse.GetValue(model), which, n, c, w, side, ct);
         });
         return command;
     }
 
-    private static async Task<int> Run(string? url, string? modelsDir, string? model, string which, int n, int c, int warmup, CancellationToken ct)
+    private static async Task<int> Run(string? url, string? modelsDir, string? model, string which, int n, int c, int warmup, int imageSide, CancellationToken ct)
     {
         WebApplication? app = null;
         try
@@ -76,15 +78,22 @@ internal static class BenchWebCommand
             AnsiConsole.MarkupLine($"Load test of [bold]{Markup.Escape(baseUri.ToString())}[/] with model [bold]{Markup.Escape(chosen)}[/]: {n:N0} requests per endpoint, {c} in flight, after {warmup} warm-up requests.");
 
             var outcomes = new List<Outcome>();
-            if (which is "pixels" or "both")
+            if (which is "pixels" or "both" or "all")
             {
                 var images = TestImages();
                 outcomes.Add(await Load(http, "pixels", "api/predict", i => new { pixels = images[i % images.Length], model = chosen }, n, c, warmup, ct));
             }
-            if (which is "drawing" or "both")
+            if (which is "drawing" or "both" or "all")
             {
                 var drawing = Convert.ToBase64String(Ellipse(280));
                 outcomes.Add(await Load(http, "drawing", "api/predict/drawing", _ => new { width = 280, height = 280, pixels = drawing, model = chosen }, n, c, warmup, ct));
+            }
+            if (which is "image" or "all")
+            {
+                // Dark ink on white paper, as a scanned or photographed digit arrives; decoded by the server's one image decoder.
+                var png = DigitLab.IO.PngWriter.Encode(imageSide, imageSide, 1, Ellipse(imageSide).Select(b => (byte)(255 - b)).ToArray());
+                AnsiConsole.MarkupLine($"[grey]image: a {imageSide}x{imageSide} grey PNG of {png.Length:N0} bytes.[/]");
+                outcomes.Add(await Load(http, $"image{imageSide}", $"api/predict/image?model={Uri.EscapeDataString(chosen)}", _ => png, "image/png", n, c, warmup, ct));
             }
             Print(outcomes);
             return outcomes.Any(o => o.Errors > 0) ? 1 : 0;
@@ -113,13 +122,16 @@ internal static class BenchWebCommand
         return app;
     }
 
-    private static async Task<Outcome> Load(HttpClient http, string name, string path, Func<int, object> body, int n, int c, int warmup, CancellationToken ct)
+    private static Task<Outcome> Load(HttpClient http, string name, string path, Func<int, object> body, int n, int c, int warmup, CancellationToken ct) =>
+        Load(http, name, path, i => JsonSerializer.SerializeToUtf8Bytes(body(i), JsonSerializerOptions.Web), "application/json", n, c, warmup, ct);
+
+    private static async Task<Outcome> Load(HttpClient http, string name, string path, Func<int, byte[]> body, string contentType, int n, int c, int warmup, CancellationToken ct)
     {
-        var payloads = Enumerable.Range(0, Math.Min(n, 64)).Select(i => JsonSerializer.SerializeToUtf8Bytes(body(i), JsonSerializerOptions.Web)).ToArray();
+        var payloads = Enumerable.Range(0, Math.Min(n, 64)).Select(body).ToArray();
         async Task<(bool Ok, string? Error)> Send(int i)
         {
             using var content = new ByteArrayContent(payloads[i % payloads.Length]);
-            content.Headers.ContentType = new("application/json");
+            content.Headers.ContentType = new(contentType);
             using var response = await http.PostAsync(path, content, ct);
             if (response.IsSuccessStatusCode) { await response.Content.ReadAsByteArrayAsync(ct); return (true, null); }
             return (false, $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(ct)}");
@@ -166,7 +178,7 @@ internal static class BenchWebCommand
                 $"{Percentile(o.LatenciesMs, 0.50):F1}", $"{Percentile(o.LatenciesMs, 0.90):F1}", $"{Percentile(o.LatenciesMs, 0.99):F1}",
                 $"{o.LatenciesMs[^1]:F1}", o.Errors == 0 ? "[green]0[/]" : $"[red]{o.Errors}[/]");
         AnsiConsole.Write(table);
-        AnsiConsole.MarkupLine("[grey]pixels: POST /api/predict with 784 values (MNIST test images); drawing: POST /api/predict/drawing with a 280x280 canvas, preprocessed on the server.[/]");
+        AnsiConsole.MarkupLine("[grey]pixels: POST /api/predict with 784 values (MNIST test images); drawing: POST /api/predict/drawing with a 280x280 canvas, preprocessed on the server; image: POST /api/predict/image with a PNG, decoded and preprocessed on the server.[/]");
         foreach (var o in outcomes.Where(o => o.FirstError is not null))
             AnsiConsole.MarkupLine($"[red]{Markup.Escape(o.Endpoint)}: first error {Markup.Escape(o.FirstError!)}[/]");
         AnsiConsole.MarkupLine($"[grey]{Environment.ProcessorCount} cores; client and server share them, so other load on the machine shows in these figures.[/]");

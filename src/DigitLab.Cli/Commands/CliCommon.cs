@@ -6,6 +6,8 @@ using Spectre.Console;
 
 using DigitLab.IO;
 
+using DigitLab.Tensors;
+
 namespace DigitLab.Cli.Commands;
 
 /// <summary>Both sets of a dataset, where they came from, and the dataset's description.</summary>
@@ -88,7 +90,7 @@ internal static class CliCommon
     {
         try { return await body(); }
         catch (Exception e) when (e is DatasetUnavailableException or IOException or InvalidDataException or ArgumentException or UnauthorizedAccessException
-                                       or FormatException)
+                                       or FormatException or DivergedException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return 1;

@@ -21,6 +21,13 @@ internal static class EnsembleTraining
     /// (members' and ensemble's) and the ensemble's validation figure average over its views; the members' validation
     /// figures are the plain ones their training logged.
     /// </summary>
+    /// <summary>The checkpoint and run-log paths the members of an ensemble are saved at: STEM-1.safetensors, STEM-1.json, ...</summary>
+    public static string[] MemberPaths(string basePath, int count)
+    {
+        string stem = Path.Combine(Path.GetDirectoryName(basePath) ?? "", Path.GetFileNameWithoutExtension(basePath));
+        return Enumerable.Range(1, count).SelectMany(k => new[] { $"{stem}-{k}.safetensors", $"{stem}-{k}.json" }).ToArray();
+    }
+
     public static int Run(TrainerOptions recipe, int count, MnistDataset trainAll, MnistDataset test, DatasetKind kind, string? outPath, bool asJson,
                           TestTimeAugmentation? tta = null, string? tensorboard = null)
     {

@@ -9,6 +9,8 @@ using Spectre.Console;
 using DigitLab.Evaluation;
 using DigitLab.IO;
 
+using DigitLab.Runtime;
+
 namespace DigitLab.Cli.Commands;
 
 /// <summary>The training-recipe options, each with its default shown in --help, and their conversion to <see cref="TrainerOptions"/>.</summary>
@@ -81,6 +83,9 @@ internal sealed class RecipeOptions
             return value;
         }
 
+        int Threads_(int value) => value >= 0 && value <= ComputeContext.MaxThreads ? value
+            : throw new ArgumentException($"{Threads.Name} must be 0 (all cores) or 1..{ComputeContext.MaxThreads} (4 per core on this machine's {Environment.ProcessorCount}: more only adds switching), found {value}.");
+
         var options = m with
         {
             Optimizer = Choice(Optimizer, m.Optimizer),
@@ -98,7 +103,7 @@ internal sealed class RecipeOptions
             ValidationCount = AtLeast(Validation, m.ValidationCount, 0, " (0 = no validation set)"),
             Seed = Get(Seed, m.Seed),
             ValidationSeed = Get(ValidationSeed, m.ValidationSeed),
-            Threads = AtLeast(Threads, m.Threads, 0, " (0 = all cores)"),
+            Threads = Threads_(Get(Threads, m.Threads)),
             Normalization = Choice(Normalization, m.Normalization),
             ClipNorm = Range(ClipNorm, m.ClipNorm, ">= 0 (0 = off)", v => v >= 0),
         };

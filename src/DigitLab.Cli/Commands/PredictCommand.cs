@@ -14,7 +14,7 @@ internal static class PredictCommand
     public static Command Create()
     {
         var checkpoint = new Argument<string>("CHECKPOINT") { Description = "A .safetensors checkpoint written by digitlab train" };
-        var image = new Argument<string>("IMAGE") { Description = "A PNG or PGM image of one digit, any size, dark-on-light or light-on-dark" };
+        var image = new Argument<string>("IMAGE") { Description = "A PNG, JPEG, WebP, GIF, BMP or PGM image of one digit, up to 2048x2048 pixels, dark-on-light or light-on-dark" };
         var json = CliCommon.JsonOption();
         var command = new Command("predict", "Classify one digit image: preprocessed as MNIST was (bounding box into 20x20, centred by mass in 28x28)");
         command.Arguments.Add(checkpoint);
@@ -23,11 +23,11 @@ internal static class PredictCommand
         command.SetAction(r => ModelCli.Run(() =>
         {
             string path = r.GetValue(image)!;
-            if (!File.Exists(path)) throw new FileNotFoundException($"IMAGE '{path}' does not exist. Give a PNG or PGM file of one digit.", path);
+            if (!File.Exists(path)) throw new FileNotFoundException($"IMAGE '{path}' does not exist. Give a PNG, JPEG, WebP, GIF, BMP or PGM file of one digit.", path);
             // The image is read and preprocessed before the checkpoint is loaded, so a bad image fails before that work.
             byte[] pixels;
             try { pixels = Preprocess.ToMnist(path); }
-            catch (InvalidDataException e) { throw new InvalidDataException($"IMAGE is not a readable PNG or PGM: {e.Message}", e); }
+            catch (InvalidDataException e) { throw new InvalidDataException($"IMAGE {(DigitLab.IO.ImageDecoder.IsTooLarge(e) ? "is too large" : "is not a readable image")}: {e.Message}", e); }
             var (model, info) = ModelCli.LoadCheckpoint(r.GetValue(checkpoint)!, "CHECKPOINT");
             using var compute = new ComputeContext();
             float[] p = Predictor.Probabilities(model, pixels, new Normalization(info.NormalizationMean, info.NormalizationStd),

@@ -56,6 +56,7 @@ internal static class TrainCommand
             {
                 var options = recipe.Read(r, r.GetValue(model)!);
                 var ensembleKind = data.Kind(r);
+                if (r.GetValue(output) is { } stem) DigitLab.IO.OutputPath.Check("--out", string.IsNullOrWhiteSpace(stem) ? [stem] : EnsembleTraining.MemberPaths(stem, members));
                 var (all, testSet) = data.Load(r, ensembleKind, quiet: asJson);
                 RecipeOptions.CheckValidation(options, all);
                 return EnsembleTraining.Run(options, members, all, testSet, ensembleKind, r.GetValue(output), asJson, views, r.GetValue(tensorboard));
@@ -75,6 +76,7 @@ internal static class TrainCommand
                 trainer.Log.Dataset = kind.ToString().ToLowerInvariant();
             }
             string path = r.GetValue(output) ?? resumePath ?? ModelCli.DefaultCheckpointPath(trainer.Options.Model);
+            DigitLab.IO.OutputPath.Check(r.GetValue(output) is null ? (resumePath is null ? "the checkpoint path" : "--resume") : "--out", path, ModelCli.RunLogPath(path));
 
             var (trainAll, test) = data.Load(r, kind, quiet: asJson);
             var o = trainer.Options;
@@ -124,6 +126,7 @@ internal static class TrainCommand
             Console.Error.WriteLine("Stopping after the current batch and saving a checkpoint (Ctrl+C again to quit without saving)...");
         };
         Console.CancelKeyPress += onCancel;
+        using var terminate = StopSignals.OnTerminate(cts);
         try
         {
             if (quiet) return trainer.Train(train, validation, Tee(null), cts.Token);

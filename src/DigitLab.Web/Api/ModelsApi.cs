@@ -7,7 +7,8 @@ using DigitLab.Evaluation;
 namespace DigitLab.Web.Api;
 
 /// <summary>The models list: where they live, which is active, and each model's headline figures.</summary>
-public sealed record ModelsList(string Directory, string? Active, IReadOnlyList<ModelInfo> Models);
+/// <remarks><c>Damaged</c> names the checkpoints that could not be read, each with the reason.</remarks>
+public sealed record ModelsList(string Directory, string? Active, IReadOnlyList<ModelInfo> Models, IReadOnlyList<DamagedModel>? Damaged = null);
 
 public static class ModelsApi
 {
@@ -17,13 +18,13 @@ public static class ModelsApi
         group.MapGet("/", List);
         group.MapGet("/{name}", Get);
         group.MapGet("/{name}/charts/{chart}", Chart);
-        group.MapPost("/{name}/activate", Activate);
-        group.MapPost("/{name}/test", Test);
+        group.MapPost("/{name}/activate", Activate).ChangesState();
+        group.MapPost("/{name}/test", Test).ChangesState();
         return group;
     }
 
     public static Ok<ModelsList> List(IModelStore store) =>
-        TypedResults.Ok(new ModelsList(store.Directory, store.ActiveName, store.List()));
+        TypedResults.Ok(new ModelsList(store.Directory, store.ActiveName, store.List(), store.Damaged()));
 
     public static Results<Ok<ModelDetails>, ProblemHttpResult> Get(string name, IModelStore store) =>
         store.Details(name) is { } details ? TypedResults.Ok(details) : Unknown(name, store);
@@ -50,7 +51,7 @@ public static class ModelsApi
     {
         if (Problems.CheckToken(request, options) is { } forbidden) return forbidden;
         if (!store.SetActive(name)) return Unknown(name, store);
-        return TypedResults.Ok(new ModelsList(store.Directory, store.ActiveName, store.List()));
+        return TypedResults.Ok(new ModelsList(store.Directory, store.ActiveName, store.List(), store.Damaged()));
     }
 
     /// <summary>Evaluates the model on the 10,000 test images and keeps the result with the model.</summary>

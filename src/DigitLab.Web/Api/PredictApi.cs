@@ -1,13 +1,15 @@
-// PredictApi: recognise a digit from 784 pixel values, from a canvas drawing, or from an uploaded PNG,
+// PredictApi: recognise a digit from 784 pixel values, from a canvas drawing, or from an uploaded image,
 // with the active model, a chosen one, or every saved model side by side ("compare").
-using System.Buffers.Binary;
 using DigitLab.Data;
+using DigitLab.IO;
 using DigitLab.Reports;
 using DigitLab.Web.Services;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
 using DigitLab.IO;
+
+using DigitLab.Tensors;
 
 namespace DigitLab.Web.Api;
 
@@ -31,7 +33,6 @@ public static class PredictApi
     public const long DrawingBodyLimit = 1536 * 1024;
     public const long ImageBodyLimit = 2 * 1024 * 1024;
     public const int MaxDrawingSide = 1024;
-    public const int MaxImageSide = 4096;
 
     public static RouteGroupBuilder MapPredictApi(this IEndpointRouteBuilder routes)
     {
@@ -81,7 +82,7 @@ public static class PredictApi
         return Answer(store, ToUnit(prepared!.Pixels), body.Model, body.Compare);
     }
 
-    /// <summary>A PNG upload: multipart form field "image", or the raw PNG as the body (Content-Type image/png).</summary>
+    /// <summary>An image upload (PNG, JPEG, WebP, GIF, BMP, PGM; at most <see cref="ImageDecoder.MaxPixels"/> pixels): multipart form field "image", or the raw file as the body.</summary>
     /// <remarks>28×28 images are taken as MNIST images; any other size is treated as a drawing (dark ink on light paper is inverted) and preprocessed.</remarks>
     public static async Task<Results<Ok<PredictResponse>, ProblemHttpResult>> PredictImage(
         HttpRequest request, IModelStore store, string? model, string? compare, CancellationToken ct)
@@ -98,7 +99,8 @@ public static class PredictApi
             {
                 form = await request.ReadFormAsync(new Microsoft.AspNetCore.Http.Features.FormOptions { MultipartBodyLengthLimit = ImageBodyLimit }, ct);
             }
-            catch (Exception e) when (e is InvalidDataException or BadHttpRequestException)
+            // A body cut short (the client went away or lied about its length) is the client's fault: IOException "Unexpected end of Stream".
+            catch (Exception e) when (e is InvalidDataException or BadHttpRequestException or IOException)
             {
                 return Problems.BadRequest("Bad upload", $"The multipart form could not be read: {e.Message}");
             }
@@ -115,29 +117,24 @@ public static class PredictApi
             if (problem is not null) return problem;
             bytes = body!;
         }
-        if (!PngReader.IsPng(bytes))
-            return Problems.BadRequest("Not a PNG image",
-                $"The upload is not a PNG image (its first bytes are {(bytes.Length == 0 ? "missing: the upload is empty" : Convert.ToHexString(bytes.AsSpan(0, Math.Min(8, bytes.Length))))}). Upload a PNG file.");
-        // The size comes first (IHDR), so a small file that would inflate to a huge image is refused before decoding.
-        if (bytes.Length >= 24)
-        {
-            int w = BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(16)), h = BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(20));
-            if (w > MaxImageSide || h > MaxImageSide || w <= 0 || h <= 0)
-                return Problems.BadRequest("Image too large", $"The image is {w}×{h}; at most {MaxImageSide}×{MaxImageSide} is accepted.");
-        }
         RasterImage raster;
         try
         {
-            raster = PngReader.Decode(bytes, "The uploaded PNG");
+            // The one decoder for untrusted bytes: the size is read from the header and limited before any pixel memory.
+            raster = ImageDecoder.Decode(bytes, "The upload");
         }
-        catch (InvalidDataException e) // the decoder's only failure for bad input (PngTests flip every bit to check)
+        catch (InvalidDataException e)
         {
-            return Problems.BadRequest("Not a readable PNG image", e.Message);
+            return Problems.BadRequest(ImageDecoder.IsTooLarge(e) ? "Image too large" : "Not a readable image", e.Message);
         }
         float[] image;
         var grey = raster.ToGrey();
         if (raster.Width == 28 && raster.Height == 28)
-            image = ToUnit(grey); // already an MNIST-sized image: used as it is
+        {
+            // Already an MNIST-sized image: used as it is, once the library's rule finds a digit in it (as the CLI's predict does).
+            if (!Preprocess.HasDigit(grey, 28, 28, out var blank)) return Problems.BadRequest("Empty image", blank!);
+            image = ToUnit(grey);
+        }
         else if (Preprocess.TryRun(grey, raster.Width, raster.Height, out var prepared, out var empty))
             image = ToUnit(prepared!.Pixels);
         else
@@ -151,7 +148,14 @@ public static class PredictApi
         var (classifiers, problem) = Choose(store, model, compare);
         if (problem is not null) return problem;
         var results = new List<Prediction>(classifiers!.Count);
-        foreach (var classifier in classifiers) results.Add(Predict(classifier, image));
+        foreach (var classifier in classifiers)
+        {
+            try { results.Add(Predict(classifier, image)); }
+            catch (InvalidDataException e) // a model whose weights overflow: no answer rather than NaN (FiniteCheck.Probabilities)
+            {
+                return TypedResults.Problem(detail: $"Model '{classifier.Name}': {e.Message}", statusCode: StatusCodes.Status500InternalServerError, title: "The model has no answer");
+            }
+        }
         return TypedResults.Ok(new PredictResponse(Convert.ToBase64String(ToBytes(image)), results));
     }
 

@@ -32,8 +32,8 @@ public static partial class TrainingApi
         group.MapGet("/", GetStatus);
         group.MapGet("/options", GetOptions);
         group.MapGet("/events", GetEvents);
-        group.MapPost("/", Start);
-        group.MapPost("/cancel", Cancel);
+        group.MapPost("/", Start).ChangesState();
+        group.MapPost("/cancel", Cancel).ChangesState();
         return group;
     }
 

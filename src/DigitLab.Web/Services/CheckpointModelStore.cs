@@ -20,6 +20,10 @@ public sealed class CheckpointModelStore : IModelStore
     private readonly ILogger? _log;
     private readonly ConcurrentDictionary<string, Entry> _entries = new();
     private readonly object _activeGate = new();
+    // Unreadable checkpoints by name, remembered by the file's (length, write time): read and logged once, not per request.
+    private readonly ConcurrentDictionary<string, DamagedFile> _damaged = new();
+
+    private sealed record DamagedFile(long Length, DateTime Stamp, string Problem);
 
     private readonly ComputeContext _compute;
 
@@ -43,6 +47,17 @@ public sealed class CheckpointModelStore : IModelStore
         foreach (var path in System.IO.Directory.EnumerateFiles(Directory, "*" + Extension))
             if (Find(Path.GetFileNameWithoutExtension(path)) is { } entry) infos.Add(entry.Info);
         return infos.OrderByDescending(i => i.Saved).ThenBy(i => i.Name, StringComparer.Ordinal).ToList();
+    }
+
+    public IReadOnlyList<DamagedModel> Damaged()
+    {
+        var damaged = new List<DamagedModel>();
+        foreach (var (name, file) in _damaged)
+        {
+            var info = new FileInfo(PathOf(name));
+            if (info.Exists && info.Length == file.Length && info.LastWriteTimeUtc == file.Stamp) damaged.Add(new DamagedModel(name, file.Problem));
+        }
+        return damaged.OrderBy(d => d.Name, StringComparer.Ordinal).ToList();
     }
 
     public string? ActiveName
@@ -89,18 +104,22 @@ public sealed class CheckpointModelStore : IModelStore
     {
         if (string.IsNullOrWhiteSpace(name) || name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || name.StartsWith('.')) return null;
         string path = PathOf(name);
-        if (!File.Exists(path)) { _entries.TryRemove(name, out _); return null; }
-        var stamp = File.GetLastWriteTimeUtc(path);
+        var file = new FileInfo(path);
+        if (!file.Exists) { _entries.TryRemove(name, out _); _damaged.TryRemove(name, out _); return null; }
+        var stamp = file.LastWriteTimeUtc;
         if (_entries.TryGetValue(name, out var cached) && cached.Stamp == stamp) return cached;
+        if (_damaged.TryGetValue(name, out var bad) && bad.Length == file.Length && bad.Stamp == stamp) return null; // unchanged since it failed
         try
         {
             var entry = new Entry(name, path, stamp, Checkpoint.Load(path), _compute);
             _entries[name] = entry;
+            _damaged.TryRemove(name, out _);
             return entry;
         }
         catch (Exception e) when (e is InvalidDataException or IOException or ArgumentException)
         {
-            _log?.LogWarning("Skipping {Path}: {Message}", path, e.Message);
+            _damaged[name] = new DamagedFile(file.Length, stamp, e.Message);
+            _log?.LogWarning("Skipping {Path} until it changes: {Message}", path, e.Message);
             return null;
         }
     }

@@ -28,6 +28,8 @@ public sealed record ModelInfo(
     DateTimeOffset Saved,
     bool Partial);
 
+/// <summary>A checkpoint in the models directory that could not be read: its name and why (shown once, not retried until the file changes).</summary>
+public sealed record DamagedModel(string Name, string Problem);
 
 /// <summary>Everything the Models page shows for one model.</summary>
 public sealed record ModelDetails(ModelInfo Info, IReadOnlyList<SummaryRow> Summary, RunLog Log);
@@ -40,6 +42,9 @@ public interface IModelStore
 
     /// <summary>Every saved model, newest first.</summary>
     IReadOnlyList<ModelInfo> List();
+
+    /// <summary>The checkpoints <see cref="List"/> skipped because they could not be read, by name.</summary>
+    IReadOnlyList<DamagedModel> Damaged() => [];
 
     /// <summary>The active model's name: the one chosen with <see cref="SetActive"/>, else the newest; null when none is saved.</summary>
     string? ActiveName { get; }

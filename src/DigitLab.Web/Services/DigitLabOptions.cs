@@ -16,28 +16,51 @@ public sealed class DigitLabOptions
     public required string ModelsDirectory { get; init; }
     public required string DataDirectory { get; init; }
 
-    /// <summary>True when bound to anything but loopback (or forced by "DigitLab:RequireToken").</summary>
-    public bool RequireToken { get; init; }
+    /// <summary>
+    /// True when bound to anything but loopback (or forced by "DigitLab:RequireToken"). Until the server has bound its
+    /// addresses this is true (closed): <see cref="ApplyBoundAddresses"/> decides from what was actually bound.
+    /// </summary>
+    public bool RequireToken { get => _requireToken; init => _requireToken = value; }
+    private volatile bool _requireToken = true;
+
+    /// <summary>True when "DigitLab:RequireToken" set <see cref="RequireToken"/>: the bound addresses then do not change it.</summary>
+    public bool TokenForced { get; init; }
+
+    /// <summary>True once the server listens on loopback addresses only (see <see cref="ApplyBoundAddresses"/>): the Host header must then name loopback too.</summary>
+    public bool LoopbackOnly => _loopbackOnly;
+    private volatile bool _loopbackOnly;
+
+    /// <summary>
+    /// Decides from the addresses the server actually bound (its addresses feature after start), not from the "urls"
+    /// setting, which Kestrel endpoint configuration overrides. No address at all means an in-memory test server.
+    /// </summary>
+    public void ApplyBoundAddresses(IReadOnlyCollection<string> addresses)
+    {
+        bool loopback = AllLoopback(string.Join(';', addresses));
+        _loopbackOnly = loopback;
+        if (!TokenForced) _requireToken = !loopback;
+    }
     public required string Token { get; init; }
 
     /// <summary>Kernel threads for predictions and model tests ("DigitLab:PredictionThreads"; 0 = all cores).</summary>
     public int PredictionThreads { get; init; }
 
     /// <summary>Reads DigitLab:ModelsDir / DIGITLAB_MODELS, DigitLab:DataDir / DIGITLAB_DATA, DigitLab:RequireToken, DigitLab:Token.</summary>
-    public static DigitLabOptions From(IConfiguration configuration, string urls)
+    public static DigitLabOptions From(IConfiguration configuration)
     {
         string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
         string models = configuration["DigitLab:ModelsDir"] ?? Environment.GetEnvironmentVariable("DIGITLAB_MODELS")
             ?? Path.Combine(home, ".digitlab", "models");
         string data = configuration["DigitLab:DataDir"] ?? Environment.GetEnvironmentVariable("DIGITLAB_DATA")
             ?? Path.Combine(home, ".digitlab", "data");
-        bool require = bool.TryParse(configuration["DigitLab:RequireToken"], out var forced) ? forced : !AllLoopback(urls);
+        bool isForced = bool.TryParse(configuration["DigitLab:RequireToken"], out var forced);
+        bool require = isForced ? forced : true; // decided from the bound addresses once the server has started
         string token = configuration["DigitLab:Token"] ?? Environment.GetEnvironmentVariable("DIGITLAB_TOKEN")
             ?? Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
         int threads = int.TryParse(configuration["DigitLab:PredictionThreads"], out var t) ? t : 0;
         if (threads < 0 || threads > Runtime.ComputeContext.MaxThreads)
             throw new ArgumentException($"DigitLab:PredictionThreads must be 0 (all cores) or 1..{Runtime.ComputeContext.MaxThreads}; found {threads}.");
-        return new DigitLabOptions { ModelsDirectory = models, DataDirectory = data, RequireToken = require, Token = token, PredictionThreads = threads };
+        return new DigitLabOptions { ModelsDirectory = models, DataDirectory = data, RequireToken = require, TokenForced = isForced, Token = token, PredictionThreads = threads };
     }
 
     /// <summary>True when every URL in the ';'-separated list binds a loopback host (localhost, 127.x.x.x, [::1]).</summary>

@@ -23,6 +23,11 @@ const DigitLab = (() => {
       init.body = JSON.stringify(options.json);
       init.headers['Content-Type'] = 'application/json';
     }
+    // State-changing calls without a body still say JSON: the server refuses other body types on them (cross-site forms).
+    if (init.method === 'POST' && init.body === undefined) {
+      init.body = '{}';
+      init.headers['Content-Type'] = 'application/json';
+    }
     const token = localStorage.getItem('digitlab-token');
     if (token) init.headers['X-DigitLab-Token'] = token;
     let response;

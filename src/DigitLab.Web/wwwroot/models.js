@@ -9,14 +9,15 @@
   async function load() {
     try {
       const list = await api('api/models');
+      const damaged = (list.damaged || []).map(d => `<p class="message error"><b>${escape(d.name)}</b> is damaged and was skipped: ${escape(d.problem)}</p>`).join('');
       if (list.models.length === 0) {
-        cards.innerHTML = '';
+        cards.innerHTML = damaged;
         status.className = 'message warn';
         status.innerHTML = `No model is saved yet in <code>${escape(list.directory)}</code>. <a class="button primary" href="train.html?model=fast">Train the fast model</a> (well under a minute).`;
         return;
       }
       say(status, `${list.models.length} model${list.models.length > 1 ? 's' : ''} in ${list.directory}.`);
-      cards.innerHTML = list.models.map(m => card(m, m.name === list.active)).join('');
+      cards.innerHTML = damaged + list.models.map(m => card(m, m.name === list.active)).join('');
       for (const m of list.models) details(m.name);
       cards.querySelectorAll('[data-activate]').forEach(b => b.addEventListener('click', () => activate(b.dataset.activate)));
       cards.querySelectorAll('[data-test]').forEach(b => b.addEventListener('click', () => test(b.dataset.test, b)));

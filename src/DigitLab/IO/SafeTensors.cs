@@ -98,7 +98,9 @@ public static class SafeTensors
 
         if (file.Length < 8) throw new InvalidDataException(Bad($"it has {file.Length} bytes, fewer than the 8-byte header length"));
         ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(file);
-        if (headerLength == 0 || headerLength > MaxHeaderBytes || headerLength > (ulong)(file.Length - 8))
+        if (headerLength > MaxHeaderBytes)
+            throw new InvalidDataException(Bad($"header too large: the header length field says {headerLength:N0} bytes, more than the {MaxHeaderBytes:N0} this reader accepts"));
+        if (headerLength == 0 || headerLength > (ulong)(file.Length - 8))
             throw new InvalidDataException(Bad($"the header length field says {headerLength} bytes but the file has {file.Length - 8} bytes after it (truncated file?)"));
         int dataStart = 8 + (int)headerLength;
         long dataLength = file.Length - dataStart;

@@ -120,6 +120,7 @@ public static class Checkpoint
         {
             try { return JsonSerializer.Deserialize<T>(Need(key), Json) ?? throw new InvalidDataException(Bad($"metadata '{key}' is null")); }
             catch (JsonException e) { throw new InvalidDataException(Bad($"metadata '{key}' is not valid JSON ({e.Message})")); }
+            catch (InvalidDataException e) { throw new InvalidDataException(Bad($"metadata '{key}': {e.Message}"), e); } // an old run log's recipe field
         }
 
         if (Need("format") != FormatName)
@@ -167,6 +168,7 @@ public static class Checkpoint
         var rngs = Parse<Dictionary<string, string[]>>("module_rngs");
         foreach (var (name, rng) in model.NamedRngs())
             if (rngs.TryGetValue(name, out var state)) rng.SetState(ParseState(state, name, Bad));
+        CheckpointChecks.Validate(info, model, optimizer, Bad); // finite numbers, a readable recipe, a resumable state
         return new LoadedCheckpoint(model, info, optimizer);
     }
 

@@ -138,6 +138,7 @@ public sealed class Trainer
                 Optimizer.ZeroGrad();
                 var logits = Model.Forward(batcher.Images, workspace);      // (n, 10)
                 float loss = lossFunction.Forward(logits, batcher.LabelSpan);
+                FiniteCheck.Loss(loss, epoch + 1, batch + 1, Optimizer.StepCount + 1, Optimizer.LearningRate); // stop before a NaN reaches the weights
                 Model.Backward(lossFunction.Backward(), workspace);
                 if (Options.ClipNorm > 0) GradientClipping.ClipByNorm(parameters, Options.ClipNorm);
                 Optimizer.Step();

@@ -79,10 +79,15 @@ public sealed record TrainerOptions
         T Read<T>(string key, T fallback, Func<string, T> parse)
         {
             if (!c.TryGetValue(key, out var v)) return fallback;
-            try { return parse(v); }
+            try
+            {
+                var value = parse(v);
+                if (value is double d && !double.IsFinite(d)) throw new FormatException("expected a finite number");
+                return value;
+            }
             catch (Exception e) when (e is FormatException or OverflowException or ArgumentException)
             {
-                throw new InvalidDataException($"The run log's recipe field '{key}' holds '{v}', which is not a valid value ({e.Message}).", e);
+                throw new InvalidDataException($"run log field config.{key} is \"{v}\", which is not a valid value ({e.Message}).", e);
             }
         }
         string S(string k, string def) => c.TryGetValue(k, out var v) ? v : def;

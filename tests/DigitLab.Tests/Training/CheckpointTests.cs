@@ -31,7 +31,7 @@ public sealed class CheckpointTests : IDisposable
         var info = new CheckpointInfo
         {
             Architecture = architecture, Seed = 3, NormalizationMean = 0.5f, NormalizationStd = 0.25f, Log = log,
-            Resume = new ResumeState { CompletedEpochs = 1, CompletedBatches = 7, OptimizerStep = 42, Rngs = new() { ["shuffle"] = ["00000000000000ff", "1", "2", "3"] } },
+            Resume = new ResumeState { CompletedEpochs = 1, CompletedBatches = 7, OptimizerStep = 42, Rngs = new() { ["shuffle"] = ["00000000000000ff", "1", "2", "3"], ["augment"] = ["4", "5", "6", "7"] } },
             Optimizer = "adam",
         };
         return (model, info);

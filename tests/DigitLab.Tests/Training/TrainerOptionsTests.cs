@@ -75,7 +75,7 @@ public class TrainerOptionsTests
     public void ABadLegacyValueIsRefusedNamingTheField(string key, string value)
     {
         var e = Assert.Throws<InvalidDataException>(() => TrainerOptions.FromLegacyConfig(new Dictionary<string, string> { [key] = value }));
-        Assert.Contains($"'{key}'", e.Message);
+        Assert.Contains($"config.{key}", e.Message);
     }
 
     [Fact]

@@ -39,7 +39,7 @@ public static class ClusterHosting
     /// after <see cref="MissedProbes"/> missed probes it votes the silo dead, and one vote is enough here (a lab's few
     /// machines, not a data centre where one flaky link should not evict a silo). A killed process refuses connections,
     /// so its probes fail at once: detection takes about MissedProbes × ProbeTimeout plus a membership-table round trip,
-    /// 3–6 s measured on one machine (README). Orleans' defaults (10 s probes, 3 misses, 2 votes) take 30 s and more.
+    /// about 4–6 s. Orleans' defaults (10 s probes, 3 misses, 2 votes) take 30 s and more.
     /// </summary>
     public static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(2);
     public const int MissedProbes = 2;

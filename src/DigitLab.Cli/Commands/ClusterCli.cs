@@ -3,7 +3,9 @@ using System.CommandLine;
 using System.Globalization;
 using DigitLab.Cluster;
 using DigitLab.Data;
+using System.Text.Json;
 using DigitLab.Reports;
+using DigitLab.Training;
 using Microsoft.Extensions.Hosting;
 using Orleans;
 using Spectre.Console;
@@ -75,6 +77,55 @@ internal static class ClusterCli
             AnsiConsole.MarkupLine($"  [yellow]re-queued[/] {Markup.Escape(Describe(trial))}: {Markup.Escape(reason)} ({Markup.Escape(worker)})");
         }
 
+        public void NoWorkers() => AnsiConsole.MarkupLine("[yellow]No workers in the cluster yet[/]; start one with: digitlab worker --cluster redis://HOST:PORT");
+    }
+
+    /// <summary>
+    /// Trains ensemble members on the cluster's workers (each reads its own data) and returns each member's run log and
+    /// checkpoint bytes, in member order; throws when a member fails by itself (it is not retried).
+    /// </summary>
+    public static List<(RunLog Log, byte[] Checkpoint)> TrainMembers(IReadOnlyList<TrainerOptions> members, string dataset, string cluster, CancellationToken ct)
+    {
+        return Task.Run(async () =>
+        {
+            using var host = await ClusterHosting.StartClientAsync(ClusterAddress.Parse(cluster), ct);
+            var grains = (IGrainFactory)host.Services.GetService(typeof(IClusterClient))!;
+            var jobs = members.Select(o =>
+            {
+                var config = o.ToConfig();
+                // The id names the recipe (sorted settings) and dataset: a rerun adopts a member still on a worker.
+                string recipe = string.Join(";", config.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}={kv.Value}")) + ";" + dataset;
+                string id = "member:" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(recipe)))[..20];
+                return new TrialJob(id, TrialKind.EnsembleMember, JsonSerializer.Serialize(new MemberSpec(config, dataset), ReportJson.Options), o.Threads, true);
+            }).ToList();
+            var listener = new MemberListener(jobs);
+            AnsiConsole.MarkupLine($"Submitting {jobs.Count} ensemble members to {Markup.Escape(cluster)}.");
+            await new TrialDispatcher(grains, listener).RunAsync(jobs, ct);
+            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            try { await host.StopAsync(stop.Token); } catch (OperationCanceledException) { }
+            if (listener.Failure is { } failure) throw new InvalidOperationException(failure);
+            ct.ThrowIfCancellationRequested();
+            return jobs.Select(j => listener.Done[j.Id]).ToList();
+        }).GetAwaiter().GetResult();
+    }
+
+    private sealed class MemberListener(List<TrialJob> jobs) : IDispatchListener
+    {
+        public Dictionary<string, (RunLog, byte[])> Done { get; } = [];
+        public string? Failure { get; private set; }
+        private int Number(TrialJob job) => jobs.FindIndex(j => j.Id == job.Id) + 1;
+
+        public void Started(TrialJob job, string worker, bool adopted) =>
+            AnsiConsole.MarkupLine($"Member {Number(job)}/{jobs.Count} on {Markup.Escape(worker)}{(adopted ? " (already running there)" : "")}");
+        public void Finished(TrialJob job, TrialStatus status)
+        {
+            var log = RunLog.FromJson(status.RunLogJson!);
+            Done[job.Id] = (log, status.Checkpoint!);
+            AnsiConsole.MarkupLine($"Member {Number(job)} finished on {Markup.Escape(status.Worker)}: test {ModelCli.Percent(log.Test!.Accuracy)}, {log.TrainSeconds:F1} s");
+        }
+        public void Failed(TrialJob job, TrialStatus status) => Failure ??= $"ensemble member {Number(job)} failed on {status.Worker}: {status.Error}";
+        public void Requeued(TrialJob job, string worker, string reason) =>
+            AnsiConsole.MarkupLine($"  [yellow]re-queued[/] member {Number(job)}: {Markup.Escape(reason)} ({Markup.Escape(worker)})");
         public void NoWorkers() => AnsiConsole.MarkupLine("[yellow]No workers in the cluster yet[/]; start one with: digitlab worker --cluster redis://HOST:PORT");
     }
 

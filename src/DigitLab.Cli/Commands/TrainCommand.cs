@@ -28,6 +28,7 @@ internal static class TrainCommand
             DefaultValueFactory = _ => 1,
         };
 
+        var cluster = ClusterCli.ClusterOption();
         var command = new Command("train", "Train a model, print per-epoch figures, test accuracy and the classification report, and save a checkpoint (--tta: the test figure averages shifted views). Ctrl+C stops after the current batch and saves a resumable checkpoint.");
         command.Options.Add(model);
         recipe.AddTo(command);
@@ -37,6 +38,7 @@ internal static class TrainCommand
         command.Options.Add(json);
         command.Options.Add(ensemble);
         command.Options.Add(tta);
+        command.Options.Add(cluster);
         command.SetAction(r => ModelCli.Run(() =>
         {
             bool asJson = r.GetValue(json);
@@ -52,7 +54,7 @@ internal static class TrainCommand
                 var ensembleKind = data.Kind(r);
                 var (all, testSet) = data.Load(r, ensembleKind, quiet: asJson);
                 RecipeOptions.CheckValidation(options, all);
-                return EnsembleTraining.Run(options, members, all, testSet, ensembleKind, r.GetValue(output), asJson, views);
+                return EnsembleTraining.Run(options, members, all, testSet, ensembleKind, r.GetValue(output), asJson, views, r.GetValue(cluster));
             }
             Trainer trainer;
             DatasetKind kind;

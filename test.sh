@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test.sh: the one command that runs every DigitLab test on a fresh Debian machine with the .NET 10 SDK.
-# Installs what the tests need (Debian's chromium for browser tests, dataset-fashion-mnist), builds Release, runs all test
+# Installs what the tests need (Debian's chromium for browser tests, redis-server for the cluster test, dataset-fashion-mnist), builds Release, runs all test
 # projects, and ends with a plain line "N passed, N failed"; exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -8,6 +8,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v npm >/dev/null 2>&1 || need+=(npm)
+# The cluster test starts its own Redis (loopback, no persistence) as the Orleans membership table.
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 [ -d /usr/share/datasets/fashion-mnist ] || need+=(dataset-fashion-mnist)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then

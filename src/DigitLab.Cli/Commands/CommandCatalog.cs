@@ -20,5 +20,6 @@ internal static class CommandCatalog
         yield return RobustnessCommand.Create();
         yield return ExplainCommand.Create();
         yield return ReadCommand.Create();
+        yield return WorkerCommand.Create();
     }
 }

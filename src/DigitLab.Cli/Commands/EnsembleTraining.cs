@@ -3,10 +3,12 @@ using System.Text.Json;
 using DigitLab.Data;
 using DigitLab.Interop;
 using DigitLab.Nn;
+using DigitLab.Reports;
 using DigitLab.Training;
 using Spectre.Console;
 using DigitLab.Evaluation;
 using DigitLab.Runtime;
+using DigitLab.IO;
 
 namespace DigitLab.Cli.Commands;
 
@@ -29,7 +31,7 @@ internal static class EnsembleTraining
     }
 
     public static int Run(TrainerOptions recipe, int count, MnistDataset trainAll, MnistDataset test, DatasetKind kind, string? outPath, bool asJson,
-                          TestTimeAugmentation? tta = null, string? tensorboard = null)
+                          TestTimeAugmentation? tta = null, string? tensorboard = null, string? cluster = null)
     {
         var basePath = outPath ?? ModelCli.DefaultCheckpointPath(recipe.Model);
         string stem = Path.Combine(Path.GetDirectoryName(basePath) ?? "", Path.GetFileNameWithoutExtension(basePath));
@@ -38,7 +40,24 @@ internal static class EnsembleTraining
         Normalization? normalization = null;
         double seconds = 0;
         var (train, validation) = recipe.ValidationCount > 0 ? Split.Stratified(trainAll, recipe.ValidationCount, recipe.SplitSeed) : (trainAll, null);
-        for (int k = 0; k < count; k++)
+        // On a cluster the members train on the workers; their logs and checkpoints come back here (plain test figures).
+        if (cluster is not null && tta is not null && tta.Shifts.Count > 1)
+            throw new ArgumentException("--ensemble with --cluster evaluates members without --tta; drop --tta, or evaluate the checkpoints with `digitlab evaluate --tta` afterwards.");
+        var remote = cluster is null ? null : ClusterCli.TrainMembers(
+            Enumerable.Range(0, count).Select(k => recipe with { Seed = recipe.Seed + (ulong)k, ValidationSeed = recipe.SplitSeed }).ToList(),
+            kind.ToString().ToLowerInvariant(), cluster, CancellationToken.None);
+        for (int k = 0; k < count && remote is not null; k++)
+        {
+            string path = $"{stem}-{k + 1}.safetensors";
+            AtomicFile.WriteAllBytes(Path.GetFullPath(path), remote[k].Checkpoint);
+            remote[k].Log.Save(ModelCli.RunLogPath(path));
+            var loaded = Checkpoint.Load(path);
+            normalization = new Normalization(loaded.Info.NormalizationMean, loaded.Info.NormalizationStd);
+            seconds += remote[k].Log.TrainSeconds;
+            models.Add(loaded.Model);
+            logs.Add(remote[k].Log);
+        }
+        for (int k = 0; k < count && remote is null; k++)
         {
             // Members seeds s, s+1, ... of `--ensemble N --seed s` are the same models as those of
             // `--ensemble N-j --seed s+j --validation-seed s`: an ensemble can be trained in parts and grown.

@@ -1,6 +1,7 @@
 // SweepCommand: `digitlab sweep` trains a grid of (model × learning rate × batch size × training-set size), resumably.
 using System.CommandLine;
 using System.Globalization;
+using DigitLab.Cluster;
 using DigitLab.Data;
 using DigitLab.Interop;
 using DigitLab.Models;
@@ -29,11 +30,13 @@ internal static class SweepCommand
         var threads = new Option<int>("--threads") { Description = "Kernel threads; 0 = all cores", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--out") { Description = "Folder for one trial-*.json per finished trial (rerun to resume) and sweep.csv/json", DefaultValueFactory = _ => Path.Combine("runs", "sweep") };
         var tensorboard = TrainCommand.TensorBoardOption("one run folder per trial, named by its key (DIR/mlp_adam_lr0.01_bs64_nall_e10_s1)");
+        var cluster = ClusterCli.ClusterOption();
+        var checkpoints = new Option<bool>("--checkpoints") { Description = "Also keep each trial's checkpoint (trial-*.safetensors beside its trial-*.json)" };
         var data = new DataOptions();
 
         var command = new Command("sweep", "Train every combination of models, learning rates, batch sizes and training-set sizes; print train/validation/test accuracy. Finished trials are kept and skipped on rerun")
         {
-            models, lrs, batchSizes, trainSizes, epochs, optimizer, validation, seed, threads, output, tensorboard,
+            models, lrs, batchSizes, trainSizes, epochs, optimizer, validation, seed, threads, output, tensorboard, cluster, checkpoints,
         };
         data.AddTo(command);
         command.SetAction(r => ModelCli.Run(() =>
@@ -55,39 +58,25 @@ internal static class SweepCommand
             if (plan.TrainSizes.Any(n => n is < 10))
                 throw new ArgumentException("--train-sizes: each size must be at least 10 images (or 'all').");
 
-            var (trainAll, test) = data.Load(r, data.Kind(r), quiet: false);
-            var (train, validationSet) = validationCount > 0 ? Split.Stratified(trainAll, validationCount, plan.Seed) : (trainAll, null);
-            if (plan.TrainSizes.Any(n => n > train.Count))
-                throw new ArgumentException($"--train-sizes: the training set has {train.Count:N0} images after holding out {validationCount:N0} for validation; use sizes up to that.");
             string outDir = r.GetValue(output)!;
+            // On a cluster each worker reads and verifies its own copy of the data; in-process, the embedded silo shares this one.
+            Func<ITrialData>? embeddedData = null;
+            if (r.GetValue(cluster) is null)
+            {
+                var (trainAll, test) = data.Load(r, data.Kind(r), quiet: false);
+                int trainCount = validationCount > 0 ? trainAll.Count - validationCount : trainAll.Count;
+                if (plan.TrainSizes.Any(n => n > trainCount))
+                    throw new ArgumentException($"--train-sizes: the training set has {trainCount:N0} images after holding out {validationCount:N0} for validation; use sizes up to that.");
+                embeddedData = () => new LoadedTrialData(plan.Dataset, trainAll, test);
+            }
 
             using var cts = new CancellationTokenSource();
-            ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); Console.Error.WriteLine("Stopping after the current batch; finished trials are kept (rerun to resume)."); };
+            ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); Console.Error.WriteLine("Stopping; finished trials are kept (rerun to resume)."); };
             Console.CancelKeyPress += onCancel;
-            List<SweepTrialResult> results;
-            try
-            {
-                int done = 0;
-                results = SweepRunner.Run(trials, outDir, (trial, ct) =>
-                {
-                    var subset = trial.TrainSize is int n && n < train.Count ? Split.Stratified(train, train.Count - n, trial.Seed).Train : train;
-                    var trainer = Trainer.Create(Recipe(trial, r.GetValue(threads)));
-                    trainer.Log.Dataset = trial.Dataset;
-                    using var board = TensorBoardRun.Open(r.GetValue(tensorboard) is { } tb ? Path.Combine(tb, trial.Key) : null, trainer);
-                    var log = trainer.Train(subset, validationSet, board, ct);
-                    if (!log.Complete) { board?.Finish(null); return null; }
-                    trainer.Test(test);
-                    board?.Finish(test);
-                    var last = log.Epochs[^1];
-                    AnsiConsole.MarkupLine($"  train {ModelCli.Percent(last.TrainAccuracy)}, val {(last.ValidationAccuracy is double v ? ModelCli.Percent(v) : "-")}, test {ModelCli.Percent(log.Test!.Accuracy)} ({log.TrainSeconds:F0} s)");
-                    return log;
-                }, (trial, skipped) =>
-                {
-                    done++;
-                    AnsiConsole.MarkupLine($"[bold][[{done}/{trials.Count}]][/] {Markup.Escape(Describe(trial))}{(skipped ? " [grey](finished earlier, skipped)[/]" : "")}");
-                }, cts.Token);
-            }
+            ClusterSweepOutcome outcome;
+            try { outcome = ClusterCli.RunSweep(trials, outDir, r.GetValue(threads), r.GetValue(checkpoints), r.GetValue(cluster), embeddedData, cts.Token, r.GetValue(tensorboard)); }
             finally { Console.CancelKeyPress -= onCancel; }
+            var results = outcome.Results;
 
             var table = SweepTable.Create(results);
             AtomicFile.WriteAllText(Path.Combine(outDir, "sweep.csv"), table.ToCsv());
@@ -100,17 +89,13 @@ internal static class SweepCommand
             foreach (var row in table.Rows) shown.AddRow(columns.Select(c => Markup.Escape(ReportTable.FormatCell(row[c], table.Columns[c].Format))).ToArray());
             AnsiConsole.Write(shown);
             AnsiConsole.MarkupLine($"{results.Count} of {trials.Count} trials finished; results in {Markup.Escape(outDir)} (report: digitlab report --runs {Markup.Escape(outDir)})");
-            return results.Count == trials.Count ? 0 : 130;
+            foreach (var (trial, error) in outcome.Failures)
+                Console.Error.WriteLine($"error: trial {trial.Key} failed: {error}");
+            return results.Count == trials.Count ? 0 : outcome.Failures.Count > 0 ? 1 : 130;
         }));
         return command;
     }
 
-    private static TrainerOptions Recipe(SweepTrial t, int threads) => new()
-    {
-        Model = t.Model, LearningRate = t.LearningRate, BatchSize = t.BatchSize, Epochs = t.Epochs, Seed = t.Seed,
-        Optimizer = RecipeChoices.Parse<OptimizerKind>(t.Optimizer, "the trial's optimizer"), ValidationCount = t.ValidationCount, Threads = threads,
-    };
-
-    private static string Describe(SweepTrial t) => string.Create(CultureInfo.InvariantCulture,
-        $"{t.Model}, {t.Optimizer} lr {t.LearningRate}, batch {t.BatchSize}, {(t.TrainSize is int n ? $"{n:N0}" : "all")} training images, {t.Epochs} epochs");
+    /// <summary>The trial's recipe; one definition, shared with the workers that run it.</summary>
+    private static TrainerOptions Recipe(SweepTrial t, int threads) => TrialExecution.Recipe(t, threads);
 }

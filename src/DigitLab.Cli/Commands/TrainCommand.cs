@@ -32,7 +32,7 @@ internal static class TrainCommand
         };
 
         var tensorboard = TensorBoardOption("this run's folder");
-
+        var cluster = ClusterCli.ClusterOption();
         var command = new Command("train", "Train a model, print per-epoch figures, test accuracy and the classification report, and save a checkpoint (--tta: the test figure averages shifted views). Ctrl+C stops after the current batch and saves a resumable checkpoint.");
         command.Options.Add(model);
         recipe.AddTo(command);
@@ -43,6 +43,7 @@ internal static class TrainCommand
         command.Options.Add(ensemble);
         command.Options.Add(tta);
         command.Options.Add(tensorboard);
+        command.Options.Add(cluster);
         command.SetAction(r => ModelCli.Run(() =>
         {
             bool asJson = r.GetValue(json);
@@ -59,7 +60,7 @@ internal static class TrainCommand
                 if (r.GetValue(output) is { } stem) DigitLab.IO.OutputPath.Check("--out", string.IsNullOrWhiteSpace(stem) ? [stem] : EnsembleTraining.MemberPaths(stem, members));
                 var (all, testSet) = data.Load(r, ensembleKind, quiet: asJson);
                 RecipeOptions.CheckValidation(options, all);
-                return EnsembleTraining.Run(options, members, all, testSet, ensembleKind, r.GetValue(output), asJson, views, r.GetValue(tensorboard));
+                return EnsembleTraining.Run(options, members, all, testSet, ensembleKind, r.GetValue(output), asJson, views, r.GetValue(tensorboard), r.GetValue(cluster));
             }
             Trainer trainer;
             DatasetKind kind;

@@ -64,7 +64,7 @@ public class ModelCommandTests
     [InlineData("--lr", "-0.5", "found -0.5")]
     [InlineData("--validation", "-1", "--validation must be at least 0")]
     [InlineData("--label-smoothing", "1", "--label-smoothing must be in [0, 1), found 1")]
-    [InlineData("--threads", "-2", "--threads must be at least 0")]
+    [InlineData("--threads", "-2", "--threads must be 0 (all cores) or 1..")]
     [InlineData("--model", "vgg", "--model 'vgg' is not a known model; use one of mlp, cnn,")]
     [InlineData("--optimizer", "rmsprop", "--optimizer must be one of adam, sgd, found 'rmsprop'")]
     [InlineData("--schedule", "linear", "--schedule must be one of none, step, cosine, onecycle, found 'linear'")]

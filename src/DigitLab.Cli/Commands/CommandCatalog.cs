@@ -16,5 +16,6 @@ internal static class CommandCatalog
         yield return BenchCommand.Create();
         yield return ReportCommand.Create();
         yield return SweepCommand.Create();
+        yield return DevicesCommand.Create();
     }
 }

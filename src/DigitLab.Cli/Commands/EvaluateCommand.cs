@@ -33,8 +33,11 @@ internal static class EvaluateCommand
         command.Options.Add(tta);
         data.AddTo(command);
         command.Options.Add(json);
+        var device = DeviceTraining.Option();
+        command.Options.Add(device);
         command.SetAction(r => ModelCli.Run(() =>
         {
+            DeviceTraining.Selected = DigitLab.Gpu.GpuDevice.Parse(r.GetValue(device)!);
             int perClass = r.GetValue(balanced);
             if (perClass < 0) throw new ArgumentException($"--balanced must be at least 0 (images per digit; 0 = the whole test set), found {perClass}.");
             var paths = r.GetValue(checkpoint)!;
@@ -53,7 +56,7 @@ internal static class EvaluateCommand
             if (perClass > 0) test = Evaluator.Balanced(test, perClass);
             var normalization = new Normalization(info.NormalizationMean, info.NormalizationStd);
             var result = loaded.Count == 1 && views.Shifts.Count == 1
-                ? Evaluator.Evaluate(loaded[0].Model, test, normalization)
+                ? DeviceTraining.Evaluate(loaded[0].Model, test, normalization)
                 : Ensemble.Evaluate(loaded.Select(l => l.Model).ToList(), test, normalization, tta: views);
             string name = loaded.Count == 1 ? info.Architecture : $"ensemble of {loaded.Count} ({string.Join(", ", loaded.Select(l => l.Info.Architecture))})";
             if (views.Shifts.Count > 1) name += $", test-time augmentation {views}";

@@ -17,8 +17,11 @@ internal static class PredictCommand
         command.Arguments.Add(checkpoint);
         command.Arguments.Add(image);
         command.Options.Add(json);
+        var device = DeviceTraining.Option();
+        command.Options.Add(device);
         command.SetAction(r => ModelCli.Run(() =>
         {
+            DeviceTraining.Selected = DigitLab.Gpu.GpuDevice.Parse(r.GetValue(device)!);
             string path = r.GetValue(image)!;
             if (!File.Exists(path)) throw new FileNotFoundException($"IMAGE '{path}' does not exist. Give a PNG or PGM file of one digit.", path);
             // The image is read and preprocessed before the checkpoint is loaded, so a bad image fails before that work.
@@ -26,7 +29,7 @@ internal static class PredictCommand
             try { pixels = Preprocess.ToMnist(path); }
             catch (InvalidDataException e) { throw new InvalidDataException($"IMAGE is not a readable PNG or PGM: {e.Message}", e); }
             var (model, info) = ModelCli.LoadCheckpoint(r.GetValue(checkpoint)!, "CHECKPOINT");
-            float[] p = Predictor.Probabilities(model, pixels, new Normalization(info.NormalizationMean, info.NormalizationStd));
+            float[] p = DeviceTraining.Predict(model, pixels, new Normalization(info.NormalizationMean, info.NormalizationStd));
             int best = Trainer.ArgMax(p);
             if (r.GetValue(json))
             {

@@ -37,8 +37,11 @@ internal static class TrainCommand
         command.Options.Add(json);
         command.Options.Add(ensemble);
         command.Options.Add(tta);
+        var device = DeviceTraining.Option();
+        command.Options.Add(device);
         command.SetAction(r => ModelCli.Run(() =>
         {
+            DeviceTraining.Selected = DigitLab.Gpu.GpuDevice.Parse(r.GetValue(device)!);
             bool asJson = r.GetValue(json);
             string? resumePath = r.GetValue(resume);
             int members = r.GetValue(ensemble);
@@ -126,7 +129,7 @@ internal static class TrainCommand
         Console.CancelKeyPress += onCancel;
         try
         {
-            if (quiet) return trainer.Train(train, validation, null, cts.Token);
+            if (quiet) return DeviceTraining.Train(trainer, train, validation, null, cts.Token);
             if (!AnsiConsole.Profile.Capabilities.Interactive)
             {
                 int printed = trainer.Log.Epochs.Count;
@@ -134,7 +137,7 @@ internal static class TrainCommand
                 {
                     while (trainer.Log.Epochs.Count > printed) Console.WriteLine(EpochLine(trainer.Log.Epochs[printed++], trainer.Options.Epochs));
                 });
-                var result = trainer.Train(train, validation, plain, cts.Token);
+                var result = DeviceTraining.Train(trainer, train, validation, plain, cts.Token);
                 while (result.Epochs.Count > printed) Console.WriteLine(EpochLine(result.Epochs[printed++], trainer.Options.Epochs));
                 return result;
             }
@@ -168,7 +171,7 @@ internal static class TrainCommand
                             task.Description = Markup.Escape($"Epoch {p.Epoch}/{p.Epochs} {p.Batch}/{p.Batches} loss {p.Loss:F4} acc {ModelCli.Percent(p.Accuracy)} ETA {p.EpochRemaining:m\\:ss}");
                         }
                     });
-                    log = trainer.Train(train, validation, progress, cts.Token);
+                    log = DeviceTraining.Train(trainer, train, validation, progress, cts.Token);
                     Finish();
                 });
             return log;

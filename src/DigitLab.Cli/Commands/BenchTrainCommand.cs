@@ -63,12 +63,13 @@ internal static class BenchTrainCommand
         };
         var dataDirOption = CliCommon.DataDirOption();
         var jsonOption = CliCommon.JsonOption();
+        var deviceOption = DeviceTraining.Option();
         var command = new Command("train",
             "Training samples/s (warm-up, then timed steps; batch 64, Adam, data in memory), inference images/s, single-image latency " +
             "and bytes allocated per step for each model. Uses MNIST when it is in --data-dir, random digits-shaped bytes otherwise. " +
             "Compare with tools/bench_torch_train.py; run when the machine is otherwise idle (the load average is printed).")
         {
-            modelsOption, stepsOption, warmupOption, batchOption, inferenceBatchOption, threadsOption, repeatOption, profileOption, dataDirOption, jsonOption,
+            modelsOption, stepsOption, warmupOption, batchOption, inferenceBatchOption, threadsOption, repeatOption, profileOption, dataDirOption, jsonOption, deviceOption,
         };
         command.SetAction(parse =>
         {
@@ -89,6 +90,8 @@ internal static class BenchTrainCommand
             bool json = parse.GetValue(jsonOption), profile = parse.GetValue(profileOption);
             var data = LoadData(parse.GetValue(dataDirOption), out string dataNote);
             var log = json ? Console.Error : Console.Out;
+            if (DigitLab.Gpu.GpuDevice.Open(DigitLab.Gpu.GpuDevice.Parse(parse.GetValue(deviceOption)!)) is { } gpu)
+                using (gpu) return GpuBenchCli.Run(gpu, models, data, dataNote, steps, warmup, batch, inferenceBatch);
             log.WriteLine($"DigitLab training benchmark: {Environment.ProcessorCount} cores, {threads} threads, batch {batch}, " +
                           $"{warmup} warm-up + {steps} timed steps{(repeat > 1 ? $" (fastest of {repeat})" : "")}, Adam; data: {dataNote}; load average {LoadAverage():F2}");
             var results = new List<Result>();

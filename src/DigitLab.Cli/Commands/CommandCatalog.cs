@@ -21,5 +21,6 @@ internal static class CommandCatalog
         yield return ExplainCommand.Create();
         yield return ReadCommand.Create();
         yield return WorkerCommand.Create();
+        yield return DevicesCommand.Create();
     }
 }

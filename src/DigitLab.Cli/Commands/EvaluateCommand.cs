@@ -36,8 +36,11 @@ internal static class EvaluateCommand
         command.Options.Add(tta);
         data.AddTo(command);
         command.Options.Add(json);
+        var device = DeviceTraining.Option();
+        command.Options.Add(device);
         command.SetAction(r => ModelCli.Run(() =>
         {
+            var selected = DigitLab.Gpu.GpuDevice.Parse(r.GetValue(device)!);
             int perClass = r.GetValue(balanced);
             if (perClass < 0) throw new ArgumentException($"--balanced must be at least 0 (images per digit; 0 = the whole test set), found {perClass}.");
             var paths = r.GetValue(checkpoint)!;
@@ -56,7 +59,9 @@ internal static class EvaluateCommand
             if (perClass > 0) test = Evaluator.Balanced(test, perClass);
             var normalization = new Normalization(info.NormalizationMean, info.NormalizationStd);
             using var compute = new ComputeContext();
-            var result = Evaluator.Evaluate(loaded.Select(l => l.Model).ToList(), test, normalization, compute, tta: views);
+            var result = loaded.Count == 1 && views.Shifts.Count == 1
+                ? DeviceTraining.Evaluate(selected, loaded[0].Model, test, normalization, compute)
+                : Evaluator.Evaluate(loaded.Select(l => l.Model).ToList(), test, normalization, compute, tta: views);
             string name = loaded.Count == 1 ? info.Architecture : $"ensemble of {loaded.Count} ({string.Join(", ", loaded.Select(l => l.Info.Architecture))})";
             if (views.Shifts.Count > 1) name += $", test-time augmentation {views}";
             if (r.GetValue(json))

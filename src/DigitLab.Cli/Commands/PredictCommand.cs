@@ -20,8 +20,11 @@ internal static class PredictCommand
         command.Arguments.Add(checkpoint);
         command.Arguments.Add(image);
         command.Options.Add(json);
+        var device = DeviceTraining.Option();
+        command.Options.Add(device);
         command.SetAction(r => ModelCli.Run(() =>
         {
+            var selected = DigitLab.Gpu.GpuDevice.Parse(r.GetValue(device)!);
             string path = r.GetValue(image)!;
             if (!File.Exists(path)) throw new FileNotFoundException($"IMAGE '{path}' does not exist. Give a PNG, JPEG, WebP, GIF, BMP or PGM file of one digit.", path);
             // The image is read and preprocessed before the checkpoint is loaded, so a bad image fails before that work.
@@ -30,8 +33,7 @@ internal static class PredictCommand
             catch (InvalidDataException e) { throw new InvalidDataException($"IMAGE {(DigitLab.IO.ImageDecoder.IsTooLarge(e) ? "is too large" : "is not a readable image")}: {e.Message}", e); }
             var (model, info) = ModelCli.LoadCheckpoint(r.GetValue(checkpoint)!, "CHECKPOINT");
             using var compute = new ComputeContext();
-            float[] p = Predictor.Probabilities(model, pixels, new Normalization(info.NormalizationMean, info.NormalizationStd),
-                new Nn.Workspace(compute, training: false));
+            float[] p = DeviceTraining.Predict(selected, model, pixels, new Normalization(info.NormalizationMean, info.NormalizationStd), compute);
             int best = Metrics.ArgMax(p);
             if (r.GetValue(json))
             {

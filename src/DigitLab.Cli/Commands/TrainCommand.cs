@@ -44,8 +44,11 @@ internal static class TrainCommand
         command.Options.Add(tta);
         command.Options.Add(tensorboard);
         command.Options.Add(cluster);
+        var device = DeviceTraining.Option();
+        command.Options.Add(device);
         command.SetAction(r => ModelCli.Run(() =>
         {
+            var selected = DigitLab.Gpu.GpuDevice.Parse(r.GetValue(device)!);
             bool asJson = r.GetValue(json);
             string? resumePath = r.GetValue(resume);
             int members = r.GetValue(ensemble);
@@ -88,7 +91,7 @@ internal static class TrainCommand
                     $"{o.Optimizer} lr {o.LearningRate}, batch {o.BatchSize}, {o.Epochs} epochs, schedule {o.Schedule}, seed {o.Seed}, {trainer.Compute.Threads} threads. Ctrl+C stops and saves.");
 
             using var board = TensorBoardRun.Open(r.GetValue(tensorboard), trainer);
-            var log = RunWithProgress(trainer, train, validation, quiet: asJson, board);
+            var log = RunWithProgress(trainer, train, validation, quiet: asJson, board, selected);
             if (!log.Complete)
             {
                 board?.Finish(null);
@@ -113,7 +116,8 @@ internal static class TrainCommand
     }
 
     /// <summary>Trains with Ctrl+C wired to a clean stop, and a Spectre progress bar per epoch when the console is interactive.</summary>
-    internal static RunLog RunWithProgress(Trainer trainer, MnistDataset train, MnistDataset? validation, bool quiet, IProgress<TrainingProgress>? observer = null)
+    internal static RunLog RunWithProgress(Trainer trainer, MnistDataset train, MnistDataset? validation, bool quiet, IProgress<TrainingProgress>? observer = null,
+        DigitLab.Gpu.ComputeDevice device = DigitLab.Gpu.ComputeDevice.Cpu)
     {
         // The observer (TensorBoard) sees every progress report, whichever display is in use.
         IProgress<TrainingProgress>? Tee(IProgress<TrainingProgress>? shown) =>
@@ -130,7 +134,7 @@ internal static class TrainCommand
         using var terminate = StopSignals.OnTerminate(cts);
         try
         {
-            if (quiet) return trainer.Train(train, validation, Tee(null), cts.Token);
+            if (quiet) return DeviceTraining.Train(device, trainer, train, validation, Tee(null), cts.Token);
             if (!AnsiConsole.Profile.Capabilities.Interactive)
             {
                 int printed = trainer.Log.Epochs.Count;
@@ -138,7 +142,7 @@ internal static class TrainCommand
                 {
                     while (trainer.Log.Epochs.Count > printed) Console.WriteLine(EpochLine(trainer.Log.Epochs[printed++], trainer.Options.Epochs));
                 });
-                var result = trainer.Train(train, validation, Tee(plain), cts.Token);
+                var result = DeviceTraining.Train(device, trainer, train, validation, Tee(plain), cts.Token);
                 while (result.Epochs.Count > printed) Console.WriteLine(EpochLine(result.Epochs[printed++], trainer.Options.Epochs));
                 return result;
             }
@@ -172,7 +176,7 @@ internal static class TrainCommand
                             task.Description = Markup.Escape($"Epoch {p.Epoch}/{p.Epochs} {p.Batch}/{p.Batches} loss {p.Loss:F4} acc {ModelCli.Percent(p.Accuracy)} ETA {p.EpochRemaining:m\\:ss}");
                         }
                     });
-                    log = trainer.Train(train, validation, Tee(progress), cts.Token);
+                    log = DeviceTraining.Train(device, trainer, train, validation, Tee(progress), cts.Token);
                     Finish();
                 });
             return log;

@@ -247,6 +247,8 @@ internal sealed class FrozenBatchNorm : Module
 /// <summary>Prepared nodes applied in order.</summary>
 internal sealed class PreparedSequence(Module[] nodes) : Module
 {
+    public IReadOnlyList<Module> Nodes => nodes;
+
     public override Tensor Forward(Tensor input, Workspace workspace)
     {
         var x = input;

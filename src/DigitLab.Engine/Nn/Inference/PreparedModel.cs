@@ -63,6 +63,25 @@ public sealed class PreparedModel : Module
         return _root.Forward(input, workspace);
     }
 
+    /// <summary>
+    /// Each top-level prepared layer with the input it receives for <paramref name="input"/> (copied), running the model
+    /// once in <paramref name="workspace"/>: for per-layer timing (<c>digitlab bench infer --profile</c>).
+    /// </summary>
+    public IEnumerable<(Module Layer, Tensor Input)> Layers(Tensor input, Workspace workspace)
+    {
+        IReadOnlyList<Module> nodes = _root is PreparedSequence sequence ? sequence.Nodes : new[] { _root };
+        var x = input;
+        var result = new List<(Module, Tensor)>();
+        foreach (var node in nodes)
+        {
+            var copy = new Tensor(x.Shape);
+            x.ReadOnlySpan.CopyTo(copy.Span);
+            result.Add((node, copy));
+            x = node.Forward(x, workspace);
+        }
+        return result;
+    }
+
     public override Tensor Backward(Tensor outputGrad, Workspace workspace) =>
         throw new NotSupportedException("A PreparedModel has no backward pass (batch norm is folded, dropout removed); train the source model.");
 

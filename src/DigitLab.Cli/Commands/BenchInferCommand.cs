@@ -1,5 +1,6 @@
 // BenchInferCommand: `digitlab bench infer`, DigitLab's inference beside ONNX Runtime's on the same exported model,
-// with `bench train`'s inference protocol (batches of 1,000 in eval mode, fastest of 5 passes; single-image latency p50 of 200 calls).
+// with `bench train`'s inference protocol (batches of 1,000 in eval mode, fastest of 5 passes; single-image latency p50 of 200 calls),
+// for both the plain eval pass and the PreparedModel (batch norm folded, ReLU fused, single images split over the threads).
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -13,6 +14,7 @@ using Google.Protobuf;
 using DigitLab.Runtime;
 
 using DigitLab.Nn;
+using DigitLab.Nn.Inference;
 
 namespace DigitLab.Cli.Commands;
 
@@ -20,6 +22,7 @@ namespace DigitLab.Cli.Commands;
 /// For each model (initialised from seed 1, as <c>bench train</c> does): DigitLab's images/s on one batch of
 /// <c>--batch</c> images and its single-image latency, then the same for ONNX Runtime running the model's ONNX export
 /// with <c>--threads</c> intra-op threads; the ratio is DigitLab's throughput over ONNX Runtime's (above 1: DigitLab faster).
+/// DigitLab is measured twice: the plain eval pass and the <see cref="PreparedModel"/> the web app serves.
 /// </summary>
 internal static class BenchInferCommand
 {
@@ -30,9 +33,11 @@ internal static class BenchInferCommand
 
     /// <summary>One model's figures: images/s on the batch, latency p50 in ms, for both engines.</summary>
     internal sealed record Result(string Model, int Threads, int Batch, double DigitLabImagesPerSecond, double OnnxRuntimeImagesPerSecond,
-        double DigitLabLatencyMs, double OnnxRuntimeLatencyMs, double LoadAverage)
+        double DigitLabLatencyMs, double OnnxRuntimeLatencyMs, double PreparedImagesPerSecond, double PreparedLatencyMs, double LoadAverage)
     {
         public double ThroughputRatio => DigitLabImagesPerSecond / OnnxRuntimeImagesPerSecond;
+        public double PreparedThroughputRatio => PreparedImagesPerSecond / OnnxRuntimeImagesPerSecond;
+        public double PreparedLatencyRatio => OnnxRuntimeLatencyMs / PreparedLatencyMs;
     }
 
     public static Command Create()
@@ -44,13 +49,14 @@ internal static class BenchInferCommand
         };
         var batchOption = new Option<int>("--batch") { Description = $"Images per inference pass; the fastest of {InferencePasses} passes is reported.", DefaultValueFactory = _ => 1000 };
         var threadsOption = new Option<int>("--threads") { Description = "DigitLab's threads and ONNX Runtime's intra-op threads.", DefaultValueFactory = _ => 2 };
+        var profileOption = new Option<bool>("--profile") { Description = "Also print the prepared model's single-image time per top-level layer." };
         var dataDirOption = CliCommon.DataDirOption();
         var jsonOption = CliCommon.JsonOption();
         var command = new Command("infer",
             "Inference images/s (one batch, eval mode, fastest of 5 passes) and single-image latency (median of 200 calls) of DigitLab and of " +
             "ONNX Runtime running the same model exported to ONNX, side by side. Run when the machine is otherwise idle (the load average is printed).")
         {
-            modelsOption, batchOption, threadsOption, dataDirOption, jsonOption,
+            modelsOption, batchOption, threadsOption, profileOption, dataDirOption, jsonOption,
         };
         command.SetAction(parse =>
         {
@@ -72,7 +78,8 @@ internal static class BenchInferCommand
             var log = json ? Console.Error : Console.Out;
             log.WriteLine($"DigitLab and ONNX Runtime inference: {Environment.ProcessorCount} cores, {threads} threads each, batch {batch}; data: {dataNote}; " +
                           $"load average {BenchTrainCommand.LoadAverage():F2}");
-            if (!json) Console.WriteLine($"{"model",-15} {"DigitLab img/s",15} {"ORT img/s",12} {"ratio",7} {"DigitLab ms",12} {"ORT ms",9}");
+            if (!json)
+                Console.WriteLine($"{"model",-15} {"plain img/s",12} {"prep img/s",12} {"ORT img/s",12} {"ratio",7} {"plain ms",9} {"prep ms",9} {"ORT ms",9} {"ratio",7}");
             var results = new List<Result>();
             using var compute = new ComputeContext(threads);
             foreach (var name in models)
@@ -81,8 +88,17 @@ internal static class BenchInferCommand
                 results.Add(r);
                 if (!json)
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"{r.Model,-15} {r.DigitLabImagesPerSecond,15:N0} {r.OnnxRuntimeImagesPerSecond,12:N0} {r.ThroughputRatio,6:F2}x {r.DigitLabLatencyMs,12:F3} {r.OnnxRuntimeLatencyMs,9:F3}  (load {r.LoadAverage:F1})"));
+                        $"{r.Model,-15} {r.DigitLabImagesPerSecond,12:N0} {r.PreparedImagesPerSecond,12:N0} {r.OnnxRuntimeImagesPerSecond,12:N0} {r.PreparedThroughputRatio,6:F2}x " +
+                        $"{r.DigitLabLatencyMs,9:F3} {r.PreparedLatencyMs,9:F3} {r.OnnxRuntimeLatencyMs,9:F3} {r.PreparedLatencyRatio,6:F2}x  (load {r.LoadAverage:F1})"));
             }
+            if (!json) Console.WriteLine("ratios: prepared DigitLab over ONNX Runtime (throughput; latency as ORT ms / prepared ms), above 1: DigitLab faster.");
+            if (parse.GetValue(profileOption))
+                foreach (var name in models)
+                {
+                    log.WriteLine($"{name}: prepared single image, median ms per top-level layer:");
+                    foreach (var (layer, ms) in ProfileSingleImage(name, compute))
+                        log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {ms,8:F3}  {layer}"));
+                }
             if (json) Console.WriteLine(JsonSerializer.Serialize(results, CliCommon.Json));
             return 0;
         });
@@ -109,6 +125,13 @@ internal static class BenchInferCommand
         images.Span[..MnistDataset.Pixels].CopyTo(one.Span);
         double engineLatency = Median(() => model.Forward(one, workspace));
 
+        // The prepared model, on its own workspace: the same batch, then the same single image.
+        var prepared = PreparedModel.Prepare(model);
+        var preparedWorkspace = new Workspace(compute, training: false);
+        prepared.Forward(images, preparedWorkspace);
+        double preparedBatch = Fastest(() => prepared.Forward(images, preparedWorkspace));
+        double preparedLatency = Median(() => prepared.Forward(one, preparedWorkspace));
+
         // ONNX Runtime: the same model exported, the same images.
         var onnx = OnnxExport.Build(model, new OnnxModelInfo(name, Normalization.Mnist.Mean, Normalization.Mnist.Std)).ToByteArray();
         using var runner = new OnnxRuntimeRunner(onnx, threads);
@@ -119,8 +142,25 @@ internal static class BenchInferCommand
         var single = new float[10];
         double ortLatency = Median(() => runner.Run(unitOne, 1, OnnxExport.ProbabilitiesName, single));
 
-        return new Result(name, threads, batch, batch / engineBatch, batch / ortBatch, engineLatency, ortLatency, BenchTrainCommand.LoadAverage());
+        return new Result(name, threads, batch, batch / engineBatch, batch / ortBatch, engineLatency, ortLatency,
+            batch / preparedBatch, preparedLatency, BenchTrainCommand.LoadAverage());
     }
+
+    /// <summary>The prepared model's single-image time per top-level layer (median of <see cref="LatencyCalls"/> calls each).</summary>
+    private static IReadOnlyList<(string Layer, double Ms)> ProfileSingleImage(string name, ComputeContext compute)
+    {
+        var prepared = PreparedModel.Prepare(ModelZoo.Create(name, seed: 1));
+        var workspace = new Workspace(compute, training: false);
+        var image = new Tensor(1, 1, MnistDataset.Rows, MnistDataset.Cols);
+        var rng = new Rng(1);
+        rng.NextFloats(image.Span);
+        var result = new List<(string, double)>();
+        foreach (var (layer, input) in prepared.Layers(image, workspace))
+            result.Add((Shorten(layer.ToString()!), Median(() => layer.Forward(input, workspace))));
+        return result;
+    }
+
+    private static string Shorten(string text) => text.Length <= 100 ? text : text[..97] + "...";
 
     /// <summary>Seconds of the fastest of <see cref="InferencePasses"/> calls (after the caller's warm-up call).</summary>
     private static double Fastest(Action pass)

@@ -4,6 +4,7 @@ using System.Collections.Concurrent;
 using DigitLab.Data;
 using DigitLab.Models;
 using DigitLab.Nn;
+using DigitLab.Nn.Inference;
 using DigitLab.Training;
 using DigitLab.Evaluation;
 using DigitLab.IO;
@@ -129,7 +130,7 @@ public sealed class CheckpointModelStore : IModelStore
     {
         private readonly ConcurrentBag<Workspace> _workspaces = []; // one per request in flight, reused
         private readonly Normalization _normalization;
-        private readonly Module _model;         // only read: evaluation-mode passes write their workspace alone
+        private readonly Module _model;         // prepared once at load (PreparedModel); only read, passes write their workspace alone
         private readonly ComputeContext _compute;
 
         public Entry(string name, string path, DateTime stamp, LoadedCheckpoint loaded, ComputeContext compute)
@@ -142,8 +143,18 @@ public sealed class CheckpointModelStore : IModelStore
             Layers = summary.Rows;
             Info = new ModelInfo(name, info.Architecture, loaded.Model.ParameterCount(), Log.Epochs.Count, Log.Test?.Accuracy,
                 new DateTimeOffset(stamp, TimeSpan.Zero), !Log.Complete);
-            _model = loaded.Model;
+            _model = Prepare(loaded.Model);
             _compute = compute;
+        }
+
+        /// <summary>
+        /// The checkpoint's model prepared for inference (batch norm folded, ReLU fused, single images over both cores);
+        /// the plain model when it holds a layer the preparer does not know, which still predicts, only slower.
+        /// </summary>
+        private static Module Prepare(Module model)
+        {
+            try { return PreparedModel.Prepare(model); }
+            catch (NotSupportedException) { return model; }
         }
 
         public string Name { get; }

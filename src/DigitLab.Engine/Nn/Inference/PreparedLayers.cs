@@ -1,0 +1,301 @@
+// PreparedLayers: the nodes of a PreparedModel: folded convolution and linear layers, frozen batch norm, sequence, residual.
+using DigitLab.Kernels;
+using DigitLab.Runtime;
+using DigitLab.Tensors;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+
+namespace DigitLab.Nn.Inference;
+
+/// <summary>The folding rule shared by convolution and linear layers: per output channel scale and shift from a batch norm.</summary>
+internal static class Folding
+{
+    /// <summary>
+    /// weight (O, F) and bias (O) of a layer followed by <paramref name="bn"/> in evaluation mode, folded:
+    /// W'[o] = W[o]·s[o], b'[o] = (b[o] − mean[o])·s[o] + β[o], s[o] = γ[o]/√(var[o] + ε), in double.
+    /// Without a batch norm, copies (bias zero when the layer has none).
+    /// </summary>
+    public static (float[] Weight, float[] Bias) Fold(Tensor weight, Tensor? bias, int outChannels, BatchNorm? bn)
+    {
+        int fan = weight.Length / outChannels;
+        var w = (float[])weight.Data.Clone();
+        var b = bias is null ? new float[outChannels] : (float[])bias.Data.Clone();
+        if (bn is null) return (w, b);
+        for (int o = 0; o < outChannels; o++)
+        {
+            double scale = bn.Weight.Value.Data[o] / Math.Sqrt(bn.RunningVar.Data[o] + (double)bn.Eps);
+            for (int j = 0; j < fan; j++) w[o * fan + j] = (float)(weight.Data[o * fan + j] * scale);
+            b[o] = (float)((b[o] - (double)bn.RunningMean.Data[o]) * scale + bn.Bias.Value.Data[o]);
+        }
+        return (w, b);
+    }
+}
+
+/// <summary>
+/// Conv2d with its batch norm folded in and its ReLU applied while the output is still in cache. Input (N, C, H, W),
+/// output (N, O, OH, OW). A single image (N = 1) is split by output channel across the compute context's threads:
+/// each thread convolves the whole input with its own slice of the weights (pre-split at preparation) into its own
+/// output slice, which is contiguous in the (1, O, OH, OW) output.
+/// </summary>
+internal sealed class PreparedConvolution : Module
+{
+    /// <summary>Least multiply-adds per thread for a single image to be split (below it a thread hand-off costs more).</summary>
+    private const long MinSplitWork = 1 << 17;
+
+    private readonly int _in, _out, _kernel, _stride, _padding;
+    private readonly float[] _weight, _bias;
+    private readonly bool _relu;
+    private readonly Slice[] _slices;
+    /// <summary>Single-image packs for tiny output planes, one per input size (built on first use; each is immutable).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(int Height, int Width), SmallPlaneConvolution> _smallPlanes = new();
+
+    /// <summary>One thread's output channels [Start, Start + Count) with their weights and bias.</summary>
+    private sealed record Slice(int Start, int Count, float[] Weight, float[] Bias);
+
+    private sealed class State
+    {
+        public readonly Tensor Output = new(0);
+        public float[] Scratch = [];
+        public float[][] SliceScratch = [];
+        public float[][] SliceOutput = [];
+    }
+
+    private PreparedConvolution(Conv2d conv, float[] weight, float[] bias, bool relu)
+    {
+        (_in, _out, _kernel, _stride, _padding) = (conv.InChannels, conv.OutChannels, conv.KernelSize, conv.Stride, conv.Padding);
+        (_weight, _bias, _relu) = (weight, bias, relu);
+        // Slices for up to this machine's cores, in multiples of 8 channels (whole vectors for the kernels' stores).
+        int parts = Math.Clamp(Math.Min(Environment.ProcessorCount, _out / 8), 1, 8);
+        int fan = _in * _kernel * _kernel;
+        _slices = new Slice[parts];
+        for (int p = 0; p < parts; p++)
+        {
+            int start = _out * p / parts / 8 * 8, end = p == parts - 1 ? _out : _out * (p + 1) / parts / 8 * 8;
+            _slices[p] = new Slice(start, end - start, weight.AsSpan(start * fan, (end - start) * fan).ToArray(), bias.AsSpan(start, end - start).ToArray());
+        }
+    }
+
+    public static PreparedConvolution Create(Conv2d conv, BatchNorm? bn, bool relu)
+    {
+        var (w, b) = Folding.Fold(conv.Weight.Value, conv.Bias?.Value, conv.OutChannels, bn);
+        return new PreparedConvolution(conv, w, b, relu);
+    }
+
+    public override Tensor Forward(Tensor input, Workspace workspace)
+    {
+        var shape = OutputShape(input.Shape);
+        var state = workspace.StateOf<State>(this);
+        var compute = workspace.Compute;
+        var s = input.Shape;
+        state.Output.Resize(shape);
+        var g = new ConvGeometry(s[0], _in, s[2], s[3], _out, _kernel, _stride, _padding);
+        int parts = Math.Min(compute.Threads, _slices.Length);
+        if (s[0] == 1 && g.OutPlane <= SmallPlaneConvolution.MaxPlane)
+        {
+            var small = _smallPlanes.GetOrAdd((s[2], s[3]), static (key, layer) => new SmallPlaneConvolution(layer._weight, layer._bias,
+                layer._in, layer._out, layer._kernel, layer._stride, layer._padding, key.Height, key.Width), this);
+            if (state.Scratch.Length < small.ScratchLength) state.Scratch = new float[small.ScratchLength];
+            small.Forward(compute, input.Data, state.Output.Data, state.Scratch, _relu);
+        }
+        else if (s[0] == 1 && parts > 1 && (long)g.OutPlane * g.ColumnRows * _out / parts >= MinSplitWork)
+        {
+            ForwardSplit(compute, g, input.Data, state, parts);
+        }
+        else
+        {
+            int need = Convolution.WorkspaceLength(compute, g);
+            if (state.Scratch.Length < need) state.Scratch = new float[need];
+            Convolution.Forward(compute, g, input.Data, _weight, _bias, state.Output.Data, state.Scratch);
+            if (_relu) Relu(compute, state.Output.Data, state.Output.Length);
+        }
+        return state.Output;
+    }
+
+    private void ForwardSplit(ComputeContext compute, in ConvGeometry g, float[] input, State state, int parts)
+    {
+        // The slices were cut for _slices.Length threads; with fewer threads each takes a run of slices.
+        if (state.SliceScratch.Length != _slices.Length) { state.SliceScratch = new float[_slices.Length][]; state.SliceOutput = new float[_slices.Length][]; }
+        for (int i = 0; i < _slices.Length; i++)
+        {
+            var gi = g with { OutChannels = _slices[i].Count };
+            int need = Convolution.WorkspaceLength(compute, gi);
+            if (state.SliceScratch[i] is null || state.SliceScratch[i].Length < need) state.SliceScratch[i] = new float[need];
+            if (state.SliceOutput[i] is null || state.SliceOutput[i].Length < gi.OutputLength) state.SliceOutput[i] = new float[gi.OutputLength];
+        }
+        var call = (Layer: this, Compute: compute, G: g, Input: input, State: state);
+        // One part per slice; nested kernel calls inside a For body run inline on that thread.
+        compute.For(_slices.Length, 1, call, static (c, ps, pe) =>
+        {
+            for (int i = ps; i < pe; i++)
+            {
+                var slice = c.Layer._slices[i];
+                var gi = c.G with { OutChannels = slice.Count };
+                var output = c.State.SliceOutput[i];
+                Convolution.Forward(c.Compute, gi, c.Input, slice.Weight, slice.Bias, output, c.State.SliceScratch[i]);
+                var dst = c.State.Output.Data.AsSpan(slice.Start * gi.OutPlane, gi.OutputLength);
+                if (c.Layer._relu) TensorPrimitives.Max(output.AsSpan(0, gi.OutputLength), 0f, dst);
+                else output.AsSpan(0, gi.OutputLength).CopyTo(dst);
+            }
+        });
+    }
+
+    /// <summary>In-place ReLU over the output just written (still in cache for the small planes that dominate).</summary>
+    internal static void Relu(ComputeContext compute, float[] data, int length) =>
+        compute.For(length, 1 << 15, data, static (d, s, e) => TensorPrimitives.Max(d.AsSpan(s, e - s), 0f, d.AsSpan(s, e - s)));
+
+    public override Tensor Backward(Tensor outputGrad, Workspace workspace) => throw new NotSupportedException("Prepared layers only evaluate.");
+
+    public override int[] OutputShape(int[] inputShape)
+    {
+        if (inputShape.Length != 4 || inputShape[1] != _in)
+            throw new ArgumentException($"{this} expects input (N, {_in}, H, W), found {Tensor.Format(inputShape)}.");
+        return [inputShape[0], _out, (inputShape[2] + 2 * _padding - _kernel) / _stride + 1, (inputShape[3] + 2 * _padding - _kernel) / _stride + 1];
+    }
+
+    public override string ToString() => $"PreparedConvolution({_in} -> {_out}, k={_kernel}, s={_stride}, p={_padding}{(_relu ? ", relu" : "")})";
+}
+
+/// <summary>Linear with its batch norm folded in; bias and ReLU applied in one pass over each output row. Input (N, in), output (N, out).</summary>
+internal sealed class PreparedLinear : Module
+{
+    private readonly int _in, _out;
+    private readonly float[] _weight, _bias;
+    private readonly bool _relu;
+
+    private sealed class State { public readonly Tensor Output = new(0); }
+
+    private PreparedLinear(int inFeatures, int outFeatures, float[] weight, float[] bias, bool relu) =>
+        (_in, _out, _weight, _bias, _relu) = (inFeatures, outFeatures, weight, bias, relu);
+
+    public static PreparedLinear Create(Linear linear, BatchNorm? bn, bool relu)
+    {
+        var (w, b) = Folding.Fold(linear.Weight.Value, linear.Bias?.Value, linear.OutFeatures, bn);
+        return new PreparedLinear(linear.InFeatures, linear.OutFeatures, w, b, relu);
+    }
+
+    public override Tensor Forward(Tensor input, Workspace workspace)
+    {
+        OutputShape(input.Shape);
+        var state = workspace.StateOf<State>(this);
+        int n = input.Shape[0];
+        state.Output.Resize(n, _out);
+        Gemm.Multiply(workspace.Compute, false, true, n, _out, _in, input.ReadOnlySpan, _in, _weight, _in, state.Output.Span, _out, accumulate: false);
+        var y = state.Output.Span;
+        for (int r = 0; r < n; r++)
+        {
+            var row = y.Slice(r * _out, _out);
+            TensorPrimitives.Add(row, _bias, row);
+            if (_relu) TensorPrimitives.Max(row, 0f, row);
+        }
+        return state.Output;
+    }
+
+    public override Tensor Backward(Tensor outputGrad, Workspace workspace) => throw new NotSupportedException("Prepared layers only evaluate.");
+
+    public override int[] OutputShape(int[] inputShape)
+    {
+        if (inputShape.Length != 2 || inputShape[1] != _in)
+            throw new ArgumentException($"{this} expects input (N, {_in}), found {Tensor.Format(inputShape)}.");
+        return [inputShape[0], _out];
+    }
+
+    public override string ToString() => $"PreparedLinear({_in} -> {_out}{(_relu ? ", relu" : "")})";
+}
+
+/// <summary>A batch norm with nothing to fold into: y = x·scale + shift per channel, its running statistics copied at preparation.</summary>
+internal sealed class FrozenBatchNorm : Module
+{
+    private readonly int _features;
+    private readonly float[] _scale, _shift;
+
+    private sealed class State { public readonly Tensor Output = new(0); }
+
+    public FrozenBatchNorm(BatchNorm bn)
+    {
+        _features = bn.Features;
+        _scale = new float[_features];
+        _shift = new float[_features];
+        for (int c = 0; c < _features; c++)
+        {
+            double scale = bn.Weight.Value.Data[c] / Math.Sqrt(bn.RunningVar.Data[c] + (double)bn.Eps);
+            _scale[c] = (float)scale;
+            _shift[c] = (float)(bn.Bias.Value.Data[c] - bn.RunningMean.Data[c] * scale);
+        }
+    }
+
+    public override Tensor Forward(Tensor input, Workspace workspace)
+    {
+        var s = OutputShape(input.Shape);
+        var state = workspace.StateOf<State>(this);
+        state.Output.Resize(s);
+        int n = s[0], plane = s.Length == 4 ? s[2] * s[3] : s.Length == 3 ? s[2] : 1;
+        var x = input.ReadOnlySpan;
+        var y = state.Output.Span;
+        for (int i = 0; i < n; i++)
+            for (int c = 0; c < _features; c++)
+            {
+                int at = (i * _features + c) * plane;
+                var dst = y.Slice(at, plane);
+                TensorPrimitives.Multiply(x.Slice(at, plane), _scale[c], dst);
+                TensorPrimitives.Add(dst, _shift[c], dst);
+            }
+        return state.Output;
+    }
+
+    public override Tensor Backward(Tensor outputGrad, Workspace workspace) => throw new NotSupportedException("Prepared layers only evaluate.");
+
+    public override int[] OutputShape(int[] inputShape)
+    {
+        if (inputShape.Length is < 2 or > 4 || inputShape[1] != _features)
+            throw new ArgumentException($"{this} expects input (N, {_features}, ...), found {Tensor.Format(inputShape)}.");
+        return (int[])inputShape.Clone();
+    }
+
+    public override string ToString() => $"FrozenBatchNorm({_features})";
+}
+
+/// <summary>Prepared nodes applied in order.</summary>
+internal sealed class PreparedSequence(Module[] nodes) : Module
+{
+    public IReadOnlyList<Module> Nodes => nodes;
+
+    public override Tensor Forward(Tensor input, Workspace workspace)
+    {
+        var x = input;
+        foreach (var node in nodes) x = node.Forward(x, workspace);
+        return x;
+    }
+
+    public override Tensor Backward(Tensor outputGrad, Workspace workspace) => throw new NotSupportedException("Prepared layers only evaluate.");
+
+    public override int[] OutputShape(int[] inputShape)
+    {
+        var shape = inputShape;
+        foreach (var node in nodes) shape = node.OutputShape(shape);
+        return (int[])shape.Clone();
+    }
+
+    public override string ToString() => "PreparedSequence(" + string.Join(", ", nodes.Select(n => n.ToString())) + ")";
+}
+
+/// <summary>relu(body(x) + shortcut(x)) (the ReLU only when asked), the shortcut being the identity when absent.</summary>
+internal sealed class PreparedResidual(Module body, Module? shortcut, bool reluAfter) : Module
+{
+    private sealed class State { public readonly Tensor Output = new(0); }
+
+    public override Tensor Forward(Tensor input, Workspace workspace)
+    {
+        var main = body.Forward(input, workspace);
+        var skip = shortcut?.Forward(input, workspace) ?? input;
+        main.RequireShape(skip.Shape, "prepared residual sum (body vs shortcut)");
+        var state = workspace.StateOf<State>(this);
+        state.Output.Resize(main.Shape);
+        ResidualAdd.Forward(main.ReadOnlySpan, skip.ReadOnlySpan, state.Output.Span, reluAfter);
+        return state.Output;
+    }
+
+    public override Tensor Backward(Tensor outputGrad, Workspace workspace) => throw new NotSupportedException("Prepared layers only evaluate.");
+
+    public override int[] OutputShape(int[] inputShape) => body.OutputShape(inputShape);
+
+    public override string ToString() => $"PreparedResidual({body}{(shortcut is null ? "" : $", shortcut {shortcut}")})";
+}

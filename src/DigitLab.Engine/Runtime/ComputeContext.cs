@@ -37,7 +37,8 @@ public sealed class ComputeContext : IDisposable
         _pool = new Pool();
     }
 
-    ~ComputeContext() => _pool.Stop();
+    // A constructor that threw (a bad thread count) leaves no pool behind: nothing to stop then.
+    ~ComputeContext() => _pool?.Stop();
 
     /// <summary>Most threads a context may have: four per core (more only adds switching).</summary>
     public static int MaxThreads => Environment.ProcessorCount * 4;

@@ -209,5 +209,8 @@ public class ComputeContextTests
     {
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => new ComputeContext(threads));
         Assert.Contains("Threads must be", e.Message);
+        // The half-built context is finalized without a pool: that must not crash the process.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
     }
 }

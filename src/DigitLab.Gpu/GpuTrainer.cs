@@ -47,7 +47,7 @@ public sealed class GpuTrainer : IDisposable
         var batcher = new Batcher(train, options.BatchSize, Cpu.Normalization, Rng.Derive(options.Seed, "data").NextUInt64(),
             shuffle: true, augmenter: augmentation is null ? null : new Augmenter(augmentation));
         int batches = batcher.BatchesPerEpoch;
-        var schedule = BuildSchedule(options, batches);
+        var schedule = Trainer.BuildSchedule(options, batches);
         using var loss = new GpuLoss(Device, (float)options.LabelSmoothing);
         using var images = new DeviceTensor(Device.Accelerator, 0);
         var total = Stopwatch.StartNew();
@@ -107,20 +107,6 @@ public sealed class GpuTrainer : IDisposable
     {
         Model.CopyToHost();
         Optimizer.CopyStateToHost();
-    }
-
-    /// <summary>The schedule <see cref="Trainer"/> builds for the same options (kept in step with it).</summary>
-    internal static LearningRateSchedule BuildSchedule(TrainerOptions options, int batchesPerEpoch)
-    {
-        long totalSteps = (long)batchesPerEpoch * options.Epochs;
-        double lr = options.LearningRate;
-        return options.Schedule switch
-        {
-            ScheduleKind.Step => new StepSchedule(lr, (long)batchesPerEpoch * options.StepEpochs, options.StepGamma),
-            ScheduleKind.Cosine => new CosineSchedule(lr, totalSteps),
-            ScheduleKind.OneCycle => new OneCycleSchedule(lr, totalSteps),
-            _ => new ConstantSchedule(lr),
-        };
     }
 
     public void Dispose()

@@ -103,7 +103,7 @@ public sealed class Trainer
         var batcher = new Batcher(train, Options.BatchSize, Normalization, Rng.Derive(Options.Seed, "data").NextUInt64(),
             shuffle: true, augmenter: augmentation is null ? null : new Augmenter(augmentation), compute: Compute);
         int batches = batcher.BatchesPerEpoch;
-        var schedule = BuildSchedule(batches);
+        var schedule = BuildSchedule(Options, batches);
         var lossFunction = new SoftmaxCrossEntropy((float)Options.LabelSmoothing);
         var parameters = Model.Parameters().ToArray();
         var total = Stopwatch.StartNew();
@@ -215,17 +215,18 @@ public sealed class Trainer
         };
     }
 
-    private LearningRateSchedule BuildSchedule(int batchesPerEpoch)
+    /// <summary>The per-batch learning-rate schedule <paramref name="options"/> name, for epochs of <paramref name="batchesPerEpoch"/> batches (the CPU and GPU trainers both use it).</summary>
+    public static LearningRateSchedule BuildSchedule(TrainerOptions options, int batchesPerEpoch)
     {
-        long totalSteps = (long)batchesPerEpoch * Options.Epochs;
-        double lr = Options.LearningRate;
-        return Options.Schedule switch
+        long totalSteps = (long)batchesPerEpoch * options.Epochs;
+        double lr = options.LearningRate;
+        return options.Schedule switch
         {
-            ScheduleKind.Step => new StepSchedule(lr, (long)batchesPerEpoch * Options.StepEpochs, Options.StepGamma),
+            ScheduleKind.Step => new StepSchedule(lr, (long)batchesPerEpoch * options.StepEpochs, options.StepGamma),
             ScheduleKind.Cosine => new CosineSchedule(lr, totalSteps),
             ScheduleKind.OneCycle => new OneCycleSchedule(lr, totalSteps),
             ScheduleKind.None => new ConstantSchedule(lr),
-            _ => throw new ArgumentOutOfRangeException(nameof(Options), Options.Schedule, "Unknown schedule."),
+            _ => throw new ArgumentOutOfRangeException(nameof(options), options.Schedule, "Unknown schedule."),
         };
     }
 

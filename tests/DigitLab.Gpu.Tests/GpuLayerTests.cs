@@ -13,7 +13,8 @@ namespace DigitLab.Gpu.Tests;
 /// CPU accelerator, so no GPU is needed) on the other with the same input and output gradient, and compares output,
 /// input gradient, parameter gradients and buffers element by element within <see cref="Tolerance"/>.
 /// </summary>
-public sealed class GpuLayerTests : IClassFixture<DeviceFixture>
+[Collection(DeviceCollection.Name)]
+public sealed class GpuLayerTests
 {
     private readonly GpuDevice _device;
 
@@ -112,6 +113,17 @@ public sealed class DeviceFixture : IDisposable
 {
     public GpuDevice Device { get; } = GpuDevice.OpenCpu();
     public void Dispose() => Device.Dispose();
+}
+
+/// <summary>
+/// Every device test class shares the one accelerator and runs one test at a time: an ILGPU accelerator is driven from
+/// one thread at a time (as the trainer does), and two CPU accelerators copying in parallel crashed the test host
+/// (a NullReferenceException inside ILGPU's CopyToCPU, one run in three) when each class had its own fixture.
+/// </summary>
+[CollectionDefinition(Name)]
+public sealed class DeviceCollection : ICollectionFixture<DeviceFixture>
+{
+    public const string Name = "device";
 }
 
 /// <summary>The tolerances of the device-versus-CPU comparisons, in one place.</summary>

@@ -8,7 +8,8 @@ using DigitLab.Tests;
 
 namespace DigitLab.Gpu.Tests;
 
-public sealed class GpuTrainerTests : IClassFixture<DeviceFixture>
+[Collection(DeviceCollection.Name)]
+public sealed class GpuTrainerTests
 {
     private readonly GpuDevice _device;
 

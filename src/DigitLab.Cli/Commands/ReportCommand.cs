@@ -25,13 +25,14 @@ internal static class ReportCommand
         var tsnePoints = new Option<string>("--tsne-points") { Description = "Sizes of the t-SNE maps of test images, comma-separated; 0 for none", DefaultValueFactory = _ => "1000,10000" };
         var tsneIterations = new Option<int>("--tsne-iterations") { Description = "t-SNE gradient steps", DefaultValueFactory = _ => 1000 };
         var noFeatures = new Option<bool>("--no-feature-maps") { Description = "Map only raw pixels, not each model's penultimate-layer features" };
+        var noMaps = new Option<bool>("--no-mistake-maps") { Description = "Leave out what the model looked at (integrated-gradient maps) beside each misclassified image" };
         var seed = new Option<ulong>("--seed") { Description = "Seed for the t-SNE subsets and initialisation", DefaultValueFactory = _ => 1UL };
         var title = new Option<string>("--title") { Description = "Report title", DefaultValueFactory = _ => "DigitLab report" };
         var data = new DataOptions();
 
         var command = new Command("report", "Write an HTML report (learning curves, confusion matrices, per-class F1, misclassified gallery, t-SNE maps, sweeps, dataset) with every figure as SVG/PNG and every number as CSV/JSON")
         {
-            runs, output, tsnePoints, tsneIterations, noFeatures, seed, title,
+            runs, output, tsnePoints, tsneIterations, noFeatures, noMaps, seed, title,
         };
         data.AddTo(command);
         command.SetAction(r => ModelCli.Run(() =>
@@ -60,14 +61,16 @@ internal static class ReportCommand
                 AnsiConsole.MarkupLine($"[yellow]No dataset ({Markup.Escape(e.Message)}); the report leaves out the gallery, t-SNE maps and dataset page.[/]");
             }
 
-            var models = new Dictionary<string, Module?>();
-            Module? ModelOf(RunEntry run)
+            var models = new Dictionary<string, DigitLab.Training.LoadedCheckpoint?>();
+            Module? ModelOf(RunEntry run) => CheckpointOf(run)?.Model;
+            DigitLab.Training.LoadedCheckpoint? CheckpointOf(RunEntry run)
             {
                 if (models.TryGetValue(run.Name, out var cached)) return cached;
-                Module? model = null;
+                DigitLab.Training.LoadedCheckpoint? model = null;
                 try
                 {
-                    model = ModelFeatures.LoadModel(run.SourcePath is null ? null : ModelFeatures.CheckpointFor(run.SourcePath));
+                    string? path = run.SourcePath is null ? null : ModelFeatures.CheckpointFor(run.SourcePath);
+                    model = path is null ? null : DigitLab.Training.Checkpoint.Load(path);
                 }
                 catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException)
                 {
@@ -88,8 +91,14 @@ internal static class ReportCommand
                 return ModelFeatures.Penultimate(model, pixels, count, compute);
             }
 
+            DigitLab.Evaluation.ModelRunner? Explainer(RunEntry run)
+            {
+                if (CheckpointOf(run) is not { } loaded) return null;
+                return new DigitLab.Evaluation.ModelRunner(loaded.Model, new Normalization(loaded.Info.NormalizationMean, loaded.Info.NormalizationStd), compute);
+            }
+
             var (index, files, report) = ReportPipeline.Run(options, compute, train, test, Summarise, Features,
-                line => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(line)}[/]"));
+                line => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(line)}[/]"), explainer: r.GetValue(noMaps) ? null : Explainer);
             AnsiConsole.MarkupLine($"Report: [bold]{Markup.Escape(index)}[/] ({report.Runs.Count} runs, {report.Sweep.Count} sweep trials, {report.TsneMaps.Count} t-SNE maps; {files.Count} files)");
             return 0;
         }));

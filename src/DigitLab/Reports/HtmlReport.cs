@@ -93,6 +93,7 @@ public sealed class HtmlReport
         .gallery .item { width:84px; text-align:center; font-size:11.5px; border:1px solid var(--line); border-radius:4px; padding:4px 2px; background:#fff; }
         .gallery .item img, .gallery .item svg { width:56px; height:56px; image-rendering:pixelated; display:block; margin:0 auto 2px; }
         .gallery .pair { font-weight:600; }
+        .gallery .maps img { width:36px; height:36px; display:inline-block; margin:2px 1px 0; }
         .gallery .conf { color:var(--muted); }
         button { font:inherit; font-size:13px; padding:3px 10px; margin-right:6px; border:1px solid #bbb; border-radius:4px; background:#fff; cursor:pointer; }
         button:hover { background:#eef4fb; }

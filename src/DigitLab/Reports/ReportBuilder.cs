@@ -6,6 +6,8 @@ using DigitLab.Models;
 using DigitLab.Training;
 using DigitLab.Experiments;
 using DigitLab.Evaluation;
+using DigitLab.Data;
+using DigitLab.IO;
 
 namespace DigitLab.Reports;
 
@@ -296,10 +298,13 @@ public static class ReportBuilder
         section.Raw("<p><button onclick=\"document.querySelectorAll('.gallery').forEach(g => sortGallery(g.id, 'confidence', true))\">Most confident first</button>"
             + "<button onclick=\"document.querySelectorAll('.gallery').forEach(g => sortGallery(g.id, 'confidence', false))\">Least confident first</button>"
             + "<button onclick=\"document.querySelectorAll('.gallery').forEach(g => sortGallery(g.id, 'digit', false))\">By true digit</button></p>");
+        bool anyMaps = data.PngEncoder is not null && data.MistakeMaps.Values.Any(m => m.Count > 0);
+        if (anyMaps)
+            section.Paragraph($"Under each image, what the model looked at ({data.MistakeMapMethod ?? "saliency"}): left, the evidence for the digit it predicted; right, for the true digit. Red pixels raised that digit's score, blue ones lowered it.");
         foreach (var r in runs)
         {
-            var shown = r.Log.Test!.Misclassified.Where(m => m.Index >= 0 && m.Index < data.Test.Count)
-                .OrderByDescending(m => m.Confidence).ThenBy(m => m.Index).Take(GalleryLimit).ToList();
+            var shown = GalleryOf(r, data.Test);
+            var maps = data.MistakeMaps.GetValueOrDefault(r.Name);
             section.Heading($"{r.Name}: {r.Log.Test.Misclassified.Count} misclassified");
             var sb = new StringBuilder($"<div class=\"gallery\" id=\"gallery-{Slug(r.Name)}\">");
             foreach (var m in shown)
@@ -307,7 +312,13 @@ public static class ReportBuilder
                 string conf = (m.Confidence * 100).ToString("F1", Ci) + "%";
                 sb.Append($"<div class=\"item\" data-confidence=\"{m.Confidence.ToString("R", Ci)}\" data-digit=\"{m.True * 100000 + m.Index}\" title=\"test image #{m.Index}\">");
                 sb.Append(ImageHtml(data.Test.Image(m.Index).ToArray(), data.Test.Width, data.Test.Height, data.PngEncoder, $"true {m.True}, predicted {m.Predicted}"));
-                sb.Append($"<div class=\"pair\">{m.True} → {m.Predicted}</div><div class=\"conf\">{conf}</div></div>");
+                sb.Append($"<div class=\"pair\">{m.True} → {m.Predicted}</div><div class=\"conf\">{conf}</div>");
+                if (data.PngEncoder is not null && maps is not null && maps.TryGetValue(m.Index, out var map))
+                    sb.Append("<div class=\"maps\">")
+                      .Append(OverlayHtml(data.Test.Image(m.Index), map.ForPredicted, $"evidence for {m.Predicted} (predicted)"))
+                      .Append(OverlayHtml(data.Test.Image(m.Index), map.ForTrue, $"evidence for {m.True} (true)"))
+                      .Append($"</div><div class=\"conf\">for {m.Predicted} | for {m.True}</div>");
+                sb.Append("</div>");
             }
             sb.Append("</div>");
             section.Raw(sb.ToString());
@@ -323,6 +334,24 @@ public static class ReportBuilder
             }
         }
         section.Raw("<details><summary>Every misclassified image (table)</summary>").Table(list, showTitle: false).Raw("</details>");
+    }
+
+    /// <summary>
+    /// The images a run's gallery shows: its misclassified test images, most confident mistakes first, at most
+    /// <see cref="GalleryLimit"/> (the report pipeline explains exactly these).
+    /// </summary>
+    public static List<Misclassified> GalleryOf(RunEntry run, MnistDataset test) =>
+        (run.Log.Test?.Misclassified ?? []).Where(m => m.Index >= 0 && m.Index < test.Count)
+            .OrderByDescending(m => m.Confidence).ThenBy(m => m.Index).Take(GalleryLimit).ToList();
+
+    /// <summary>A saliency overlay of one 28×28 image as an inline RGB PNG (2× zoom, titled).</summary>
+    private static string OverlayHtml(ReadOnlySpan<byte> image, float[] map, string title)
+    {
+        var pixels = new float[image.Length];
+        for (int i = 0; i < pixels.Length; i++) pixels[i] = image[i] / 255f;
+        var (rgb, w, h) = SaliencyOverlay.Render(pixels, map, zoom: 2);
+        string t = WebUtility.HtmlEncode(title);
+        return $"<img alt=\"{t}\" title=\"{t}\" src=\"data:image/png;base64,{Convert.ToBase64String(PngWriter.Encode(w, h, 3, rgb))}\">";
     }
 
     /// <summary>A small inline image: a PNG &lt;img&gt; when an encoder is available, else an SVG of rectangles.</summary>

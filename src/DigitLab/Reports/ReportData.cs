@@ -18,6 +18,12 @@ public sealed record TsneMap(string Id, string Title, string Space, double[] Y, 
     public int Count => Labels.Length;
 }
 
+/// <summary>
+/// Saliency maps (28×28, same method for every image) of one misclassified test image: what pushed the model toward the
+/// class it predicted, and toward the true class it missed.
+/// </summary>
+public sealed record MistakeMaps(float[] ForPredicted, float[] ForTrue);
+
 /// <summary>Everything the report shows. Missing parts (no images, no t-SNE, no sweep) leave their sections out.</summary>
 public sealed class ReportData
 {
@@ -31,6 +37,10 @@ public sealed class ReportData
     public List<SweepTrialResult> Sweep { get; init; } = [];
     /// <summary>Encodes greyscale pixels as PNG (the data library's PngWriter); null draws images as SVG rectangles.</summary>
     public Func<byte[], int, int, byte[]>? PngEncoder { get; init; }
+    /// <summary>Per run name, the saliency maps of its gallery's images by test index (empty: the gallery shows images only).</summary>
+    public Dictionary<string, IReadOnlyDictionary<int, MistakeMaps>> MistakeMaps { get; init; } = new();
+    /// <summary>How <see cref="MistakeMaps"/> were made (method and settings), shown above the gallery.</summary>
+    public string? MistakeMapMethod { get; init; }
     /// <summary>Free-form lines shown under the title (e.g. which command made the runs).</summary>
     public List<string> Notes { get; init; } = [];
 }

@@ -8,6 +8,7 @@ using DigitLab.Data;
 using DigitLab.Tensors;
 using DigitLab.IO;
 using DigitLab.Experiments;
+using DigitLab.Evaluation;
 
 using DigitLab.Runtime;
 
@@ -37,11 +38,14 @@ public delegate (float[] Features, int Dimensions)? FeatureExtractor(RunEntry ru
 
 public static class ReportPipeline
 {
+    /// <summary>Integrated-gradient steps for the gallery's maps: enough for the attributions to sum to the score difference within a few per cent, cheap as one batch.</summary>
+    public const int MistakeMapSteps = 32;
+
     /// <summary>Builds the report data (t-SNE included) and writes the report. <paramref name="log"/> hears progress lines.</summary>
     public static (string IndexPath, IReadOnlyList<string> Files, ReportData Data) Run(
         ReportOptions options, ComputeContext compute, MnistDataset? train, MnistDataset? test,
         Func<RunEntry, IReadOnlyList<SummaryRow>?>? summarise = null, FeatureExtractor? features = null,
-        Action<string>? log = null, CancellationToken cancellationToken = default)
+        Action<string>? log = null, CancellationToken cancellationToken = default, Func<RunEntry, ModelRunner?>? explainer = null)
     {
         var runs = new List<RunEntry>();
         var trials = new List<SweepTrialResult>();
@@ -93,8 +97,22 @@ public static class ReportPipeline
                 }
             }
 
+        var mistakeMaps = new Dictionary<string, IReadOnlyDictionary<int, MistakeMaps>>();
+        if (test is not null && explainer is not null)
+            foreach (var run in runs.Where(r => r.Log.Test is { Misclassified.Count: > 0 }))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var runner = explainer(run);
+                if (runner is null) continue;
+                var sw = Stopwatch.StartNew();
+                mistakeMaps[run.Name] = ExplainMistakes(runner, ReportBuilder.GalleryOf(run, test), test, cancellationToken);
+                log?.Invoke($"{run.Name}: what the model looked at, {mistakeMaps[run.Name].Count} misclassified images ({sw.Elapsed.TotalSeconds:F1} s)");
+            }
+
         var data = new ReportData
         {
+            MistakeMaps = mistakeMaps,
+            MistakeMapMethod = $"integrated gradients, {MistakeMapSteps} steps from a black image",
             Title = options.Title,
             Runs = runs,
             Summaries = summaries,
@@ -107,6 +125,28 @@ public static class ReportPipeline
         };
         var (index, files) = ReportBuilder.Write(data, options.OutputDirectory);
         return (index, files, data);
+    }
+
+    /// <summary>
+    /// Integrated-gradient maps of each misclassified image for its predicted and its true class (the gallery draws them
+    /// beside the image), keyed by test index.
+    /// </summary>
+    public static IReadOnlyDictionary<int, MistakeMaps> ExplainMistakes(ModelRunner runner, IReadOnlyList<Misclassified> mistakes, MnistDataset test,
+        CancellationToken cancellationToken = default)
+    {
+        var maps = new Dictionary<int, MistakeMaps>();
+        var black = new float[MnistDataset.Pixels];
+        foreach (var m in mistakes)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var image = new float[MnistDataset.Pixels];
+            var bytes = test.Image(m.Index);
+            for (int i = 0; i < image.Length; i++) image[i] = bytes[i] / 255f;
+            maps[m.Index] = new MistakeMaps(
+                Saliency.IntegratedGradients(runner, image, black, m.Predicted, MistakeMapSteps),
+                Saliency.IntegratedGradients(runner, image, black, m.True, MistakeMapSteps));
+        }
+        return maps;
     }
 
     /// <summary><paramref name="n"/> distinct indices out of <paramref name="count"/>, seeded, in ascending order.</summary>

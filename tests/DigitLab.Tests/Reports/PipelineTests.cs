@@ -78,4 +78,46 @@ public class PipelineTests
         }
         finally { Directory.Delete(root, true); }
     }
+
+    [Fact]
+    public void GalleryShowsWhatTheModelLookedAtForThePredictedAndTheTrueDigit()
+    {
+        string root = Path.Combine(Path.GetTempPath(), "digitlab-pipeline-maps-" + Guid.NewGuid().ToString("N")[..8]);
+        string runs = Path.Combine(root, "runs");
+        Directory.CreateDirectory(runs);
+        try
+        {
+            var images = SyntheticRuns.Images("test", 60, 4);
+            var test = new MnistDataset(images.Images, images.Labels, "synthetic/test");
+            var log = SyntheticRuns.Run("mlp", 0.7, 1, images.Labels, 2, 101_770);
+            Assert.NotEmpty(log.Test!.Misclassified);
+            File.WriteAllText(Path.Combine(runs, "mlp.json"), JsonSerializer.Serialize(log, DigitLabJson.Options));
+            var model = ModelZoo.Create("mlp", 1);
+            Checkpoint.Save(Path.Combine(runs, "mlp.safetensors"), model, new CheckpointInfo { Architecture = "mlp", Log = log });
+            var runner = new DigitLab.Evaluation.ModelRunner(model, Normalization.Mnist, ModuleCalls.Compute);
+
+            var options = new ReportOptions { RunDirectories = [runs], OutputDirectory = Path.Combine(root, "report"), TsnePoints = [] };
+            var (index, _, data) = ReportPipeline.Run(options, ModuleCalls.Compute, null, test, explainer: _ => runner);
+
+            var shown = ReportBuilder.GalleryOf(data.Runs[0], test);
+            var maps = data.MistakeMaps["mlp"];
+            Assert.Equal(shown.Select(m => m.Index).Order(), maps.Keys.Order());
+            var black = new float[784];
+            foreach (var m in shown)
+            {
+                var x = test.Image(m.Index).ToArray().Select(b => b / 255f).ToArray();
+                Assert.Equal(DigitLab.Evaluation.Saliency.IntegratedGradients(runner, x, black, m.Predicted, ReportPipeline.MistakeMapSteps), maps[m.Index].ForPredicted);
+                Assert.Equal(DigitLab.Evaluation.Saliency.IntegratedGradients(runner, x, black, m.True, ReportPipeline.MistakeMapSteps), maps[m.Index].ForTrue);
+            }
+            string html = File.ReadAllText(index);
+            Assert.Equal(shown.Count, html.Split("<div class=\"maps\">").Length - 1);
+            Assert.Contains($"evidence for {shown[0].Predicted} (predicted)", html);
+            Assert.Contains($"evidence for {shown[0].True} (true)", html);
+
+            // Without an explainer (no checkpoint, or --no-mistake-maps) the gallery shows the images only.
+            var (plain, _, _) = ReportPipeline.Run(options with { OutputDirectory = Path.Combine(root, "plain") }, ModuleCalls.Compute, null, test);
+            Assert.DoesNotContain("<div class=\"maps\">", File.ReadAllText(plain));
+        }
+        finally { Directory.Delete(root, true); }
+    }
 }

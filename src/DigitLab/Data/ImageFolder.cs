@@ -119,7 +119,8 @@ public sealed class ImageFolderCache
 
 /// <summary>
 /// Datasets from folders of images, the ImageFolder convention: <c>PATH/0/*.png … PATH/9/*.jpg</c> (every image is a
-/// training image), or <c>PATH/train/d/…</c> and <c>PATH/test/d/…</c>.
+/// training image), or <c>PATH/train/d/…</c> and <c>PATH/test/d/…</c> (either may be absent: a folder of test/ alone has an
+/// empty <see cref="ImageFolderData.Train"/>).
 /// </summary>
 /// <remarks>
 /// Any file <see cref="ImageDecoder"/> reads (PNG, JPEG, WebP, GIF, BMP, PGM), any size, grey or colour, either
@@ -140,10 +141,9 @@ public static class ImageFolder
         if (!Directory.Exists(full))
             throw new DirectoryNotFoundException($"Image folder '{root}' does not exist. Give a folder holding one folder per digit (0 … 9) of images, or train/ and test/ folders laid out so.");
         string train = Path.Combine(full, "train"), test = Path.Combine(full, "test");
-        bool split = Directory.Exists(train);
-        if (!split && Directory.Exists(test))
-            throw new InvalidDataException($"Image folder '{full}' has test/ but no train/: put the training images in {train}/0 … {train}/9 (or all images in {full}/0 … {full}/9).");
-        var trainFiles = ClassFiles(split ? train : full);
+        // A folder with test/ alone (images to evaluate on) has an empty training set.
+        bool split = Directory.Exists(train) || Directory.Exists(test);
+        var trainFiles = !split ? ClassFiles(full) : Directory.Exists(train) ? ClassFiles(train) : [];
         var testFiles = split && Directory.Exists(test) ? ClassFiles(test) : null;
 
         var all = trainFiles.Concat(testFiles ?? []).ToList();

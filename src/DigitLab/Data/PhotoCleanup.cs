@@ -118,7 +118,7 @@ public static class PhotoCleanup
         // the paper's shading, shadow edges included. The window is a fifth of the short side (an MNIST stroke is
         // about a tenth of the digit), and at least 15 pixels so small clean images keep their flat background.
         int window = Math.Min(Math.Min(w, h), Math.Max(15, Math.Min(w, h) / 5));
-        var opened = Filter(Filter(small, w, h, window, Math.Min), w, h, window, Math.Max);
+        var opened = Filter(Filter(small, w, h, window, maximum: false), w, h, window, maximum: true);
 
         var background = new float[width * height];
         for (int y = 0; y < height; y++)
@@ -140,27 +140,28 @@ public static class PhotoCleanup
         return background;
     }
 
-    /// <summary>A separable window×window filter (min or max) of a (h, w) image; the window is clipped at the edges.</summary>
-    private static float[] Filter(float[] image, int w, int h, int window, Func<float, float, float> combine)
+    /// <summary>A separable window×window minimum (or <paramref name="maximum"/>) filter of a (h, w) image; the window is clipped at the edges.</summary>
+    private static float[] Filter(float[] image, int w, int h, int window, bool maximum)
     {
         int before = (window - 1) / 2, after = window - 1 - before;
         var rows = new float[image.Length];
         for (int y = 0; y < h; y++)
             for (int x = 0; x < w; x++)
-            {
-                float acc = image[y * w + x];
-                for (int xx = Math.Max(0, x - before); xx <= Math.Min(w - 1, x + after); xx++) acc = combine(acc, image[y * w + xx]);
-                rows[y * w + x] = acc;
-            }
+                rows[y * w + x] = Extreme(image, y * w + Math.Max(0, x - before), y * w + Math.Min(w - 1, x + after), 1, maximum);
         var result = new float[image.Length];
         for (int y = 0; y < h; y++)
             for (int x = 0; x < w; x++)
-            {
-                float acc = rows[y * w + x];
-                for (int yy = Math.Max(0, y - before); yy <= Math.Min(h - 1, y + after); yy++) acc = combine(acc, rows[yy * w + x]);
-                result[y * w + x] = acc;
-            }
+                result[y * w + x] = Extreme(rows, Math.Max(0, y - before) * w + x, Math.Min(h - 1, y + after) * w + x, w, maximum);
         return result;
+    }
+
+    /// <summary>The minimum (or maximum) of values[first], values[first + step], … values[last].</summary>
+    private static float Extreme(float[] values, int first, int last, int step, bool maximum)
+    {
+        float acc = values[first];
+        if (maximum) for (int i = first + step; i <= last; i += step) acc = Math.Max(acc, values[i]);
+        else for (int i = first + step; i <= last; i += step) acc = Math.Min(acc, values[i]);
+        return acc;
     }
 
     /// <summary>Erases everything but the digit's components (remarks, step 5).</summary>

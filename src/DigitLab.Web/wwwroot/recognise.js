@@ -1,4 +1,5 @@
-// recognise.js: the drawing pad (pointer events: mouse, pen, touch), live recognition, Random, compare all.
+// recognise.js: the drawing pad (pointer events: mouse, pen, touch), live recognition, Random, compare all, and Teach
+// (confirm or correct the answer and save the drawing to My digits).
 'use strict';
 
 (() => {
@@ -15,6 +16,8 @@
   let drawing = false, last = null, dirty = false, inFlight = false, queued = false, lastSent = 0, timer = null;
   let shownTruth = null;
   let shownPixels = null; // the 784 values of a Random test image on the pad, so a model change can ask again
+  let sentDrawing = null; // the canvas last sent for recognition ({width, height, pixels}): what Save stores
+  let teachLabel = null, labelChosen = false; // the digit to save; chosen = the user picked it (a new answer keeps it)
 
   function clear() {
     ctx.fillStyle = '#000';
@@ -25,6 +28,7 @@
     document.getElementById('bars').innerHTML = '';
     document.getElementById('truth').textContent = '';
     document.getElementById('compare-table').classList.add('hidden');
+    sentDrawing = null; labelChosen = false; teach(null);
     drawImage(document.getElementById('seen'), new Uint8Array(784));
     say(status, 'Draw a digit in the black square, then press Recognise (or just keep drawing).');
   }
@@ -96,11 +100,14 @@
       return;
     }
     inFlight = true; lastSent = performance.now();
+    const drawing = { width: pad.width, height: pad.height, pixels: base64FromBytes(grey) };
     try {
       const result = await api('api/predict/drawing', { json: {
-        width: pad.width, height: pad.height, pixels: base64FromBytes(grey),
-        model: modelSelect.value || null, compare: compare.checked } });
+        ...drawing, model: modelSelect.value || null, compare: compare.checked } });
       show(result);
+      sentDrawing = drawing;
+      const chosen = result.results.find(r => r.model === modelSelect.value) || result.results[0];
+      teach(labelChosen ? teachLabel : chosen.digit);
     } catch (e) {
       say(status, e.message, 'error');
     } finally {
@@ -131,6 +138,36 @@
     say(status, result.results.length > 1 ? `Every saved model's answer (${result.results.length} models).` : '');
   }
 
+  /** Shows the Teach panel with <digit> selected (null hides it: nothing drawn to save). */
+  function teach(digit) {
+    const panel = document.getElementById('teach');
+    panel.classList.toggle('hidden', digit === null);
+    teachLabel = digit;
+    document.querySelectorAll('#teach-digits button').forEach(b => {
+      const on = Number(b.dataset.digit) === digit;
+      b.classList.toggle('on', on);
+      b.setAttribute('aria-checked', on);
+    });
+    document.getElementById('save-drawing').disabled = digit === null;
+    document.getElementById('teach-note').textContent = '';
+  }
+
+  async function saveDrawing() {
+    if (!sentDrawing || teachLabel === null) return;
+    const button = document.getElementById('save-drawing');
+    button.disabled = true;
+    try {
+      const saved = await api('api/mydigits', { json: { ...sentDrawing, label: teachLabel, model: modelSelect.value || null } });
+      const d = saved.drawing;
+      const answer = d.predicted === null ? '' : d.predicted === d.label ? ' (the model was right)' : ` (the model said ${d.predicted})`;
+      document.getElementById('teach-note').textContent = '';
+      say(status, `Saved as ${d.label}${answer}: My digits now holds ${saved.counts[d.label]} drawing(s) of ${d.label}, ${saved.counts.reduce((a, b) => a + b, 0)} in all.`);
+    } catch (e) {
+      button.disabled = false;
+      say(status, e.message, 'error');
+    }
+  }
+
   async function random() {
     try {
       const item = await api('api/dataset/test/random');
@@ -143,6 +180,7 @@
       dirty = false;
       const pixels = Array.from(bytes, v => v / 255);
       shownTruth = item.label; shownPixels = pixels;
+      sentDrawing = null; teach(null);
       await again();
       say(status, `Test image #${item.index}. Draw on the pad to start your own digit.`);
     } catch (e) {
@@ -163,6 +201,7 @@
       ctx.imageSmoothingEnabled = false;
       ctx.drawImage(small, 0, 0, pad.width, pad.height);
       dirty = false; shownTruth = -1;
+      sentDrawing = null; teach(null);
       show(result);
       say(status, `Uploaded ${file.name}, preprocessed as MNIST. Draw on the pad to start your own digit.`);
     } catch (e) {
@@ -205,6 +244,15 @@
       else say(status, e.message, 'error');
     }
   });
+  const digits = document.getElementById('teach-digits');
+  digits.innerHTML = Array.from({ length: 10 }, (_, d) => `<button type="button" role="radio" data-digit="${d}" aria-label="digit ${d}">${d}</button>`).join('');
+  digits.addEventListener('click', e => {
+    const b = e.target.closest('button');
+    if (!b) return;
+    labelChosen = true;
+    teach(Number(b.dataset.digit));
+  });
+  document.getElementById('save-drawing').addEventListener('click', saveDrawing);
   document.getElementById('clear').addEventListener('click', clear);
   document.getElementById('recognise').addEventListener('click', recognise);
   document.getElementById('random').addEventListener('click', random);

@@ -189,11 +189,14 @@ public sealed class MyDigitsApiTests : IDisposable
     [Fact]
     public async Task ConcurrentSaves_AllLand()
     {
-        const int Count = 24;
+        const int Count = 32;
         var saves = Enumerable.Range(0, Count).Select(i => _client.PostAsJsonAsync("/api/mydigits", Drawing(i % 10)));
         var responses = await Task.WhenAll(saves);
         Assert.All(responses, r => Assert.Equal(HttpStatusCode.Created, r.StatusCode));
+        // Each request was answered with its own new drawing: ids are unique and are the ids the store lists.
+        var answered = await Task.WhenAll(responses.Select(r => HttpAssert.Ok<SavedDrawing>(r, HttpStatusCode.Created)));
         var list = await List();
+        Assert.Equal(list.Items.Select(d => d.Id).Order(), answered.Select(a => a.Drawing.Id).Order());
         Assert.Equal(Count, list.Total);
         Assert.Equal(Count, list.Items.Select(d => d.Id).Distinct().Count());
         Assert.Equal(Enumerable.Range(0, 10).Select(d => Enumerable.Range(0, Count).Count(i => i % 10 == d)), list.Counts);

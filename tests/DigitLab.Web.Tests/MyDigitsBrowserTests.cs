@@ -43,18 +43,23 @@ public sealed class MyDigitsBrowserTests(BrowserFixture fixture)
     private static (double, double)[] Ellipse(double cx, double cy, double rx, double ry, int steps = 36) =>
         Enumerable.Range(0, steps + 1).Select(i => (cx + rx * Math.Sin(2 * Math.PI * i / steps), cy - ry * Math.Cos(2 * Math.PI * i / steps))).ToArray();
 
-    /// <summary>Draws, waits for the model's answer and the Teach panel with that answer preselected, optionally corrects it, and saves.</summary>
+    /// <summary>
+    /// Draws, presses Recognise, waits for the answer and the Teach panel with that answer preselected, optionally corrects
+    /// it, and saves. Live recognition is off in this test, so exactly one answer arrives per drawing.
+    /// </summary>
     private static async Task DrawAndSave(IPage page, string expected, int? correctTo, params (double, double)[] points)
     {
         await page.ClickAsync("#clear");
         await Expect(page.Locator("#teach")).ToBeHiddenAsync();
         await Stroke(page, points);
+        await page.ClickAsync("#recognise");
         await Expect(page.Locator("#digit")).ToHaveTextAsync(expected);
         await Expect(page.Locator("#teach")).ToBeVisibleAsync();
         await Expect(page.Locator("#teach-digits button.on")).ToHaveTextAsync(expected); // the answer is preselected
         if (correctTo is { } label) await page.ClickAsync($"#teach-digits button[data-digit=\"{label}\"]");
         await page.ClickAsync("#save-drawing");
-        await Expect(page.Locator("#status")).ToContainTextAsync($"Saved as {correctTo?.ToString() ?? expected}");
+        await Expect(page.Locator("#teach-note")).ToContainTextAsync($"Saved as {correctTo?.ToString() ?? expected}");
+        await Expect(page.Locator("#save-drawing")).ToBeDisabledAsync(); // saved once: drawing again enables it
     }
 
     [Fact]
@@ -68,10 +73,11 @@ public sealed class MyDigitsBrowserTests(BrowserFixture fixture)
             var page = await fixture.NewPage();
             await page.GotoAsync("index.html");
             await Expect(page.Locator("#model")).ToContainTextAsync(BrowserFixture.ModelName);
+            await page.UncheckAsync("#live");
 
             await DrawAndSave(page, "0", null, Ellipse(140, 140, 55, 90));
             await DrawAndSave(page, "1", 7, (140, 40), (140, 240)); // the user says this one is a 7: the label is corrected
-            await Expect(page.Locator("#status")).ToContainTextAsync("the model said 1");
+            await Expect(page.Locator("#teach-note")).ToContainTextAsync("the model said 1");
             await DrawAndSave(page, "7", null, (75, 55), (205, 55), (115, 240));
             await DrawAndSave(page, "1", null, (150, 35), (140, 245));
 

@@ -18,6 +18,9 @@
   let shownPixels = null; // the 784 values of a Random test image on the pad, so a model change can ask again
   let sentDrawing = null; // the canvas last sent for recognition ({width, height, pixels}): what Save stores
   let teachLabel = null, labelChosen = false; // the digit to save; chosen = the user picked it (a new answer keeps it)
+  // Strokes drawn so far: a live request for a drawing already answered is skipped, and a saved drawing stays saved
+  // (its note and disabled Save button survive a late answer) until the user draws again.
+  let version = 0, answeredVersion = -1, sentVersion = -1, savedVersion = -1;
 
   function clear() {
     ctx.fillStyle = '#000';
@@ -39,6 +42,7 @@
   }
 
   function stroke(from, to) {
+    version++;
     ctx.strokeStyle = '#fff';
     ctx.lineWidth = strokeWidth;
     ctx.lineCap = 'round';
@@ -92,8 +96,10 @@
     return ink ? grey : null;
   }
 
-  async function recognise() {
+  /** Asks the model about the drawing; <force> asks again although nothing was drawn since the last answer (another model chosen). */
+  async function recognise(force = false) {
     if (inFlight) { queued = true; return; }
+    if (!force && version === answeredVersion) return;
     const grey = greyPixels();
     if (!grey) {
       say(status, 'The canvas is empty: draw a digit first (a single digit, as large as the square).', 'warn');
@@ -101,11 +107,12 @@
     }
     inFlight = true; lastSent = performance.now();
     const drawing = { width: pad.width, height: pad.height, pixels: base64FromBytes(grey) };
+    const asked = version;
     try {
       const result = await api('api/predict/drawing', { json: {
         ...drawing, model: modelSelect.value || null, compare: compare.checked } });
       show(result);
-      sentDrawing = drawing;
+      sentDrawing = drawing; answeredVersion = sentVersion = asked;
       const chosen = result.results.find(r => r.model === modelSelect.value) || result.results[0];
       teach(labelChosen ? teachLabel : chosen.digit);
     } catch (e) {
@@ -148,20 +155,23 @@
       b.classList.toggle('on', on);
       b.setAttribute('aria-checked', on);
     });
-    document.getElementById('save-drawing').disabled = digit === null;
-    document.getElementById('teach-note').textContent = '';
+    const saved = sentVersion === savedVersion;
+    document.getElementById('save-drawing').disabled = digit === null || saved;
+    if (!saved) document.getElementById('teach-note').textContent = '';
   }
 
   async function saveDrawing() {
     if (!sentDrawing || teachLabel === null) return;
     const button = document.getElementById('save-drawing');
     button.disabled = true;
+    const saving = sentVersion;
     try {
       const saved = await api('api/mydigits', { json: { ...sentDrawing, label: teachLabel, model: modelSelect.value || null } });
       const d = saved.drawing;
       const answer = d.predicted === null ? '' : d.predicted === d.label ? ' (the model was right)' : ` (the model said ${d.predicted})`;
-      document.getElementById('teach-note').textContent = '';
-      say(status, `Saved as ${d.label}${answer}: My digits now holds ${saved.counts[d.label]} drawing(s) of ${d.label}, ${saved.counts.reduce((a, b) => a + b, 0)} in all.`);
+      savedVersion = saving;
+      document.getElementById('teach-note').textContent =
+        `Saved as ${d.label}${answer}: My digits now holds ${saved.counts[d.label]} drawing(s) of ${d.label}, ${saved.counts.reduce((a, b) => a + b, 0)} in all.`;
     } catch (e) {
       button.disabled = false;
       say(status, e.message, 'error');
@@ -254,10 +264,10 @@
   });
   document.getElementById('save-drawing').addEventListener('click', saveDrawing);
   document.getElementById('clear').addEventListener('click', clear);
-  document.getElementById('recognise').addEventListener('click', recognise);
+  document.getElementById('recognise').addEventListener('click', () => recognise(true));
   document.getElementById('random').addEventListener('click', random);
   document.getElementById('upload').addEventListener('change', e => { if (e.target.files[0]) upload(e.target.files[0]); e.target.value = ''; });
-  const changed = () => { if (shownPixels) again(); else if (dirty) recognise(); };
+  const changed = () => { if (shownPixels) again(); else if (dirty) recognise(true); };
   modelSelect.addEventListener('change', changed);
   compare.addEventListener('change', changed);
 

@@ -34,16 +34,47 @@ internal static class CliCommon
         DefaultValueFactory = _ => DatasetStore.DefaultDataDir,
     };
 
-    /// <summary>--dataset mnist|fashion.</summary>
-    public static Option<string> DatasetOption()
+    /// <summary>--dataset mnist|fashion, or folder:PATH where <paramref name="folders"/>.</summary>
+    public static Option<string> DatasetOption(bool folders = false)
     {
         var option = new Option<string>("--dataset")
         {
-            Description = "Dataset: mnist or fashion (Fashion-MNIST)",
+            Description = folders
+                ? "Dataset: mnist, fashion (Fashion-MNIST) or folder:PATH (images in PATH/0 … PATH/9, or PATH/train/… and PATH/test/…; any format and size, preprocessed as predict does)"
+                : "Dataset: mnist or fashion (Fashion-MNIST)",
             DefaultValueFactory = _ => "mnist",
         };
-        option.AcceptOnlyFromAmong("mnist", "fashion");
+        if (folders)
+            option.Validators.Add(result =>
+            {
+                try { DatasetSource.Parse(result.GetValueOrDefault<string>() ?? "mnist"); }
+                catch (ArgumentException e) { result.AddError(e.Message); }
+            });
+        else option.AcceptOnlyFromAmong("mnist", "fashion");
         return option;
+    }
+
+    /// <summary>
+    /// Loads an image folder (cached in DATA/folders, so a second run decodes nothing), printing to stderr how many files
+    /// were skipped and the first few with their reasons.
+    /// </summary>
+    public static ImageFolderData LoadFolder(string? dataDir, DatasetSource source, bool quiet)
+    {
+        var data = ImageFolder.Load(source.FolderPath!, ImageFolderCache.InDataDir(dataDir, source.FolderPath!));
+        if (!quiet)
+            Console.Error.WriteLine($"{source}: {data.Train.Count:N0} training images{(data.Test is null ? "" : $", {data.Test.Count:N0} test images")} " +
+                                    $"({data.Decoded:N0} decoded, {data.Train.Count + (data.Test?.Count ?? 0) + data.Skipped.Count - data.Decoded:N0} from the cache)");
+        ReportSkipped(data.Skipped);
+        return data;
+    }
+
+    /// <summary>Skipped files on stderr: the count and the first five with their reasons.</summary>
+    public static void ReportSkipped(IReadOnlyList<SkippedImage> skipped)
+    {
+        if (skipped.Count == 0) return;
+        Console.Error.WriteLine($"skipped {skipped.Count} file(s) that could not be used:");
+        foreach (var s in skipped.Take(5)) Console.Error.WriteLine($"  {s.Path}: {s.Reason}");
+        if (skipped.Count > 5) Console.Error.WriteLine($"  … and {skipped.Count - 5} more");
     }
 
     /// <summary>--json: machine-readable output on stdout, progress and notes on stderr.</summary>

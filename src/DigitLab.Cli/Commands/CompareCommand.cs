@@ -17,7 +17,7 @@ internal static class CompareCommand
     {
         var models = new Option<string>("--models") { Description = $"Comma-separated architectures ({string.Join(", ", ModelZoo.Names)})", DefaultValueFactory = _ => "mlp,cnn,lenet5,net3,resnet18" };
         var recipe = new RecipeOptions();
-        var data = new DataOptions();
+        var data = new DataOptions(folders: true);
         var output = new Option<string?>("--out") { Description = "Folder for each run's checkpoint and run log (default: runs/compare-<UTC time>)" };
         var json = CliCommon.JsonOption();
         var tensorboard = TrainCommand.TensorBoardOption("one run folder per model (DIR/MODEL)");
@@ -37,16 +37,18 @@ internal static class CompareCommand
             string outDir = r.GetValue(output) ?? Path.Combine("runs", "compare-" + DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
             Directory.CreateDirectory(outDir);
 
-            var (trainAll, test) = data.Load(r, data.Kind(r), quiet: asJson);
+            var source = data.Source(r);
+            var (trainAll, testSet) = data.Load(r, source, quiet: asJson);
             var first = recipes[0];
             RecipeOptions.CheckValidation(first, trainAll);
             var (train, validation) = first.ValidationCount > 0 ? Split.Stratified(trainAll, first.ValidationCount, first.SplitSeed) : (trainAll, null);
+            var test = DataOptions.HeldOut(testSet, validation, source);
 
             var logs = new List<RunLog>();
             foreach (var options in recipes)
             {
                 var trainer = Trainer.Create(options);
-                trainer.Log.Dataset = data.Kind(r).ToString().ToLowerInvariant();
+                trainer.Log.Dataset = source.ToString();
                 if (!asJson) AnsiConsole.MarkupLine($"[bold]{options.Model}[/] ({trainer.Model.ParameterCount():N0} parameters)");
                 using var board = TensorBoardRun.Open(r.GetValue(tensorboard) is { } tb ? Path.Combine(tb, options.Model) : null, trainer);
                 var log = TrainCommand.RunWithProgress(trainer, train, validation, quiet: asJson, board);

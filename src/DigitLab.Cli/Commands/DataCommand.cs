@@ -30,6 +30,7 @@ internal static class DataCommand
         {
             dataDir, dataset, json, output, digit, perRow, rows, split, zoom, seed, augment,
         };
+        command.Subcommands.Add(DataFolderCommand.Create());
         command.SetAction((parse, ct) => CliCommon.RunAsync(async () =>
         {
             bool asJson = parse.GetValue(json);

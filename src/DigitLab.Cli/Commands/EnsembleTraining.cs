@@ -30,7 +30,7 @@ internal static class EnsembleTraining
         return Enumerable.Range(1, count).SelectMany(k => new[] { $"{stem}-{k}.safetensors", $"{stem}-{k}.json" }).ToArray();
     }
 
-    public static int Run(TrainerOptions recipe, int count, MnistDataset trainAll, MnistDataset test, DatasetKind kind, string? outPath, bool asJson,
+    public static int Run(TrainerOptions recipe, int count, MnistDataset trainAll, MnistDataset? testSet, DatasetSource source, string? outPath, bool asJson,
                           TestTimeAugmentation? tta = null, string? tensorboard = null, string? cluster = null)
     {
         var basePath = outPath ?? ModelCli.DefaultCheckpointPath(recipe.Model);
@@ -40,12 +40,13 @@ internal static class EnsembleTraining
         Normalization? normalization = null;
         double seconds = 0;
         var (train, validation) = recipe.ValidationCount > 0 ? Split.Stratified(trainAll, recipe.ValidationCount, recipe.SplitSeed) : (trainAll, null);
+        var test = DataOptions.HeldOut(testSet, validation, source);
         // On a cluster the members train on the workers; their logs and checkpoints come back here (plain test figures).
         if (cluster is not null && tta is not null && tta.Shifts.Count > 1)
             throw new ArgumentException("--ensemble with --cluster evaluates members without --tta; drop --tta, or evaluate the checkpoints with `digitlab evaluate --tta` afterwards.");
         var remote = cluster is null ? null : ClusterCli.TrainMembers(
             Enumerable.Range(0, count).Select(k => recipe with { Seed = recipe.Seed + (ulong)k, ValidationSeed = recipe.SplitSeed }).ToList(),
-            kind.ToString().ToLowerInvariant(), cluster, CancellationToken.None);
+            source.ToString(), cluster, CancellationToken.None);
         for (int k = 0; k < count && remote is not null; k++)
         {
             string path = $"{stem}-{k + 1}.safetensors";
@@ -63,7 +64,7 @@ internal static class EnsembleTraining
             // `--ensemble N-j --seed s+j --validation-seed s`: an ensemble can be trained in parts and grown.
             var options = recipe with { Seed = recipe.Seed + (ulong)k, ValidationSeed = recipe.SplitSeed };
             var trainer = Trainer.Create(options);
-            trainer.Log.Dataset = kind.ToString().ToLowerInvariant();
+            trainer.Log.Dataset = source.ToString();
             if (!asJson)
                 AnsiConsole.MarkupLine($"Member {k + 1}/{count}: [bold]{options.Model}[/] seed {options.Seed}, {options.Epochs} epochs, {trainer.Compute.Threads} threads.");
             using var board = TensorBoardRun.Open(tensorboard is null ? null : Path.Combine(tensorboard, $"member-{k + 1}"), trainer);

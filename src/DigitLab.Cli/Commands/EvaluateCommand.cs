@@ -27,7 +27,7 @@ internal static class EvaluateCommand
         };
         split.AcceptOnlyFromAmong("test", "validation");
         var tta = TtaOption();
-        var data = new DataOptions();
+        var data = new DataOptions(folders: true);
         var json = CliCommon.JsonOption();
         var command = new Command("evaluate", "Evaluate a checkpoint (or an ensemble of several) on the test set or the validation split, optionally with test-time augmentation: accuracy, loss, per-class precision/recall/F1, confusion matrix");
         command.Arguments.Add(checkpoint);
@@ -52,9 +52,11 @@ internal static class EvaluateCommand
                     throw new ArgumentException($"CHECKPOINT '{path}' normalises with mean {other.Info.NormalizationMean}, std {other.Info.NormalizationStd}, " +
                         $"but '{paths[0]}' with {info.NormalizationMean}, {info.NormalizationStd}: an ensemble's members must be trained with the same --normalization.");
             // The first checkpoint's dataset unless --dataset says otherwise.
-            var kind = r.GetResult(data.Dataset) is { Implicit: false } || info.Log is null ? data.Kind(r) : DatasetSpec.ParseKind(info.Log.Dataset);
+            var source = r.GetResult(data.Dataset) is { Implicit: false } || info.Log is null ? data.Source(r) : DatasetSource.Parse(info.Log.Dataset);
             var views = TestTimeAugmentation.Parse(r.GetValue(tta)!);
-            var (trainAll, test) = data.Load(r, kind, quiet: r.GetValue(json));
+            var (trainAll, testSet) = data.Load(r, source, quiet: r.GetValue(json));
+            // A folder without test/ is evaluated whole: evaluate is how a separate folder of one's own digits is scored.
+            var test = testSet ?? new MnistDataset(trainAll.Images, trainAll.Labels, trainAll.Name.Replace("/train", "/all"));
             if (r.GetValue(split) == "validation") test = ValidationSplit(loaded, paths, trainAll);
             if (perClass > 0) test = Evaluator.Balanced(test, perClass);
             var normalization = new Normalization(info.NormalizationMean, info.NormalizationStd);

@@ -120,10 +120,11 @@ internal sealed class RecipeOptions
 }
 
 /// <summary>Where the data comes from: --data-dir and --dataset (the data commands' own options, from <see cref="CliCommon"/>).</summary>
-internal sealed class DataOptions
+/// <param name="folders">Whether --dataset accepts folder:PATH (train, evaluate, compare, sweep, report).</param>
+internal sealed class DataOptions(bool folders = false)
 {
     public Option<string> DataDir { get; } = CliCommon.DataDirOption();
-    public Option<string> Dataset { get; } = CliCommon.DatasetOption();
+    public Option<string> Dataset { get; } = CliCommon.DatasetOption(folders);
 
     public void AddTo(Command command)
     {
@@ -132,6 +133,37 @@ internal sealed class DataOptions
     }
 
     public DatasetKind Kind(ParseResult r) => CliCommon.Kind(r, Dataset);
+
+    /// <summary>The --dataset value as a source (mnist, fashion or folder:PATH).</summary>
+    public DatasetSource Source(ParseResult r) => DatasetSource.Parse(r.GetValue(Dataset) ?? "mnist");
+
+    /// <summary>
+    /// Both sets of <paramref name="source"/>: MNIST or Fashion as <see cref="Load(ParseResult, DatasetKind, bool)"/>; an image
+    /// folder's train and test parts (Test null when it has no test/), skipped files reported on stderr.
+    /// </summary>
+    public (MnistDataset Train, MnistDataset? Test) Load(ParseResult r, DatasetSource source, bool quiet)
+    {
+        if (!source.IsFolder) return Load(r, source.IdxKind, quiet);
+        var data = CliCommon.LoadFolder(r.GetValue(DataDir), source, quiet);
+        return (data.Train, data.Test);
+    }
+
+    /// <summary>
+    /// What training tests on: the test set, or, for an image folder without test/, the validation split (held out from
+    /// training, and never used to choose anything), so the figure is still on unseen images.
+    /// </summary>
+    /// <exception cref="ArgumentException">A folder without test/ and --validation 0: nothing is held out.</exception>
+    public static MnistDataset HeldOut(MnistDataset? test, MnistDataset? validation, DatasetSource source)
+    {
+        if (test is not null) return test;
+        if (validation is not null)
+        {
+            Console.Error.WriteLine($"{source} has no test/ folder: the test figures are on the {validation.Count:N0} validation images held out from training.");
+            return validation;
+        }
+        throw new ArgumentException($"{source} has no test/ folder and --validation is 0, so no image is held out to test on: " +
+                                    "give --validation N, or put test images in PATH/test/0 … PATH/test/9 (and training ones in PATH/train/…).");
+    }
 
     /// <summary>Both sets of <paramref name="kind"/>, fetched into the data folder when missing (progress on the console unless quiet).</summary>
     public (MnistDataset Train, MnistDataset Test) Load(ParseResult r, DatasetKind kind, bool quiet)

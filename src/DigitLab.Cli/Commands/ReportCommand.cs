@@ -27,7 +27,7 @@ internal static class ReportCommand
         var noFeatures = new Option<bool>("--no-feature-maps") { Description = "Map only raw pixels, not each model's penultimate-layer features" };
         var seed = new Option<ulong>("--seed") { Description = "Seed for the t-SNE subsets and initialisation", DefaultValueFactory = _ => 1UL };
         var title = new Option<string>("--title") { Description = "Report title", DefaultValueFactory = _ => "DigitLab report" };
-        var data = new DataOptions();
+        var data = new DataOptions(folders: true);
 
         var command = new Command("report", "Write an HTML report (learning curves, confusion matrices, per-class F1, misclassified gallery, t-SNE maps, sweeps, dataset) with every figure as SVG/PNG and every number as CSV/JSON")
         {
@@ -54,7 +54,12 @@ internal static class ReportCommand
             if (options.TsneIterations < 1) throw new ArgumentException($"--tsne-iterations must be at least 1, found {options.TsneIterations}.");
 
             MnistDataset? train = null, test = null;
-            try { (train, test) = data.Load(r, data.Kind(r), quiet: false); }
+            try
+            {
+                // A folder without test/ shows its images in the gallery and maps in place of a test set (no accuracy is computed from them here).
+                var (loadedTrain, loadedTest) = data.Load(r, data.Source(r), quiet: false);
+                (train, test) = (loadedTrain, loadedTest ?? loadedTrain);
+            }
             catch (DatasetUnavailableException e)
             {
                 AnsiConsole.MarkupLine($"[yellow]No dataset ({Markup.Escape(e.Message)}); the report leaves out the gallery, t-SNE maps and dataset page.[/]");

@@ -32,7 +32,7 @@ internal static class SweepCommand
         var tensorboard = TrainCommand.TensorBoardOption("one run folder per trial, named by its key (DIR/mlp_adam_lr0.01_bs64_nall_e10_s1)");
         var cluster = ClusterCli.ClusterOption();
         var checkpoints = new Option<bool>("--checkpoints") { Description = "Also keep each trial's checkpoint (trial-*.safetensors beside its trial-*.json)" };
-        var data = new DataOptions();
+        var data = new DataOptions(folders: true);
 
         var command = new Command("sweep", "Train every combination of models, learning rates, batch sizes and training-set sizes; print train/validation/test accuracy. Finished trials are kept and skipped on rerun")
         {
@@ -48,7 +48,7 @@ internal static class SweepCommand
                 ReportCommand.ParseList(r.GetValue(batchSizes)!, "--batch-sizes", int.Parse),
                 ReportCommand.ParseList(r.GetValue(trainSizes)!, "--train-sizes", (s, p) => s.Equals("all", StringComparison.OrdinalIgnoreCase) ? (int?)null : int.Parse(s, p)),
                 r.GetValue(epochs), r.GetValue(seed), RecipeChoices.Name(RecipeChoices.Parse<OptimizerKind>(r.GetValue(optimizer), "--optimizer")),
-                r.GetValue(validation), data.Kind(r).ToString().ToLowerInvariant());
+                r.GetValue(validation), data.Source(r).ToString());
             if (plan.Models.Count == 0 || plan.LearningRates.Count == 0 || plan.BatchSizes.Count == 0 || plan.TrainSizes.Count == 0)
                 throw new ArgumentException("--models, --lr, --batch-sizes and --train-sizes each need at least one value.");
             int validationCount = plan.ValidationCount;
@@ -63,7 +63,9 @@ internal static class SweepCommand
             Func<ITrialData>? embeddedData = null;
             if (r.GetValue(cluster) is null)
             {
-                var (trainAll, test) = data.Load(r, data.Kind(r), quiet: false);
+                var source = data.Source(r);
+                var (trainAll, testSet) = data.Load(r, source, quiet: false);
+                var test = testSet ?? throw new ArgumentException($"{source} has no test/ folder: a sweep tests every trial on the same held-out images, so put them in PATH/test/0 … PATH/test/9 (and training ones in PATH/train/…).");
                 int trainCount = validationCount > 0 ? trainAll.Count - validationCount : trainAll.Count;
                 if (plan.TrainSizes.Any(n => n > trainCount))
                     throw new ArgumentException($"--train-sizes: the training set has {trainCount:N0} images after holding out {validationCount:N0} for validation; use sizes up to that.");

@@ -20,7 +20,7 @@ internal static class TrainCommand
             DefaultValueFactory = _ => "mlp",
         };
         var recipe = new RecipeOptions();
-        var data = new DataOptions();
+        var data = new DataOptions(folders: true);
         var output = new Option<string?>("--out") { Description = "Checkpoint path (default: runs/<model>-<UTC time>.safetensors, or the --resume file); the run log is written beside it as .json" };
         var resume = new Option<string?>("--resume") { Description = "Continue the paused run saved in this checkpoint (its recipe and data are used; recipe options are ignored)" };
         var json = CliCommon.JsonOption();
@@ -59,33 +59,34 @@ internal static class TrainCommand
             if (members > 1)
             {
                 var options = recipe.Read(r, r.GetValue(model)!);
-                var ensembleKind = data.Kind(r);
+                var ensembleSource = data.Source(r);
                 if (r.GetValue(output) is { } stem) DigitLab.IO.OutputPath.Check("--out", string.IsNullOrWhiteSpace(stem) ? [stem] : EnsembleTraining.MemberPaths(stem, members));
-                var (all, testSet) = data.Load(r, ensembleKind, quiet: asJson);
+                var (all, testSet) = data.Load(r, ensembleSource, quiet: asJson);
                 RecipeOptions.CheckValidation(options, all);
-                return EnsembleTraining.Run(options, members, all, testSet, ensembleKind, r.GetValue(output), asJson, views, r.GetValue(tensorboard), r.GetValue(cluster));
+                return EnsembleTraining.Run(options, members, all, testSet, ensembleSource, r.GetValue(output), asJson, views, r.GetValue(tensorboard), r.GetValue(cluster));
             }
             Trainer trainer;
-            DatasetKind kind;
+            DatasetSource source;
             if (resumePath is not null)
             {
                 trainer = Trainer.Resume(ModelCli.LoadCheckpoint(resumePath, "--resume"));
-                kind = DatasetSpec.ParseKind(trainer.Log.Dataset);
+                source = DatasetSource.Parse(trainer.Log.Dataset);
                 if (!asJson) AnsiConsole.MarkupLine($"Resuming [bold]{trainer.Options.Model}[/] from {Markup.Escape(resumePath)} at epoch {trainer.State!.CompletedEpochs + 1}, batch {trainer.State.CompletedBatches + 1}.");
             }
             else
             {
                 trainer = Trainer.Create(recipe.Read(r, r.GetValue(model)!));
-                kind = data.Kind(r);
-                trainer.Log.Dataset = kind.ToString().ToLowerInvariant();
+                source = data.Source(r);
+                trainer.Log.Dataset = source.ToString();
             }
             string path = r.GetValue(output) ?? resumePath ?? ModelCli.DefaultCheckpointPath(trainer.Options.Model);
             DigitLab.IO.OutputPath.Check(r.GetValue(output) is null ? (resumePath is null ? "the checkpoint path" : "--resume") : "--out", path, ModelCli.RunLogPath(path));
 
-            var (trainAll, test) = data.Load(r, kind, quiet: asJson);
+            var (trainAll, heldOut) = data.Load(r, source, quiet: asJson);
             var o = trainer.Options;
             RecipeOptions.CheckValidation(o, trainAll);
             var (train, validation) = o.ValidationCount > 0 ? Split.Stratified(trainAll, o.ValidationCount, o.SplitSeed) : (trainAll, null);
+            var test = DataOptions.HeldOut(heldOut, validation, source);
             if (!asJson)
                 AnsiConsole.MarkupLine($"Training [bold]{o.Model}[/] ({trainer.Model.ParameterCount():N0} parameters) on {train.Count:N0} images, validating on {validation?.Count ?? 0:N0}: " +
                     $"{o.Optimizer} lr {o.LearningRate}, batch {o.BatchSize}, {o.Epochs} epochs, schedule {o.Schedule}, seed {o.Seed}, {trainer.Compute.Threads} threads. Ctrl+C stops and saves.");

@@ -90,7 +90,7 @@ public static class PredictApi
     }
 
     /// <summary>An image upload (PNG, JPEG, WebP, GIF, BMP, PGM; at most <see cref="ImageDecoder.MaxPixels"/> pixels): multipart form field "image", or the raw file as the body.</summary>
-    /// <remarks>28×28 images are taken as MNIST images; any other size is treated as a drawing (dark ink on light paper is inverted) and preprocessed.</remarks>
+    /// <remarks>Preprocessed by <see cref="Preprocess.FromImage"/>: 28×28 images are taken as MNIST images (dark ink on light paper inverted); any other size (a drawing, a photo of paper) is cleaned up and preprocessed.</remarks>
     public static async Task<Results<Ok<PredictResponse>, ProblemHttpResult>> PredictImage(
         HttpRequest request, IModelStore store, string? model, string? compare, CancellationToken ct)
     {
@@ -134,18 +134,11 @@ public static class PredictApi
         {
             return Problems.BadRequest(ImageDecoder.IsTooLarge(e) ? "Image too large" : "Not a readable image", e.Message);
         }
-        float[] image;
-        var grey = raster.ToGrey();
-        if (raster.Width == 28 && raster.Height == 28)
-        {
-            // Already an MNIST-sized image: used as it is, once the library's rule finds a digit in it (as the CLI's predict does).
-            if (!Preprocess.HasDigit(grey, 28, 28, out var blank)) return Problems.BadRequest("Empty image", blank!);
-            image = ToUnit(grey);
-        }
-        else if (Preprocess.TryRun(grey, raster.Width, raster.Height, out var prepared, out var empty))
-            image = ToUnit(prepared!.Pixels);
-        else
+        // The library's one entry point for decoded images (as the CLI's predict and image folders use): a 28×28 image is
+        // taken as an MNIST image (inverted if dark on light), any other is cleaned up (photos of paper too) and boxed.
+        if (!Preprocess.TryFromImage(raster, out var prepared, out var empty))
             return Problems.BadRequest("Empty image", empty!);
+        float[] image = ToUnit(prepared!.Pixels);
         return Answer(store, image, model, compareAll);
     }
 

@@ -20,9 +20,9 @@ public sealed record PreprocessResult(byte[] Pixels, bool Inverted, int BoxX, in
 /// aspect ratio, with anti-aliasing, then placed in a 28×28 frame so that its centre of mass is at the centre.
 /// </summary>
 /// <remarks>
-/// Steps: (1) polarity — if the border is light the image is inverted, so ink is bright as in MNIST;
-/// (2) the border's median is taken as background and subtracted (stretching the rest to 0..255);
-/// (3) the bounding box of pixels above 10 % of the brightest ink; (4) area-averaging when shrinking,
+/// Steps: (1) polarity — dark ink on light paper is inverted, so ink is bright as in MNIST; (2) background removal,
+/// noise floor, contrast and stray-mark removal for photos of paper (<see cref="PhotoCleanup"/>, which leaves a clean
+/// drawing as it is); (3) the bounding box of pixels above 10 % of the brightest ink; (4) area-averaging when shrinking,
 /// bilinear when enlarging, into at most 20×20; (5) integer shift putting the centre of mass at (14, 14) within half a pixel, as in MNIST,
 /// clamped so the box stays in the frame. An image without ink throws <see cref="EmptyImageException"/>
 /// (or <see cref="Preprocess.TryRun"/> returns false).
@@ -39,11 +39,51 @@ public static class Preprocess
     /// <exception cref="EmptyImageException">Nothing drawn.</exception>
     public static byte[] ToMnist(ReadOnlySpan<byte> grey, int width, int height) => Run(grey, width, height).Pixels;
 
-    /// <summary>Preprocesses any 8-bit image (converted to grey; transparent canvas pixels handled by <see cref="RasterImage.ToGrey"/>).</summary>
-    public static byte[] ToMnist(RasterImage image) => Run(image.ToGrey(), image.Width, image.Height).Pixels;
+    /// <summary>Preprocesses any 8-bit image through <see cref="FromImage"/> (28×28 images are taken as they are).</summary>
+    /// <exception cref="EmptyImageException">Nothing drawn.</exception>
+    public static byte[] ToMnist(RasterImage image) => FromImage(image).Pixels;
 
-    /// <summary>Reads a PNG or PGM file and preprocesses it.</summary>
+    /// <summary>Reads an image file (any format <see cref="ImageDecoder"/> reads) and preprocesses it with <see cref="FromImage"/>.</summary>
     public static byte[] ToMnist(string path) => ToMnist(ImageFile.Read(path));
+
+    /// <summary>
+    /// The one entry point for a decoded image, used by predict, the web's uploads and image folders alike: grey
+    /// conversion (<see cref="RasterImage.ToGrey"/>: colour to luma, transparent canvas pixels composited), then either
+    /// the MNIST rule or the full pipeline (<see cref="TryRun"/>: photo cleanup, 20×20 box, centre of mass).
+    /// </summary>
+    /// <remarks>
+    /// MNIST rule: an image of exactly 28×28 pixels is already in MNIST's form and is taken as it is, inverted when it is
+    /// dark ink on light paper (<see cref="PhotoCleanup"/>'s polarity rule), so a folder of MNIST PNGs gives exactly
+    /// MNIST's bytes. It must still hold ink of at least <see cref="MinInk"/> above its border's level.
+    /// </remarks>
+    /// <exception cref="EmptyImageException">Nothing drawn.</exception>
+    public static PreprocessResult FromImage(RasterImage image) =>
+        TryFromImage(image, out var result, out var problem) ? result! : throw new EmptyImageException(problem!);
+
+    /// <summary><see cref="FromImage"/>; false with a readable <paramref name="problem"/> when the image holds no digit.</summary>
+    public static bool TryFromImage(RasterImage image, out PreprocessResult? result, out string? problem)
+    {
+        var grey = image.ToGrey();
+        if (image.Width != Size || image.Height != Size) return TryRun(grey, image.Width, image.Height, out result, out problem);
+        result = null;
+        problem = null;
+        bool invert = PhotoCleanup.DarkInk(grey, Size, Size);
+        if (invert)
+            for (int i = 0; i < grey.Length; i++) grey[i] = (byte)(255 - grey[i]);
+        var border = new List<byte>(4 * Size);
+        for (int k = 0; k < Size; k++) { border.Add(grey[k]); border.Add(grey[(Size - 1) * Size + k]); border.Add(grey[k * Size]); border.Add(grey[k * Size + Size - 1]); }
+        border.Sort();
+        int background = border[border.Count / 2], strongest = grey.Max() - background;
+        if (strongest < MinInk)
+        {
+            problem = strongest <= 0
+                ? $"The {Size}x{Size} image is empty: no ink found. Draw a digit and try again."
+                : $"The {Size}x{Size} image has no clear digit: the strongest ink is {strongest} of 255 above the background (at least {MinInk} needed). Draw darker or thicker.";
+            return false;
+        }
+        result = new PreprocessResult(grey, invert, 0, 0, Size, Size, Size, Size, 0, 0);
+        return true;
+    }
 
     /// <summary>Preprocesses and reports what was done; throws <see cref="EmptyImageException"/> when nothing is drawn.</summary>
     public static PreprocessResult Run(ReadOnlySpan<byte> grey, int width, int height) =>
@@ -64,20 +104,10 @@ public static class Preprocess
         if (width < 1 || height < 1 || grey.Length != (long)width * height)
             throw new ArgumentException($"Preprocess: a {width}x{height} grey image needs {(long)width * height} bytes, found {grey.Length}.");
 
-        // (1) Polarity from the border: MNIST is light ink on a dark background.
-        var border = new List<byte>(2 * (width + height));
-        for (int x = 0; x < width; x++) { border.Add(grey[x]); border.Add(grey[(height - 1) * width + x]); }
-        for (int y = 1; y < height - 1; y++) { border.Add(grey[y * width]); border.Add(grey[y * width + width - 1]); }
-        bool invert = border.Average(b => (double)b) > 127.5;
-        var ink = new float[width * height];
-        for (int i = 0; i < ink.Length; i++) ink[i] = invert ? 255 - grey[i] : grey[i];
-
-        // (2) Background level: the border's median (after inversion), removed and the rest stretched.
-        var sorted = border.Select(b => invert ? 255 - b : (int)b).OrderBy(v => v).ToArray();
-        float background = sorted[sorted.Length / 2];
-        float stretch = background < 255 ? 255f / (255f - background) : 1f;
+        // (1)-(2) Polarity, background, noise, contrast and stray marks: PhotoCleanup (a no-op beyond inversion on a clean drawing).
+        var ink = PhotoCleanup.InkMap(grey, width, height, out bool invert);
         float max = 0;
-        for (int i = 0; i < ink.Length; i++) { ink[i] = Math.Max(0, ink[i] - background) * stretch; max = Math.Max(max, ink[i]); }
+        foreach (float v in ink) max = Math.Max(max, v);
         if (max < MinInk)
         {
             problem = max == 0

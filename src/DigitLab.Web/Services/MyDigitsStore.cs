@@ -152,14 +152,14 @@ public sealed class MyDigitsStore
         return new MnistDataset(images.ToArray(), labels.ToArray(), "my-digits");
     });
 
-    /// <summary>Writes the collection as an image folder: <c>ROOT/d/ID.png</c>, 28×28 grey PNGs (each written atomically).</summary>
+    /// <summary>Writes the collection as an image folder: <c>ROOT/d/ID.png</c>, 28×28 grey PNGs (each written atomically by <see cref="ImageFolder.WriteImage"/>).</summary>
     /// <returns>The number of images written.</returns>
     public int ExportFolder(string root)
     {
         int written = 0;
         foreach (var (drawing, input) in Inputs())
         {
-            PngWriter.WriteGrey(Path.Combine(root, drawing.Label.ToString(CultureInfo.InvariantCulture), $"{drawing.Id}.png"), 28, 28, input);
+            ImageFolder.WriteImage(root, drawing.Label, $"{drawing.Id}.png", input);
             written++;
         }
         return written;
@@ -178,23 +178,22 @@ public sealed class MyDigitsStore
         }
     }
 
-    /// <summary>Imports an image folder (<c>ROOT/0/*.png … ROOT/9/*.png</c>, any format the decoder reads); unreadable files are skipped with their reason.</summary>
+    /// <summary>
+    /// Imports an image folder (<c>ROOT/0/*.png … ROOT/9/*.png</c>, or <c>ROOT/train/…</c> and <c>ROOT/test/…</c>, any format the
+    /// decoder reads) as <see cref="ImageFolder.Load"/> reads it; unreadable files are skipped with their reason.
+    /// </summary>
+    /// <exception cref="DirectoryNotFoundException">No such folder.</exception>
+    /// <exception cref="InvalidDataException">No class folders, or a class folder without a usable image (the message names it).</exception>
     public ImportReport ImportFolder(string root)
     {
-        if (!Directory.Exists(root))
-            throw new DirectoryNotFoundException($"There is no folder {root}: give a folder holding one sub-folder per digit (0 … 9) of images.");
-        var files = new List<(string Name, int Label, Func<byte[]> Read, long Length)>();
-        for (int digit = 0; digit < MnistDataset.Classes; digit++)
-        {
-            string dir = Path.Combine(root, digit.ToString(CultureInfo.InvariantCulture));
-            if (!Directory.Exists(dir)) continue;
-            foreach (var path in Directory.EnumerateFiles(dir).Order(StringComparer.Ordinal))
-            {
-                long length = new FileInfo(path).Length;
-                files.Add((Path.GetRelativePath(root, path), digit, () => File.ReadAllBytes(path), length));
-            }
-        }
-        return Import(files, $"import: {root}");
+        var folder = ImageFolder.Load(root);
+        var images = new List<(int Label, byte[] Input)>();
+        foreach (var set in new[] { folder.Train, folder.Test })
+            for (int i = 0; i < (set?.Count ?? 0); i++) images.Add((set!.Labels[i], set.Image(i).ToArray()));
+        if (images.Count > MaxImportFiles)
+            throw new InvalidDataException($"The folder holds {images.Count:N0} images; at most {MaxImportFiles:N0} are taken at once. Split it into smaller parts.");
+        Insert(images, $"import: {folder.Root}");
+        return new ImportReport(images.Count, folder.Skipped.Select(s => new SkippedFile(s.Path, s.Reason)).ToList(), Counts());
     }
 
     /// <summary>Imports a zip of an image folder: entries <c>[TOP/]d/NAME.ext</c> with d a digit; other entries are skipped with their reason.</summary>
@@ -236,7 +235,7 @@ public sealed class MyDigitsStore
         return buffer.ToArray();
     }
 
-    /// <summary>Decodes and preprocesses every file, then adds the good ones in one transaction (all or nothing).</summary>
+    /// <summary>Decodes and preprocesses every file, then adds the good ones in one transaction.</summary>
     private ImportReport Import(List<(string Name, int Label, Func<byte[]> Read, long Length)> files, string source)
     {
         if (files.Count > MaxImportFiles)
@@ -259,6 +258,12 @@ public sealed class MyDigitsStore
                 skipped.Add(new SkippedFile(name, e.Message));
             }
         }
+        Insert(good, source);
+        return new ImportReport(good.Count, skipped, Counts());
+    }
+
+    /// <summary>Adds imported images in one transaction (all or nothing).</summary>
+    private void Insert(List<(int Label, byte[] Input)> good, string source) =>
         Run(connection =>
         {
             using var transaction = connection.BeginTransaction();
@@ -279,24 +284,14 @@ public sealed class MyDigitsStore
             transaction.Commit();
             return 0;
         });
-        return new ImportReport(good.Count, skipped, Counts());
-    }
 
     /// <summary>
-    /// The 28×28 model input of a decoded image, by the rule the web's predict endpoint uses for uploads: a 28×28 image is
-    /// taken as an MNIST image (once a digit is found in it), any other size is preprocessed as MNIST was.
+    /// The 28×28 model input of a decoded image, by the library's one rule for decoded images (<see cref="Preprocess.FromImage"/>,
+    /// as the predict endpoint's uploads and image folders use): a 28×28 image is taken as an MNIST image, any other size
+    /// (a drawing, a photo of paper) is cleaned up and preprocessed as MNIST was.
     /// </summary>
     /// <exception cref="EmptyImageException">No digit in the image.</exception>
-    public static byte[] ModelInput(RasterImage raster)
-    {
-        var grey = raster.ToGrey();
-        if (raster.Width == 28 && raster.Height == 28)
-        {
-            if (!Preprocess.HasDigit(grey, 28, 28, out var blank)) throw new EmptyImageException(blank!);
-            return grey;
-        }
-        return Preprocess.Run(grey, raster.Width, raster.Height).Pixels;
-    }
+    public static byte[] ModelInput(RasterImage raster) => Preprocess.FromImage(raster).Pixels;
 
     private IEnumerable<(MyDrawing Drawing, byte[] Input)> Inputs()
     {

@@ -150,7 +150,7 @@ internal sealed class FakeTrainingBackend : ITrainingBackend
     public FineTuneFigures Figures { get; set; } = new("base", 8, 2, 8, 250, 0.5, 1.0, 0.97, 0.96);
 
     /// <summary>Runs as <see cref="Train"/> does and returns <see cref="Figures"/>.</summary>
-    public FineTuneOutcome FineTune(TrainingRequest request, IProgress<TrainingUpdate> progress, CancellationToken cancellationToken) =>
+    public FineTuneJobResult FineTune(TrainingRequest request, IProgress<TrainingUpdate> progress, CancellationToken cancellationToken) =>
         new(Train(request, progress, cancellationToken), Figures);
 
     private RunLog Save(RunLog log)

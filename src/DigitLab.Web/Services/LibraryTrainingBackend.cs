@@ -1,5 +1,5 @@
 // LibraryTrainingBackend: runs a web training job with the library's Trainer and saves the checkpoint in the models directory;
-// fine-tuning starts from a saved model and trains on MNIST + my digits, measuring before and after.
+// fine-tuning starts from a saved model and trains on MNIST + my digits (the library's fine-tuning API), measuring before and after.
 using DigitLab.Data;
 using DigitLab.Evaluation;
 using DigitLab.Models;
@@ -41,49 +41,47 @@ public sealed class LibraryTrainingBackend(IDatasetProvider data, CheckpointMode
         return log;
     }
 
-    public FineTuneOutcome FineTune(TrainingRequest request, IProgress<TrainingUpdate> progress, CancellationToken cancellationToken)
+    /// <remarks>
+    /// The library's fine-tuning pieces, as <c>digitlab train --init</c> uses them: <see cref="FineTuneRequest.Recipe"/> (constant-rate
+    /// Adam, no validation split), <see cref="FineTuning.StartFrom"/> (the base model's weights, normalisation and dropout) and
+    /// <see cref="Replay.Mix"/>; measured with the library's <see cref="Evaluator"/>. Unlike <see cref="FineTuning.Run"/>, which writes
+    /// nothing when cancelled, the web job keeps the Train page's rule: on Cancel the model trained so far is saved (and measured),
+    /// and each finished epoch reaches the page as it ends.
+    /// </remarks>
+    public FineTuneJobResult FineTune(TrainingRequest request, IProgress<TrainingUpdate> progress, CancellationToken cancellationToken)
     {
         var spec = request.FineTune ?? throw new ArgumentException("This request is not a fine-tuning job (it names no base model).");
         var own = (myDigits ?? throw new InvalidOperationException("This server keeps no drawings (no My digits store).")).ToDataset();
         var (ownTrain, ownHeldOut) = FineTuneData.HoldOut(own);
         var (mnistTrain, mnistTest) = data.Ensure();
-        var replay = FineTuneData.Replay(mnistTrain, ownTrain.Count, spec.ReplayFraction, seed: 1);
-        var mix = FineTuneData.Concat(ownTrain, replay, $"my-digits[train] ({ownTrain.Count}) + {mnistTrain.Name} replay ({replay.Count})");
+        string basePath = store.PathOf(spec.BaseModel);
+        var fine = new FineTuneRequest
+        {
+            InitCheckpoint = basePath, Own = own, ReplaySource = mnistTrain, MnistTest = mnistTest, Epochs = request.Epochs,
+            LearningRate = request.LearningRate, BatchSize = request.BatchSize, ReplayFraction = spec.ReplayFraction, Seed = 1,
+        };
+        var recipe = fine.Recipe(Checkpoint.Load(basePath).Info.Architecture) with
+        {
+            Augmentation = request.Augment ? AugmentationKind.Affine : AugmentationKind.None,
+        };
+        var trainer = FineTuning.StartFrom(recipe);
+        var mix = Replay.Mix(ownTrain, mnistTrain, spec.ReplayFraction, fine.Seed);
+        trainer.Log.OwnDataset = own.Name;
+        trainer.Log.OwnCount = ownTrain.Count;
+        trainer.Log.ReplayDataset = mnistTrain.Name;
+        trainer.Log.ReplayCount = mix.Count - ownTrain.Count;
 
-        var loaded = Checkpoint.Load(store.PathOf(spec.BaseModel));
-        var trainer = new Trainer(loaded.Model, FineTuneRecipe(request, loaded.Info));
-        trainer.Log.Dataset = mix.Name;
-        var normalization = new Normalization(loaded.Info.NormalizationMean, loaded.Info.NormalizationStd);
-        double Accuracy(MnistDataset set) => Evaluator.Evaluate(trainer.Model, set, normalization, trainer.Compute, collectMisclassified: false).Accuracy;
+        double Accuracy(MnistDataset set) => Evaluator.Evaluate(trainer.Model, set, trainer.Normalization, trainer.Compute, collectMisclassified: false).Accuracy;
         double ownBefore = Accuracy(ownHeldOut), mnistBefore = Accuracy(mnistTest);
 
         // The held-out drawings are the validation set: each epoch's record shows how the model reads them.
         var log = TrainReporting(trainer, mix, ownHeldOut, progress, cancellationToken);
         Directory.CreateDirectory(store.Directory);
         trainer.SaveCheckpoint(store.PathOf(request.Name));
-        var figures = new FineTuneFigures(spec.BaseModel, ownTrain.Count, ownHeldOut.Count, replay.Count, mnistTest.Count,
+        var figures = new FineTuneFigures(spec.BaseModel, ownTrain.Count, ownHeldOut.Count, mix.Count - ownTrain.Count, mnistTest.Count,
             ownBefore, Accuracy(ownHeldOut), mnistBefore, Accuracy(mnistTest));
-        return new FineTuneOutcome(log, figures);
+        return new FineTuneJobResult(log, figures);
     }
-
-    /// <summary>
-    /// The base model's own recipe (normalisation and dropout must match its weights) with the page's epochs, batch and
-    /// rate, a constant rate (a one-cycle warm-up would first push the trained weights away), and no validation split
-    /// (the held-out drawings are the validation set).
-    /// </summary>
-    public static TrainerOptions FineTuneRecipe(TrainingRequest request, CheckpointInfo info) =>
-        (info.Log?.Recipe ?? TrainerOptions.ForModel(info.Architecture)) with
-        {
-            Model = info.Architecture,
-            Dropout = info.Options.Dropout,
-            LearningRate = request.LearningRate,
-            BatchSize = request.BatchSize,
-            Epochs = request.Epochs,
-            Schedule = ScheduleKind.None,
-            Augmentation = request.Augment ? AugmentationKind.Affine : AugmentationKind.None,
-            ValidationCount = 0,
-            Seed = 1,
-        };
 
     /// <summary>Trains, relaying the trainer's progress and each finished epoch's record to the job.</summary>
     private static RunLog TrainReporting(Trainer trainer, MnistDataset train, MnistDataset? validation, IProgress<TrainingUpdate> progress, CancellationToken cancellationToken)

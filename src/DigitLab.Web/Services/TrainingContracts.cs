@@ -19,7 +19,7 @@ public sealed record FineTuneFigures(string BaseModel, int OwnTrain, int OwnHeld
     double OwnBefore, double OwnAfter, double MnistBefore, double MnistAfter);
 
 /// <summary>What a fine-tuning job returns: its run log and the before/after figures.</summary>
-public sealed record FineTuneOutcome(RunLog Log, FineTuneFigures Figures);
+public sealed record FineTuneJobResult(RunLog Log, FineTuneFigures Figures);
 
 /// <summary>One progress report from the trainer: position in the run and the loss of the last batches.</summary>
 /// <remarks><see cref="EpochDone"/> is set once per finished epoch (with validation figures when there are any).</remarks>
@@ -37,6 +37,6 @@ public interface ITrainingBackend
 
     /// <summary>Fine-tunes <see cref="FineTuneSpec.BaseModel"/> on MNIST + my digits (<see cref="TrainingRequest.FineTune"/> set), saves it under <see cref="TrainingRequest.Name"/>, and measures before and after.</summary>
     /// <remarks>On cancellation the model trained so far is saved and measured too.</remarks>
-    FineTuneOutcome FineTune(TrainingRequest request, IProgress<TrainingUpdate> progress, CancellationToken cancellationToken) =>
+    FineTuneJobResult FineTune(TrainingRequest request, IProgress<TrainingUpdate> progress, CancellationToken cancellationToken) =>
         throw new NotSupportedException("This server's training backend cannot fine-tune.");
 }

@@ -220,6 +220,22 @@ public sealed class MyDigitsApiTests : IDisposable
     }
 
     [Fact]
+    public async Task BeyondLoopback_DeleteImportAndFineTuneNeedTheToken_SavingDoesNot()
+    {
+        using var guarded = new FakeWebApp { RequireToken = true };
+        guarded.Store.Add("alpha");
+        using var client = guarded.CreateClient();
+        var saved = await HttpAssert.Ok<SavedDrawing>(await client.PostAsJsonAsync("/api/mydigits", Drawing(4)), HttpStatusCode.Created);
+        await HttpAssert.Problem(await client.DeleteAsync($"/api/mydigits/{saved.Drawing.Id}"), HttpStatusCode.Forbidden, "token");
+        await HttpAssert.Problem(await client.PostAsJsonAsync("/api/mydigits/import", new { zip = "UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA==" }), HttpStatusCode.Forbidden, "token");
+        await HttpAssert.Problem(await client.PostAsJsonAsync("/api/training/finetune", new { epochs = 1 }), HttpStatusCode.Forbidden, "token");
+        var withToken = new HttpRequestMessage(HttpMethod.Delete, $"/api/mydigits/{saved.Drawing.Id}");
+        withToken.Headers.Add(DigitLabOptions.TokenHeader, FakeWebApp.Token);
+        Assert.Equal(0, (await HttpAssert.Ok<MyDigitsList>(await client.SendAsync(withToken))).Total);
+        Assert.Empty(guarded.Backend.Requests);
+    }
+
+    [Fact]
     public async Task CrossSiteSave_IsRefused()
     {
         var request = new HttpRequestMessage(HttpMethod.Post, "/api/mydigits") { Content = JsonContent.Create(Drawing(2)) };

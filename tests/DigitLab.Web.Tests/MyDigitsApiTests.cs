@@ -175,6 +175,34 @@ public sealed class MyDigitsApiTests : IDisposable
     }
 
     [Fact]
+    public async Task Import_OversizedEntryIsSkipped_AndAZipBombIsRefusedWhole()
+    {
+        static byte[] Zip(int entries, int bytesEach, bool withGood)
+        {
+            using var buffer = new MemoryStream();
+            using (var zip = new ZipArchive(buffer, ZipArchiveMode.Create, leaveOpen: true))
+            {
+                if (withGood) { using var s = zip.CreateEntry("1/good.png").Open(); s.Write(TestImages.GreyPng(TestImages.Rectangle(28, 12, 4, 4, 20), 28, 28)); }
+                var zeros = new byte[bytesEach]; // deflates to about a thousandth of its size
+                for (int i = 0; i < entries; i++) { using var s = zip.CreateEntry($"2/big{i}.png", CompressionLevel.SmallestSize).Open(); s.Write(zeros); }
+            }
+            return buffer.ToArray();
+        }
+
+        var oneBig = await HttpAssert.Ok<ImportReport>(await _client.PostAsJsonAsync("/api/mydigits/import",
+            new { zip = Convert.ToBase64String(Zip(1, (int)MyDigitsStore.MaxImportFileBytes + 1, withGood: true)) }));
+        Assert.Equal(1, oneBig.Added);
+        Assert.Contains("at most 1,048,576", Assert.Single(oneBig.Skipped).Reason);
+
+        int entries = (int)(MyDigitsStore.MaxImportTotalBytes / MyDigitsStore.MaxImportFileBytes) + 1; // each at the per-file limit
+        var bomb = Zip(entries, (int)MyDigitsStore.MaxImportFileBytes, withGood: true);
+        Assert.True(bomb.Length < MyDigitsApi.ImportBodyLimit / 2, $"the test's bomb is {bomb.Length:N0} bytes");
+        await HttpAssert.Problem(await _client.PostAsJsonAsync("/api/mydigits/import", new { zip = Convert.ToBase64String(bomb) }),
+            HttpStatusCode.BadRequest, "more than 268,435,456 bytes", "nothing was added");
+        Assert.Equal(1, (await List()).Total);
+    }
+
+    [Fact]
     public async Task NotADatabaseFile_IsAClearProblem_AndIsLeftUntouched()
     {
         Directory.CreateDirectory(ModelsDirectory);

@@ -141,17 +141,7 @@ public static class MyDigitsApi
         try { bytes = Convert.FromBase64String(body.Zip); }
         catch (FormatException) { return Problems.BadRequest("Bad zip", $"'zip' is not base64 ({body.Zip.Length} characters): encode the zip file's bytes in base64."); }
         string name = string.IsNullOrWhiteSpace(body.Name) ? "upload.zip" : Path.GetFileName(body.Name.Trim());
-        return Guard<Ok<ImportReport>>(() =>
-        {
-            try
-            {
-                return TypedResults.Ok(store.ImportZip(new MemoryStream(bytes, writable: false), name));
-            }
-            catch (InvalidDataException e)
-            {
-                throw new ArgumentException($"{name} is not a zip archive this app can read ({e.Message}). Export one from My digits, or zip folders 0 … 9 of images.", e);
-            }
-        });
+        return Guard<Ok<ImportReport>>(() => TypedResults.Ok(store.ImportZip(new MemoryStream(bytes, writable: false), name)));
     }
 
     /// <summary>How <paramref name="model"/> (default: the active model) does on the whole collection, overall and per digit.</summary>

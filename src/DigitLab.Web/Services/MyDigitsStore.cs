@@ -43,6 +43,8 @@ public sealed class MyDigitsStore
     /// <summary>Import limits: files per import, and bytes of one image file inside a zip.</summary>
     public const int MaxImportFiles = 20_000;
     public const long MaxImportFileBytes = 1024 * 1024;
+    /// <summary>Bytes one import may unpack in all: a small zip that inflates to gigabytes is refused once past this.</summary>
+    public const long MaxImportTotalBytes = 256L * 1024 * 1024;
 
     private readonly string _connectionString;
     private readonly object _schemaGate = new();
@@ -200,7 +202,13 @@ public sealed class MyDigitsStore
     /// <exception cref="InvalidDataException">Not a zip archive.</exception>
     public ImportReport ImportZip(Stream zipStream, string sourceName)
     {
-        using var zip = new ZipArchive(zipStream, ZipArchiveMode.Read);
+        ZipArchive zip;
+        try { zip = new ZipArchive(zipStream, ZipArchiveMode.Read); }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"{sourceName} is not a zip archive this app can read ({e.Message}). Export one from My digits, or zip folders 0 … 9 of images.", e);
+        }
+        using var _ = zip;
         var files = new List<(string Name, int Label, Func<byte[]> Read, long Length)>();
         var skipped = new List<SkippedFile>();
         foreach (var entry in zip.Entries)
@@ -242,6 +250,7 @@ public sealed class MyDigitsStore
             throw new InvalidDataException($"The import holds {files.Count:N0} images; at most {MaxImportFiles:N0} are taken at once. Split it into smaller parts.");
         var good = new List<(int Label, byte[] Input)>();
         var skipped = new List<SkippedFile>();
+        long unpacked = 0;
         foreach (var (name, label, read, length) in files)
         {
             if (length > MaxImportFileBytes)
@@ -249,11 +258,22 @@ public sealed class MyDigitsStore
                 skipped.Add(new SkippedFile(name, $"the file is {length:N0} bytes; one digit image may have at most {MaxImportFileBytes:N0}"));
                 continue;
             }
+            byte[] bytes;
+            try { bytes = read(); }
+            catch (Exception e) when (e is InvalidDataException or IOException)
+            {
+                skipped.Add(new SkippedFile(name, e.Message));
+                continue;
+            }
+            // Outside the per-file catch: past the total, the whole import stops (a zip bomb is not "one bad file").
+            unpacked += bytes.Length;
+            if (unpacked > MaxImportTotalBytes)
+                throw new InvalidDataException($"The import unpacks to more than {MaxImportTotalBytes:N0} bytes in all (at {name}); nothing was added. Split it into smaller parts.");
             try
             {
-                good.Add((label, ModelInput(ImageDecoder.Decode(read(), name))));
+                good.Add((label, ModelInput(ImageDecoder.Decode(bytes, name))));
             }
-            catch (Exception e) when (e is InvalidDataException or EmptyImageException or IOException)
+            catch (Exception e) when (e is InvalidDataException or EmptyImageException)
             {
                 skipped.Add(new SkippedFile(name, e.Message));
             }

@@ -36,7 +36,8 @@ public static class WebSetup
         services.TryAddSingleton<IModelStore>(sp => sp.GetRequiredService<CheckpointModelStore>());
         services.TryAddSingleton<IDatasetProvider>(sp => new MnistProvider(sp.GetRequiredService<DigitLabOptions>().DataDirectory));
         services.TryAddSingleton<ITrainingBackend>(sp => new LibraryTrainingBackend(
-            sp.GetRequiredService<IDatasetProvider>(), sp.GetRequiredService<CheckpointModelStore>()));
+            sp.GetRequiredService<IDatasetProvider>(), sp.GetRequiredService<CheckpointModelStore>(), sp.GetRequiredService<MyDigitsStore>()));
+        services.TryAddSingleton(sp => MyDigitsStore.InModelsDirectory(sp.GetRequiredService<DigitLabOptions>().ModelsDirectory));
         services.AddSingleton<TrainingJobs>();
         services.AddHostedService<TrainingShutdown>(); // shutdown cancels a job as Cancel does and waits for its save
         return builder;
@@ -60,13 +61,15 @@ public static class WebSetup
         return app;
     }
 
-    /// <summary>Maps every JSON API (predict, dataset, training, models): one list, shared by Program.cs and `digitlab bench web`.</summary>
+    /// <summary>Maps every JSON API (predict, dataset, training, models, my digits): one list, shared by Program.cs and `digitlab bench web`.</summary>
     public static WebApplication MapDigitLabApis(this WebApplication app)
     {
         app.MapPredictApi();
         app.MapDatasetApi();
         app.MapTrainingApi();
+        app.MapFineTuneApi();
         app.MapModelsApi();
+        app.MapMyDigitsApi();
         return app;
     }
 

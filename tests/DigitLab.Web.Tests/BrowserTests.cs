@@ -176,7 +176,7 @@ public sealed class BrowserTests(BrowserFixture fixture)
         foreach (var (device, width, height) in new[] { ("desktop", 1280, 900), ("phone", 390, 844) })
         {
             var page = await fixture.NewPage(width, height);
-            foreach (var name in new[] { "index", "dataset", "train", "models" })
+            foreach (var name in new[] { "index", "dataset", "mydigits", "train", "models" })
             {
                 await page.GotoAsync($"{name}.html");
                 if (name == "train") await Expect(page.Locator("#status")).ToContainTextAsync(new Regex("\\w"));
@@ -184,6 +184,7 @@ public sealed class BrowserTests(BrowserFixture fixture)
                 if (name == "index") await Expect(page.Locator("#digit")).ToHaveTextAsync("0");
                 if (name == "dataset") await Expect(page.Locator(".thumb")).ToHaveCountAsync(100);
                 if (name == "models") await Expect(page.Locator("article")).Not.ToHaveCountAsync(0);
+                if (name == "mydigits") await Expect(page.Locator("#summary")).ToContainTextAsync("drawing(s)");
                 await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(dir, $"{name}-{device}.png"), FullPage = true });
                 int overflow = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth - window.innerWidth");
                 Assert.True(overflow <= 0, $"{name} on a {width}px-wide {device} scrolls sideways by {overflow}px");

@@ -146,6 +146,13 @@ internal sealed class FakeTrainingBackend : ITrainingBackend
         return Save(log);
     }
 
+    /// <summary>The figures <see cref="FineTune"/> reports, so a test can see them arrive in the job's status.</summary>
+    public FineTuneFigures Figures { get; set; } = new("base", 8, 2, 8, 250, 0.5, 1.0, 0.97, 0.96);
+
+    /// <summary>Runs as <see cref="Train"/> does and returns <see cref="Figures"/>.</summary>
+    public FineTuneJobResult FineTune(TrainingRequest request, IProgress<TrainingUpdate> progress, CancellationToken cancellationToken) =>
+        new(Train(request, progress, cancellationToken), Figures);
+
     private RunLog Save(RunLog log)
     {
         Thread.Sleep(SaveTime);

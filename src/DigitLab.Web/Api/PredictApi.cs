@@ -7,7 +7,6 @@ using DigitLab.Web.Services;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
-using DigitLab.IO;
 
 using DigitLab.Tensors;
 
@@ -68,18 +67,26 @@ public static class PredictApi
     {
         var (body, problem) = await Problems.ReadJsonAsync<DrawingRequest>(request, DrawingBodyLimit, json.Value.SerializerOptions, ct);
         if (problem is not null) return problem;
-        if (body!.Width is < 8 or > MaxDrawingSide || body.Height is < 8 or > MaxDrawingSide)
-            return Problems.BadRequest("Bad drawing size", $"The drawing is {body.Width}×{body.Height}; width and height must be between 8 and {MaxDrawingSide}.");
-        if (string.IsNullOrEmpty(body.Pixels))
-            return Problems.BadRequest("Missing pixels", $"The body has no 'pixels': send {body.Width}×{body.Height} grey bytes (0 = background, 255 = ink) in base64.");
-        var grey = new byte[body.Width * body.Height];
-        if (!Convert.TryFromBase64String(body.Pixels, grey, out int written))
-            return Problems.BadRequest("Bad pixels", $"'pixels' is not base64 of {grey.Length} bytes ({body.Width}×{body.Height}); it is {body.Pixels.Length} characters long.");
-        if (written != grey.Length)
-            return Problems.BadRequest("Wrong number of pixels", $"Expected {grey.Length} bytes ({body.Width}×{body.Height}), found {written}.");
-        if (!Preprocess.TryRun(grey, body.Width, body.Height, out var prepared, out var empty))
+        var (grey, drawingProblem) = ReadDrawing(body!.Width, body.Height, body.Pixels);
+        if (drawingProblem is not null) return drawingProblem;
+        if (!Preprocess.TryRun(grey!, body.Width, body.Height, out var prepared, out var empty))
             return Problems.BadRequest("Empty drawing", empty!);
         return Answer(store, ToUnit(prepared!.Pixels), body.Model, body.Compare);
+    }
+
+    /// <summary>The grey bytes of a canvas drawing (<paramref name="width"/>×<paramref name="height"/>, base64), or the problem with them; shared with saving a drawing to My digits.</summary>
+    internal static (byte[]? Grey, ProblemHttpResult? Problem) ReadDrawing(int width, int height, string? pixels)
+    {
+        if (width is < 8 or > MaxDrawingSide || height is < 8 or > MaxDrawingSide)
+            return (null, Problems.BadRequest("Bad drawing size", $"The drawing is {width}×{height}; width and height must be between 8 and {MaxDrawingSide}."));
+        if (string.IsNullOrEmpty(pixels))
+            return (null, Problems.BadRequest("Missing pixels", $"The body has no 'pixels': send {width}×{height} grey bytes (0 = background, 255 = ink) in base64."));
+        var grey = new byte[width * height];
+        if (!Convert.TryFromBase64String(pixels, grey, out int written))
+            return (null, Problems.BadRequest("Bad pixels", $"'pixels' is not base64 of {grey.Length} bytes ({width}×{height}); it is {pixels.Length} characters long."));
+        if (written != grey.Length)
+            return (null, Problems.BadRequest("Wrong number of pixels", $"Expected {grey.Length} bytes ({width}×{height}), found {written}."));
+        return (grey, null);
     }
 
     /// <summary>An image upload (PNG, JPEG, WebP, GIF, BMP, PGM; at most <see cref="ImageDecoder.MaxPixels"/> pixels): multipart form field "image", or the raw file as the body.</summary>

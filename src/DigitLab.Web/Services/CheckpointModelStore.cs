@@ -100,6 +100,10 @@ public sealed class CheckpointModelStore : IModelStore
         return result;
     }
 
+    /// <summary>The library's batched evaluation of the loaded (prepared) model on <paramref name="data"/>; nothing is saved.</summary>
+    public EvaluationResult? Evaluate(string name, MnistDataset data) =>
+        Find(name) is { } entry ? entry.Evaluate(data) : null;
+
     /// <summary>The cached entry for <paramref name="name"/>, reloaded when the file changed; null when absent or unreadable.</summary>
     private Entry? Find(string name)
     {
@@ -163,6 +167,10 @@ public sealed class CheckpointModelStore : IModelStore
         public RunLog Log { get; }
         public ModelInfo Info { get; }
         public IReadOnlyList<SummaryRow> Layers { get; }
+
+        /// <summary>Accuracy, loss, confusion and per-class figures on a labelled set, in a workspace of the call's own.</summary>
+        public EvaluationResult Evaluate(MnistDataset data) =>
+            Evaluator.Evaluate(_model, data, _normalization, _compute, collectMisclassified: false);
 
         public float[] Probabilities(ReadOnlySpan<float> image)
         {

@@ -60,6 +60,26 @@ public interface IModelStore
 
     /// <summary>Evaluates the model on the test set, stores the result with the model and returns it; null when unknown.</summary>
     EvaluationResult? Test(string name, IDatasetProvider data, CancellationToken cancellationToken);
+
+    /// <summary>Evaluates the model on any labelled set (the user's own digits) without storing anything; null when unknown.</summary>
+    /// <remarks>This default asks <see cref="IDigitClassifier.Probabilities"/> image by image and fills the figures with the
+    /// library's <see cref="Metrics"/>; the checkpoint store runs the library's batched <see cref="Evaluator"/> instead.</remarks>
+    EvaluationResult? Evaluate(string name, MnistDataset data)
+    {
+        if (Open(name) is not { } classifier) return null;
+        var confusion = Metrics.NewConfusion(MnistDataset.Classes);
+        double loss = 0;
+        var image = new float[MnistDataset.Pixels];
+        for (int i = 0; i < data.Count; i++)
+        {
+            var pixels = data.Image(i);
+            for (int p = 0; p < image.Length; p++) image[p] = pixels[p] / 255f;
+            var probabilities = classifier.Probabilities(image);
+            confusion[data.Labels[i]][Metrics.ArgMax(probabilities)]++;
+            loss -= Math.Log(Math.Max(probabilities[data.Labels[i]], 1e-30));
+        }
+        return Metrics.Evaluate(confusion, data.Count == 0 ? 0 : loss / data.Count);
+    }
 }
 
 /// <summary>The MNIST training and test sets, loaded lazily from the data directory.</summary>

@@ -17,7 +17,8 @@ namespace DigitLab.Web.Services;
 public sealed record LossPoint(double Epoch, double Loss);
 
 /// <summary>A snapshot of the training job, sent on connect and whenever the state changes.</summary>
-/// <remarks><see cref="State"/> is one of idle, running, cancelling, completed, cancelled, failed.</remarks>
+/// <remarks><see cref="State"/> is one of idle, running, cancelling, completed, cancelled, failed. <see cref="FineTune"/> holds a
+/// finished fine-tuning job's before/after figures.</remarks>
 public sealed record JobStatus(
     string State,
     string? Id,
@@ -32,7 +33,8 @@ public sealed record JobStatus(
     double? Loss,
     IReadOnlyList<LossPoint> Losses,
     IReadOnlyList<EpochRecord> EpochRecords,
-    string? Message);
+    string? Message,
+    FineTuneFigures? FineTune = null);
 
 /// <summary>A progress event: position, fraction done, ETA and the newest loss point.</summary>
 public sealed record JobProgress(int Epoch, int Epochs, int Batch, int Batches, double Progress, double? EtaSeconds, double ElapsedSeconds, double? Loss, LossPoint? Point);
@@ -56,6 +58,7 @@ public sealed class TrainingJobs : IDisposable
     private string? _id;
     private TrainingRequest? _request;
     private string? _message;
+    private FineTuneFigures? _figures;
     private int _epoch, _epochs, _batch, _batches;
     private double? _loss;
     private readonly List<LossPoint> _losses = [];
@@ -96,7 +99,10 @@ public sealed class TrainingJobs : IDisposable
             _state = "running";
             _id = Guid.NewGuid().ToString("N")[..12];
             _request = request;
-            _message = $"Training {request.Architecture} for {request.Epochs} epoch(s); it will be saved as \"{request.Name}\".";
+            _message = request.FineTune is { } tune
+                ? $"Fine-tuning {tune.BaseModel} ({request.Architecture}) on MNIST + my digits for {request.Epochs} epoch(s); it will be saved as \"{request.Name}\"."
+                : $"Training {request.Architecture} for {request.Epochs} epoch(s); it will be saved as \"{request.Name}\".";
+            _figures = null;
             _epoch = 1; _epochs = request.Epochs; _batch = 0; _batches = 0; _loss = null;
             _losses.Clear(); _epochRecords.Clear();
             _lastSent = TimeSpan.FromDays(-1);
@@ -174,7 +180,11 @@ public sealed class TrainingJobs : IDisposable
         try
         {
             var progress = new SyncProgress<TrainingUpdate>(OnProgress);
-            var log = _backend.Train(request, progress, token);
+            FineTuneFigures? figures = null;
+            RunLog log;
+            if (request.FineTune is null) log = _backend.Train(request, progress, token);
+            else (log, figures) = _backend.FineTune(request, progress, token);
+            lock (_gate) _figures = figures;
             bool cancelled = token.IsCancellationRequested;
             final = cancelled ? "cancelled" : "completed";
             var last = log.Epochs.LastOrDefault();
@@ -182,6 +192,8 @@ public sealed class TrainingJobs : IDisposable
             message = cancelled
                 ? $"Cancelled after {log.Epochs.Count} full epoch(s); the partial model is saved as \"{request.Name}\"{accuracy}."
                 : $"Finished {log.Epochs.Count} epoch(s) in {log.TrainSeconds:F1} s{accuracy}; saved as \"{request.Name}\".";
+            if (figures is not null)
+                message += $" Your held-out drawings: {figures.OwnBefore * 100:F1}% before, {figures.OwnAfter * 100:F1}% after; MNIST test: {figures.MnistBefore * 100:F2}% before, {figures.MnistAfter * 100:F2}% after.";
         }
         catch (Exception e)
         {
@@ -241,7 +253,7 @@ public sealed class TrainingJobs : IDisposable
         var (fraction, eta) = FractionLocked();
         if (_state == "completed") fraction = 1;
         return new JobStatus(_state, _id, _request, _epoch, _epochs, _batch, _batches, fraction, eta,
-            _clock.Elapsed.TotalSeconds, _loss, _losses.ToArray(), _epochRecords.ToArray(), _message);
+            _clock.Elapsed.TotalSeconds, _loss, _losses.ToArray(), _epochRecords.ToArray(), _message, _figures);
     }
 
     private void BroadcastLocked<T>(string eventType, T payload)

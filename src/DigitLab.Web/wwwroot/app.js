@@ -3,7 +3,7 @@
 'use strict';
 
 const DigitLab = (() => {
-  const pages = [['index.html', 'Recognise'], ['dataset.html', 'Dataset'], ['train.html', 'Train'], ['models.html', 'Models']];
+  const pages = [['index.html', 'Recognise'], ['dataset.html', 'Dataset'], ['mydigits.html', 'My digits'], ['train.html', 'Train'], ['models.html', 'Models']];
 
   function header() {
     const here = location.pathname.split('/').pop() || 'index.html';

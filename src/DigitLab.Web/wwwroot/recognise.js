@@ -1,4 +1,5 @@
-// recognise.js: the drawing pad (pointer events: mouse, pen, touch), live recognition, Random, compare all.
+// recognise.js: the drawing pad (pointer events: mouse, pen, touch), live recognition, Random, compare all, and Teach
+// (confirm or correct the answer and save the drawing to My digits).
 'use strict';
 
 (() => {
@@ -15,6 +16,11 @@
   let drawing = false, last = null, dirty = false, inFlight = false, queued = false, lastSent = 0, timer = null;
   let shownTruth = null;
   let shownPixels = null; // the 784 values of a Random test image on the pad, so a model change can ask again
+  let sentDrawing = null; // the canvas last sent for recognition ({width, height, pixels}): what Save stores
+  let teachLabel = null, labelChosen = false; // the digit to save; chosen = the user picked it (a new answer keeps it)
+  // Strokes drawn so far: a live request for a drawing already answered is skipped, and a saved drawing stays saved
+  // (its note and disabled Save button survive a late answer) until the user draws again.
+  let version = 0, answeredVersion = -1, sentVersion = -1, savedVersion = -1;
 
   function clear() {
     ctx.fillStyle = '#000';
@@ -25,6 +31,7 @@
     document.getElementById('bars').innerHTML = '';
     document.getElementById('truth').textContent = '';
     document.getElementById('compare-table').classList.add('hidden');
+    sentDrawing = null; labelChosen = false; teach(null);
     drawImage(document.getElementById('seen'), new Uint8Array(784));
     say(status, 'Draw a digit in the black square, then press Recognise (or just keep drawing).');
   }
@@ -35,6 +42,7 @@
   }
 
   function stroke(from, to) {
+    version++;
     ctx.strokeStyle = '#fff';
     ctx.lineWidth = strokeWidth;
     ctx.lineCap = 'round';
@@ -88,19 +96,25 @@
     return ink ? grey : null;
   }
 
-  async function recognise() {
+  /** Asks the model about the drawing; <force> asks again although nothing was drawn since the last answer (another model chosen). */
+  async function recognise(force = false) {
     if (inFlight) { queued = true; return; }
+    if (!force && version === answeredVersion) return;
     const grey = greyPixels();
     if (!grey) {
       say(status, 'The canvas is empty: draw a digit first (a single digit, as large as the square).', 'warn');
       return;
     }
     inFlight = true; lastSent = performance.now();
+    const drawing = { width: pad.width, height: pad.height, pixels: base64FromBytes(grey) };
+    const asked = version;
     try {
       const result = await api('api/predict/drawing', { json: {
-        width: pad.width, height: pad.height, pixels: base64FromBytes(grey),
-        model: modelSelect.value || null, compare: compare.checked } });
+        ...drawing, model: modelSelect.value || null, compare: compare.checked } });
       show(result);
+      sentDrawing = drawing; answeredVersion = sentVersion = asked;
+      const chosen = result.results.find(r => r.model === modelSelect.value) || result.results[0];
+      teach(labelChosen ? teachLabel : chosen.digit);
     } catch (e) {
       say(status, e.message, 'error');
     } finally {
@@ -131,6 +145,39 @@
     say(status, result.results.length > 1 ? `Every saved model's answer (${result.results.length} models).` : '');
   }
 
+  /** Shows the Teach panel with <digit> selected (null hides it: nothing drawn to save). */
+  function teach(digit) {
+    const panel = document.getElementById('teach');
+    panel.classList.toggle('hidden', digit === null);
+    teachLabel = digit;
+    document.querySelectorAll('#teach-digits button').forEach(b => {
+      const on = Number(b.dataset.digit) === digit;
+      b.classList.toggle('on', on);
+      b.setAttribute('aria-checked', on);
+    });
+    const saved = sentVersion === savedVersion;
+    document.getElementById('save-drawing').disabled = digit === null || saved;
+    if (!saved) document.getElementById('teach-note').textContent = '';
+  }
+
+  async function saveDrawing() {
+    if (!sentDrawing || teachLabel === null) return;
+    const button = document.getElementById('save-drawing');
+    button.disabled = true;
+    const saving = sentVersion;
+    try {
+      const saved = await api('api/mydigits', { json: { ...sentDrawing, label: teachLabel, model: modelSelect.value || null } });
+      const d = saved.drawing;
+      const answer = d.predicted === null ? '' : d.predicted === d.label ? ' (the model was right)' : ` (the model said ${d.predicted})`;
+      savedVersion = saving;
+      document.getElementById('teach-note').textContent =
+        `Saved as ${d.label}${answer}: My digits now holds ${saved.counts[d.label]} drawing(s) of ${d.label}, ${saved.counts.reduce((a, b) => a + b, 0)} in all.`;
+    } catch (e) {
+      button.disabled = false;
+      say(status, e.message, 'error');
+    }
+  }
+
   async function random() {
     try {
       const item = await api('api/dataset/test/random');
@@ -143,6 +190,7 @@
       dirty = false;
       const pixels = Array.from(bytes, v => v / 255);
       shownTruth = item.label; shownPixels = pixels;
+      sentDrawing = null; teach(null);
       await again();
       say(status, `Test image #${item.index}. Draw on the pad to start your own digit.`);
     } catch (e) {
@@ -163,6 +211,7 @@
       ctx.imageSmoothingEnabled = false;
       ctx.drawImage(small, 0, 0, pad.width, pad.height);
       dirty = false; shownTruth = -1;
+      sentDrawing = null; teach(null);
       show(result);
       say(status, `Uploaded ${file.name}, preprocessed as MNIST. Draw on the pad to start your own digit.`);
     } catch (e) {
@@ -205,11 +254,20 @@
       else say(status, e.message, 'error');
     }
   });
+  const digits = document.getElementById('teach-digits');
+  digits.innerHTML = Array.from({ length: 10 }, (_, d) => `<button type="button" role="radio" data-digit="${d}" aria-label="digit ${d}">${d}</button>`).join('');
+  digits.addEventListener('click', e => {
+    const b = e.target.closest('button');
+    if (!b) return;
+    labelChosen = true;
+    teach(Number(b.dataset.digit));
+  });
+  document.getElementById('save-drawing').addEventListener('click', saveDrawing);
   document.getElementById('clear').addEventListener('click', clear);
-  document.getElementById('recognise').addEventListener('click', recognise);
+  document.getElementById('recognise').addEventListener('click', () => recognise(true));
   document.getElementById('random').addEventListener('click', random);
   document.getElementById('upload').addEventListener('change', e => { if (e.target.files[0]) upload(e.target.files[0]); e.target.value = ''; });
-  const changed = () => { if (shownPixels) again(); else if (dirty) recognise(); };
+  const changed = () => { if (shownPixels) again(); else if (dirty) recognise(true); };
   modelSelect.addEventListener('change', changed);
   compare.addEventListener('change', changed);
 

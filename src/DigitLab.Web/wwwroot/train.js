@@ -1,4 +1,5 @@
-// train.js: start, watch (server-sent events; reconnects by itself) and cancel the server's training job.
+// train.js: start, watch (server-sent events; reconnects by itself) and cancel the server's training job; start a
+// fine-tuning job on MNIST + my digits and show its before/after figures side by side.
 'use strict';
 
 (() => {
@@ -24,7 +25,39 @@
     } catch (e) {
       say(status, e.message, 'error');
     }
+    await initFineTune();
     connect();
+  }
+
+  async function initFineTune() {
+    try {
+      const o = await api('api/training/finetune/options');
+      $('ft-base').innerHTML = o.models.map(m => `<option${m === o.active ? ' selected' : ''}>${escape(m)}</option>`).join('');
+      $('ft-epochs').value = o.epochs; $('ft-batch').value = o.batchSize; $('ft-replay').value = o.replayFraction;
+      const rate = () => { const r = o.learningRates[$('ft-base').value]; if (r != null) $('ft-lr').value = Number(r.toPrecision(3)); };
+      rate();
+      $('ft-base').addEventListener('change', rate);
+      $('ft-drawings').textContent = o.drawings < o.minDrawings
+        ? `My digits holds ${o.drawings} drawing(s); save at least ${o.minDrawings} on the Recognise page first.`
+        : `My digits holds ${o.drawings} drawing(s).`;
+      $('ft-start').dataset.blocked = o.models.length === 0 || o.drawings < o.minDrawings ? 'true' : '';
+    } catch (e) {
+      $('ft-drawings').textContent = e.message;
+      $('ft-start').dataset.blocked = 'true';
+    }
+  }
+
+  /** The before/after figures of a finished fine-tuning job, side by side. */
+  function renderFineTune(s) {
+    const f = s.fineTune;
+    if (!f) { $('finetune-result').innerHTML = ''; return; }
+    const row = (what, before, after, digits) =>
+      `<tr><td>${what}</td><td class="num">${percent(before, digits)}</td><td class="num">${percent(after, digits)}</td><td class="num ${after >= before ? 'ok' : 'wrong'}">${after >= before ? '+' : ''}${((after - before) * 100).toFixed(digits)} pt</td></tr>`;
+    $('finetune-result').innerHTML = `<h2>Before and after fine-tuning</h2><div class="scroll"><table id="finetune-table"><thead><tr><th></th>` +
+      `<th class="num">Before (${escape(f.baseModel)})</th><th class="num">After (${escape(s.request ? s.request.name : '')})</th><th class="num">Change</th></tr></thead><tbody>` +
+      row(`Your held-out drawings (${f.ownHeldOut})`, f.ownBefore, f.ownAfter, 1) +
+      row(`MNIST test (${f.mnistTest.toLocaleString('en')})`, f.mnistBefore, f.mnistAfter, 2) +
+      `</tbody></table></div><p class="small muted">Trained on ${f.ownTrain} of your drawings and ${f.replay} MNIST images.</p>`;
   }
 
   function connect() {
@@ -43,11 +76,18 @@
     if (running && s.request) {
       // Show what the running job was started with (also after a reload, or when started elsewhere).
       const r = s.request;
-      $('arch').value = r.architecture; $('epochs').value = r.epochs; $('batch').value = r.batchSize;
-      $('lr').value = r.learningRate; $('augment').checked = r.augment; $('name').value = r.name;
+      if (r.fineTune) {
+        $('ft-base').value = r.fineTune.baseModel; $('ft-epochs').value = r.epochs; $('ft-batch').value = r.batchSize;
+        $('ft-lr').value = r.learningRate; $('ft-replay').value = r.fineTune.replayFraction; $('ft-name').value = r.name;
+      } else {
+        $('arch').value = r.architecture; $('epochs').value = r.epochs; $('batch').value = r.batchSize;
+        $('lr').value = r.learningRate; $('augment').checked = r.augment; $('name').value = r.name;
+      }
     }
-    ['arch', 'epochs', 'batch', 'lr', 'augment', 'name'].forEach(id => $(id).disabled = running);
+    ['arch', 'epochs', 'batch', 'lr', 'augment', 'name', 'ft-base', 'ft-epochs', 'ft-batch', 'ft-lr', 'ft-replay', 'ft-name'].forEach(id => $(id).disabled = running);
     $('start').disabled = running;
+    $('ft-start').disabled = running || $('ft-start').dataset.blocked === 'true';
+    renderFineTune(s);
     $('cancel').disabled = s.state !== 'running';
     const finished = s.state === 'completed' || s.state === 'cancelled';
     $('test').disabled = !finished;
@@ -116,6 +156,15 @@
       await api('api/training', { json: {
         model: $('arch').value, epochs: Number($('epochs').value), batchSize: Number($('batch').value),
         learningRate: Number($('lr').value), augment: $('augment').checked, name: $('name').value.trim() || null } });
+      $('test-result').innerHTML = '';
+    } catch (e) { say(status, e.message, 'error'); }
+  });
+  $('ft-start').addEventListener('click', async () => {
+    saveToken();
+    try {
+      await api('api/training/finetune', { json: {
+        baseModel: $('ft-base').value || null, epochs: Number($('ft-epochs').value), batchSize: Number($('ft-batch').value),
+        learningRate: Number($('ft-lr').value), replayFraction: Number($('ft-replay').value), name: $('ft-name').value.trim() || null } });
       $('test-result').innerHTML = '';
     } catch (e) { say(status, e.message, 'error'); }
   });

@@ -22,6 +22,16 @@ public sealed class RunLog : IJsonOnDeserialized
     public string Model { get; set; } = "";
     public long Parameters { get; set; }
     public string Dataset { get; set; } = "mnist";
+    /// <summary>Fine-tuning: the user's own images the run trained on (name and count, replay excluded); null for a run from scratch.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? OwnDataset { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? OwnCount { get; set; }
+    /// <summary>Fine-tuning: the dataset mixed in to keep what the model knew (MNIST) and how many of its images each epoch held.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? ReplayDataset { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? ReplayCount { get; set; }
     /// <summary>The recipe the run trained with; null only in a log of a run from outside DigitLab.</summary>
     public TrainerOptions? Recipe { get; set; }
 

@@ -50,10 +50,11 @@ public sealed class Trainer
         };
     }
 
-    /// <summary>A fresh zoo model for <paramref name="options"/> and a trainer for it.</summary>
+    /// <summary>A fresh zoo model for <paramref name="options"/> and a trainer for it (or, with <see cref="TrainerOptions.InitCheckpoint"/>, the checkpoint's model: see <see cref="FineTuning.StartFrom"/>).</summary>
     public static Trainer Create(TrainerOptions options)
     {
         options.Validate();
+        if (options.InitCheckpoint is not null) return FineTuning.StartFrom(options);
         var model = ModelZoo.Create(options.Model, options.Seed, new ModelOptions { Dropout = options.Dropout });
         return new Trainer(model, options);
     }

@@ -48,6 +48,19 @@ public sealed record TrainerOptions
     public double ClipNorm { get; init; }
     /// <summary>Record the mean batch loss every this many batches in <see cref="RunLog.BatchLosses"/>.</summary>
     public int BatchLossInterval { get; init; } = 50;
+    /// <summary>
+    /// Fine-tuning: the checkpoint whose weights and batch-norm buffers the model starts from (same architecture as
+    /// <see cref="Model"/>); null trains from a fresh initialisation. The optimizer starts fresh either way.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? InitCheckpoint { get; init; }
+    /// <summary>
+    /// Fine-tuning: the share of each epoch's images drawn from MNIST (replay) so the model does not forget it; 0 = none,
+    /// below 1. Used only with <see cref="InitCheckpoint"/> (by <see cref="FineTuning"/> and <c>train --init</c>).
+    /// </summary>
+    public double ReplayFraction { get; init; } = DefaultReplayFraction;
+    /// <summary>Half of a fine-tuning epoch's images are MNIST's: enough to keep MNIST accuracy, while the own digits, usually a few hundred, still weigh as much as all of MNIST's.</summary>
+    public const double DefaultReplayFraction = 0.5;
 
     /// <summary>
     /// The default recipe for <paramref name="model"/>: the studies' standard one, except `fast`, whose point is
@@ -127,6 +140,9 @@ public sealed record TrainerOptions
         if (Threads < 0 || Threads > Runtime.ComputeContext.MaxThreads)
             throw new ArgumentException($"Threads must be 0 (all cores) or 1..{Runtime.ComputeContext.MaxThreads}, found {Threads}.");
         if (ClipNorm < 0) throw new ArgumentException($"--clip-norm must be >= 0 (0 = off), found {ClipNorm}.");
+        if (!(ReplayFraction >= 0 && ReplayFraction < 1))
+            throw new ArgumentException($"The replay fraction must be at least 0 and below 1 (0.5 = half of each epoch's images from MNIST), found {ReplayFraction}.");
+        if (InitCheckpoint is { Length: 0 }) throw new ArgumentException("The init checkpoint path is empty: name a .safetensors file to start from, or leave it out to train from scratch.");
         if (BatchLossInterval < 1) throw new ArgumentException($"The batch-loss interval must be at least 1, found {BatchLossInterval}.");
     }
 }

@@ -43,6 +43,7 @@ public sealed class GpuTrainer : IDisposable
         var log = Cpu.Log;
         if (Cpu.State is not null)
             throw new NotSupportedException("Resuming a paused run on the GPU is not supported; resume it with --device cpu.");
+        log.Device = $"{Device.Name} ({Device.Accelerator.AcceleratorType})";
         var augmentation = options.Augmentation.Options(); // null for none
         var batcher = new Batcher(train, options.BatchSize, Cpu.Normalization, Rng.Derive(options.Seed, "data").NextUInt64(),
             shuffle: true, augmenter: augmentation is null ? null : new Augmenter(augmentation));

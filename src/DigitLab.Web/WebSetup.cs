@@ -36,7 +36,8 @@ public static class WebSetup
         services.TryAddSingleton<IModelStore>(sp => sp.GetRequiredService<CheckpointModelStore>());
         services.TryAddSingleton<IDatasetProvider>(sp => new MnistProvider(sp.GetRequiredService<DigitLabOptions>().DataDirectory));
         services.TryAddSingleton<ITrainingBackend>(sp => new LibraryTrainingBackend(
-            sp.GetRequiredService<IDatasetProvider>(), sp.GetRequiredService<CheckpointModelStore>(), sp.GetRequiredService<MyDigitsStore>()));
+            sp.GetRequiredService<IDatasetProvider>(), sp.GetRequiredService<CheckpointModelStore>(), sp.GetRequiredService<MyDigitsStore>(),
+            () => DigitLab.Gpu.GpuDevice.Open(sp.GetRequiredService<DigitLabOptions>().TrainingDevice)));
         services.TryAddSingleton(sp => MyDigitsStore.InModelsDirectory(sp.GetRequiredService<DigitLabOptions>().ModelsDirectory));
         services.AddSingleton<TrainingJobs>();
         services.AddHostedService<TrainingShutdown>(); // shutdown cancels a job as Cancel does and waits for its save

@@ -45,7 +45,13 @@ public sealed class DigitLabOptions
     /// <summary>Kernel threads for predictions and model tests ("DigitLab:PredictionThreads"; 0 = all cores).</summary>
     public int PredictionThreads { get; init; }
 
-    /// <summary>Reads DigitLab:ModelsDir / DIGITLAB_MODELS, DigitLab:DataDir / DIGITLAB_DATA, DigitLab:RequireToken, DigitLab:Token.</summary>
+    /// <summary>
+    /// Where the Train page's jobs (training and fine-tuning) run ("DigitLab:Device": cpu, cuda or auto; default cpu). Predictions
+    /// stay on the CPU engine whatever this says: one drawing takes well under a millisecond there, less than a round trip to a GPU.
+    /// </summary>
+    public DigitLab.Gpu.ComputeDevice TrainingDevice { get; init; } = DigitLab.Gpu.ComputeDevice.Cpu;
+
+    /// <summary>Reads DigitLab:ModelsDir / DIGITLAB_MODELS, DigitLab:DataDir / DIGITLAB_DATA, DigitLab:RequireToken, DigitLab:Token, DigitLab:PredictionThreads, DigitLab:Device.</summary>
     public static DigitLabOptions From(IConfiguration configuration)
     {
         string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
@@ -60,7 +66,10 @@ public sealed class DigitLabOptions
         int threads = int.TryParse(configuration["DigitLab:PredictionThreads"], out var t) ? t : 0;
         if (threads < 0 || threads > Runtime.ComputeContext.MaxThreads)
             throw new ArgumentException($"DigitLab:PredictionThreads must be 0 (all cores) or 1..{Runtime.ComputeContext.MaxThreads}; found {threads}.");
-        return new DigitLabOptions { ModelsDirectory = models, DataDirectory = data, RequireToken = require, TokenForced = isForced, Token = token, PredictionThreads = threads };
+        DigitLab.Gpu.ComputeDevice device;
+        try { device = DigitLab.Gpu.GpuDevice.Parse(configuration["DigitLab:Device"] ?? "cpu"); }
+        catch (ArgumentException e) { throw new ArgumentException($"DigitLab:Device: {e.Message}", e); }
+        return new DigitLabOptions { ModelsDirectory = models, DataDirectory = data, RequireToken = require, TokenForced = isForced, Token = token, PredictionThreads = threads, TrainingDevice = device };
     }
 
     /// <summary>True when every URL in the ';'-separated list binds a loopback host (localhost, 127.x.x.x, [::1]).</summary>

@@ -2,6 +2,7 @@
 // fine-tuning starts from a saved model and trains on MNIST + my digits (the library's fine-tuning API), measuring before and after.
 using DigitLab.Data;
 using DigitLab.Evaluation;
+using DigitLab.Gpu;
 using DigitLab.Models;
 using DigitLab.Training;
 
@@ -9,7 +10,10 @@ using DigitLab.Runtime;
 
 namespace DigitLab.Web.Services;
 
-public sealed class LibraryTrainingBackend(IDatasetProvider data, CheckpointModelStore store, MyDigitsStore? myDigits = null) : ITrainingBackend
+/// <param name="openDevice">Opens the device a job trains on (DigitLab:Device), null for the CPU engine; called once per job,
+/// and the device is closed when the job ends, so an idle server holds no GPU.</param>
+public sealed class LibraryTrainingBackend(IDatasetProvider data, CheckpointModelStore store, MyDigitsStore? myDigits = null,
+    Func<GpuDevice?>? openDevice = null) : ITrainingBackend
 {
     /// <summary>Images held out of training to draw the validation curve (stratified, as the CLI does).</summary>
     public const int ValidationCount = 5000;
@@ -35,7 +39,7 @@ public sealed class LibraryTrainingBackend(IDatasetProvider data, CheckpointMode
         var (trainAll, _) = data.Ensure();
         var trainer = Trainer.Create(Recipe(request));
         var (train, validation) = Split.Stratified(trainAll, ValidationCount, trainer.Options.SplitSeed);
-        var log = TrainReporting(trainer, train, validation, progress, cancellationToken);
+        var log = TrainReporting(trainer, train, validation, progress, cancellationToken, openDevice);
         Directory.CreateDirectory(store.Directory);
         trainer.SaveCheckpoint(store.PathOf(request.Name));
         return log;
@@ -75,7 +79,7 @@ public sealed class LibraryTrainingBackend(IDatasetProvider data, CheckpointMode
         double ownBefore = Accuracy(ownHeldOut), mnistBefore = Accuracy(mnistTest);
 
         // The held-out drawings are the validation set: each epoch's record shows how the model reads them.
-        var log = TrainReporting(trainer, mix, ownHeldOut, progress, cancellationToken);
+        var log = TrainReporting(trainer, mix, ownHeldOut, progress, cancellationToken, openDevice);
         Directory.CreateDirectory(store.Directory);
         trainer.SaveCheckpoint(store.PathOf(request.Name));
         var figures = new FineTuneFigures(spec.BaseModel, ownTrain.Count, ownHeldOut.Count, mix.Count - ownTrain.Count, mnistTest.Count,
@@ -83,8 +87,12 @@ public sealed class LibraryTrainingBackend(IDatasetProvider data, CheckpointMode
         return new FineTuneJobResult(log, figures);
     }
 
-    /// <summary>Trains, relaying the trainer's progress and each finished epoch's record to the job.</summary>
-    private static RunLog TrainReporting(Trainer trainer, MnistDataset train, MnistDataset? validation, IProgress<TrainingUpdate> progress, CancellationToken cancellationToken)
+    /// <summary>
+    /// Trains on the CPU engine, or on the device <paramref name="openDevice"/> opens (the GPU backend, which copies the weights
+    /// back into the trainer's model, so saving is the same), relaying the progress and each finished epoch's record to the job.
+    /// </summary>
+    internal static RunLog TrainReporting(Trainer trainer, MnistDataset train, MnistDataset? validation, IProgress<TrainingUpdate> progress,
+        CancellationToken cancellationToken, Func<GpuDevice?>? openDevice = null)
     {
         int reported = 0;
         TrainingUpdate? last = null;
@@ -96,7 +104,16 @@ public sealed class LibraryTrainingBackend(IDatasetProvider data, CheckpointMode
             last = new TrainingUpdate(p.Epoch, p.Epochs, p.Batch, p.Batches, p.Loss);
             progress.Report(last);
         });
-        var log = trainer.Train(train, validation, relay, cancellationToken);
+        RunLog log;
+        using (var device = openDevice?.Invoke())
+        {
+            if (device is null) log = trainer.Train(train, validation, relay, cancellationToken);
+            else
+            {
+                using var gpu = new GpuTrainer(trainer, device);
+                log = gpu.Train(train, validation, relay, cancellationToken);
+            }
+        }
         while (reported < log.Epochs.Count && last is not null)
             progress.Report(last with { EpochDone = log.Epochs[reported++] });
         return log;

@@ -38,6 +38,10 @@ public sealed class RunLog : IJsonOnDeserialized
     /// <summary>The test-time augmentation the test figure was measured with (null: the image alone).</summary>
     public string? TestTta { get; set; }
 
+    /// <summary>The device the run trained on when it was not the CPU engine (the GPU backend's device and accelerator); null: the CPU engine.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Device { get; set; }
+
     /// <summary>The untyped recipe of logs written before recipes were typed; read into <see cref="Recipe"/> on load, never written.</summary>
     [JsonPropertyName("Config"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public Dictionary<string, string>? LegacyConfig { get; set; }

@@ -21,7 +21,7 @@ public sealed record FineTuneRequest
     public int Epochs { get; init; } = 3;
     /// <summary>Adam's constant rate; a tenth of training's 1e-3 so that the few own images adjust the weights rather than overwrite them.</summary>
     public double LearningRate { get; init; } = DefaultLearningRate;
-    public const double DefaultLearningRate = 1e-4;
+    public const double DefaultLearningRate = 3e-4;
     public double ReplayFraction { get; init; } = TrainerOptions.DefaultReplayFraction;
     /// <summary>Share of the own digits held out (stratified by digit) for the before/after figure; 0 holds none out.</summary>
     public double HeldOutFraction { get; init; } = 0.2;

@@ -138,7 +138,8 @@ public sealed class FineTuningTests(MnistFixture mnist) : IDisposable
         Assert.Equal(2000, outcome.MnistAfter!.Count);
         double ownBefore = outcome.OwnBefore.Accuracy, ownAfter = outcome.OwnAfter!.Accuracy;
         double mnistBefore = outcome.MnistBefore!.Accuracy, mnistAfter = outcome.MnistAfter.Accuracy;
-        // Measured (seed 2, 1 thread): own held-out 43% -> 85%, MNIST test 86.30% -> 85.30% (the base model saw 6,000 images once).
+        // Measured (seed 2, 1 thread): own held-out 43% -> 85%, MNIST test 86.30% -> 85.30% (the base model saw 6,000 images once);
+        // trained on the own digits alone (no replay) MNIST fell to 78.85%, which the 2-point margin catches.
         Assert.True(ownAfter >= ownBefore + 0.30, $"own held-out accuracy {ownBefore:P1} -> {ownAfter:P1}, expected a rise of at least 30 points");
         Assert.True(mnistAfter >= mnistBefore - 0.02, $"MNIST test accuracy {mnistBefore:P2} -> {mnistAfter:P2}, expected to stay within 2 points");
 

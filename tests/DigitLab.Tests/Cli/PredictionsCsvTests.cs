@@ -45,14 +45,14 @@ public class PredictionsCsvTests
         using var dir = new Data.SyntheticData.TempDir();
         var checkpoints = Enumerable.Range(0, members).Select(m => Mlp(dir.File($"m{m}.safetensors"), 600 + 400 * m, (ulong)(5 + m))).ToArray();
         string csv = dir.File("out/predictions.csv");
-        var r = await CliRunner.RunAsync(["evaluate", .. checkpoints, "--balanced", "30", "--predictions", csv, "--json"]);
+        var r = await CliRunner.RunAsync(["evaluate", .. checkpoints, "--balanced", "60", "--predictions", csv, "--json"]);
         Assert.True(r.ExitCode == 0, r.Error);
         using var json = JsonDocument.Parse(r.Out);
         var result = json.RootElement.GetProperty("result");
         Assert.Equal(csv, json.RootElement.GetProperty("predictions").GetString());
 
         var rows = ReadCsv(csv, "index");
-        var evaluated = Evaluator.Balanced(new DatasetStore().ReadTest(), 30);
+        var evaluated = Evaluator.Balanced(new DatasetStore().ReadTest(), 60);
         Assert.Equal(evaluated.Count, rows.Count);
         var confusion = new int[10, 10];
         int correct = 0;

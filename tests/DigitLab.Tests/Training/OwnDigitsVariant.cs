@@ -4,7 +4,7 @@ using DigitLab.Data;
 
 namespace DigitLab.Tests.Training;
 
-internal static class OwnDigitsVariant
+public static class OwnDigitsVariant
 {
     /// <summary>
     /// Images [start, start + count) of <paramref name="source"/>, each dilated by a 3×3 maximum (a thick pen), moved

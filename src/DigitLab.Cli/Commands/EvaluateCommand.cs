@@ -27,6 +27,11 @@ internal static class EvaluateCommand
         };
         split.AcceptOnlyFromAmong("test", "validation");
         var tta = TtaOption();
+        var predictions = new Option<string?>("--predictions")
+        {
+            Description = "Also write one CSV row per evaluated image to this file: index (in the evaluated set; for an image folder, the file path), label, predicted, p0..p9 " +
+                          "(for several checkpoints or --tta: the averaged probabilities the ensemble's figures come from); runs on the CPU",
+        };
         var data = new DataOptions(folders: true);
         var json = CliCommon.JsonOption();
         var command = new Command("evaluate", "Evaluate a checkpoint (or an ensemble of several) on the test set or the validation split, optionally with test-time augmentation: accuracy, loss, per-class precision/recall/F1, confusion matrix");
@@ -34,6 +39,7 @@ internal static class EvaluateCommand
         command.Options.Add(balanced);
         command.Options.Add(split);
         command.Options.Add(tta);
+        command.Options.Add(predictions);
         data.AddTo(command);
         command.Options.Add(json);
         var device = DeviceTraining.Option();
@@ -44,6 +50,8 @@ internal static class EvaluateCommand
             int perClass = r.GetValue(balanced);
             if (perClass < 0) throw new ArgumentException($"--balanced must be at least 0 (images per digit; 0 = the whole test set), found {perClass}.");
             var paths = r.GetValue(checkpoint)!;
+            string? csv = r.GetValue(predictions);
+            if (csv is not null) DigitLab.IO.OutputPath.Check("--predictions", csv);
             var loaded = paths.Select(path => ModelCli.LoadCheckpoint(path, "CHECKPOINT")).ToList();
             var info = loaded[0].Info;
             // Members must see the same pixels: one normalisation for all.
@@ -61,14 +69,19 @@ internal static class EvaluateCommand
             if (perClass > 0) test = Evaluator.Balanced(test, perClass);
             var normalization = new Normalization(info.NormalizationMean, info.NormalizationStd);
             using var compute = new ComputeContext();
-            var result = loaded.Count == 1 && views.Shifts.Count == 1
+            var probabilities = csv is null ? null : new float[test.Count * MnistDataset.Classes];
+            var result = loaded.Count == 1 && views.Shifts.Count == 1 && probabilities is null
                 ? DeviceTraining.Evaluate(selected, loaded[0].Model, test, normalization, compute)
-                : Evaluator.Evaluate(loaded.Select(l => l.Model).ToList(), test, normalization, compute, tta: views);
+                : Evaluator.Evaluate(loaded.Select(l => l.Model).ToList(), test, normalization, compute, tta: views, probabilities: probabilities);
+            // Rows of an image folder's images name their files (in dataset order), unless the set was re-drawn (validation, --balanced).
+            var folder = data.LoadedFolder;
+            var imagePaths = folder is null || r.GetValue(split) == "validation" || perClass > 0 ? null : testSet is null ? folder.TrainPaths : folder.TestPaths;
+            if (csv is not null) PredictionsCsv.Write(csv, test, probabilities, imagePaths);
             string name = loaded.Count == 1 ? info.Architecture : $"ensemble of {loaded.Count} ({string.Join(", ", loaded.Select(l => l.Info.Architecture))})";
             if (views.Shifts.Count > 1) name += $", test-time augmentation {views}";
             if (r.GetValue(json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(new { model = name, checkpoints = paths, dataset = test.Name, tta = views.Name, result }, CliCommon.Json));
+                Console.WriteLine(JsonSerializer.Serialize(new { model = name, checkpoints = paths, dataset = test.Name, tta = views.Name, predictions = csv, result }, CliCommon.Json));
                 return 0;
             }
             AnsiConsole.MarkupLine($"[bold]{Markup.Escape(name)}[/] on {Markup.Escape(test.Name)} ({test.Count:N0} images)");
@@ -78,6 +91,7 @@ internal static class EvaluateCommand
             Console.WriteLine();
             AnsiConsole.Write(ModelCli.MetricsTable(result));
             AnsiConsole.Write(ModelCli.ConfusionTable(result));
+            if (csv is not null) AnsiConsole.MarkupLine($"Predictions ({test.Count:N0} rows): {Markup.Escape(csv)}");
             var worst = result.Misclassified.OrderByDescending(m => m.Confidence).Take(10).ToList();
             if (worst.Count > 0)
             {

@@ -145,8 +145,12 @@ internal sealed class DataOptions(bool folders = false)
     {
         if (!source.IsFolder) return Load(r, source.IdxKind, quiet);
         var data = CliCommon.LoadFolder(r.GetValue(DataDir), source, quiet);
+        LoadedFolder = data;
         return (data.Train, data.Test);
     }
+
+    /// <summary>The image folder the last <see cref="Load(ParseResult, DatasetSource, bool)"/> read (its file paths, in dataset order); null for MNIST or Fashion.</summary>
+    public ImageFolderData? LoadedFolder { get; private set; }
 
     /// <summary>
     /// What training tests on: the test set, or, for an image folder without test/, the validation split (held out from

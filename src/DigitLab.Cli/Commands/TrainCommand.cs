@@ -21,6 +21,7 @@ internal static class TrainCommand
         };
         var recipe = new RecipeOptions();
         var data = new DataOptions(folders: true);
+        var fine = new FineTuneOptions();
         var output = new Option<string?>("--out") { Description = "Checkpoint path (default: runs/<model>-<UTC time>.safetensors, or the --resume file); the run log is written beside it as .json" };
         var resume = new Option<string?>("--resume") { Description = "Continue the paused run saved in this checkpoint (its recipe and data are used; recipe options are ignored)" };
         var json = CliCommon.JsonOption();
@@ -39,6 +40,7 @@ internal static class TrainCommand
         data.AddTo(command);
         command.Options.Add(output);
         command.Options.Add(resume);
+        fine.AddTo(command);
         command.Options.Add(json);
         command.Options.Add(ensemble);
         command.Options.Add(tta);
@@ -56,6 +58,8 @@ internal static class TrainCommand
             if (members < 1) throw new ArgumentException($"--ensemble must be at least 1 (1 = a single model), found {members}.");
             if (members > 1 && resumePath is not null)
                 throw new ArgumentException($"--ensemble {members} cannot be combined with --resume: resume each member's checkpoint on its own.");
+            fine.Check(r, resumePath is not null, members);
+            if (r.GetValue(fine.Init) is not null) return fine.Train(r, recipe, model, data, output, asJson);
             if (members > 1)
             {
                 var options = recipe.Read(r, r.GetValue(model)!);

@@ -64,7 +64,7 @@ public sealed class LibraryTrainingBackend(IDatasetProvider data, CheckpointMode
             InitCheckpoint = basePath, Own = own, ReplaySource = mnistTrain, MnistTest = mnistTest, Epochs = request.Epochs,
             LearningRate = request.LearningRate, BatchSize = request.BatchSize, ReplayFraction = spec.ReplayFraction, Seed = 1,
         };
-        var recipe = fine.Recipe(Checkpoint.Load(basePath).Info.Architecture) with
+        var recipe = fine.RecipeFor(Checkpoint.Load(basePath).Info.Architecture) with
         {
             Augmentation = request.Augment ? AugmentationKind.Affine : AugmentationKind.None,
         };

@@ -33,9 +33,13 @@ public static class Evaluator
     /// <paramref name="tta"/> (default: the image alone). The loss is the model's own cross-entropy for a single model
     /// and view (as training reports it), else the cross-entropy of the mean probabilities.
     /// </summary>
+    /// <param name="probabilities">When given, (data.Count × 10) in dataset order: receives each image's probabilities (the
+    /// members' and views' mean), the very numbers the prediction and the confusion matrix come from.</param>
     public static EvaluationResult Evaluate(IReadOnlyList<Module> members, MnistDataset data, Normalization normalization, ComputeContext compute,
-                                            int batchSize = 500, TestTimeAugmentation? tta = null, bool collectMisclassified = true)
+                                            int batchSize = 500, TestTimeAugmentation? tta = null, bool collectMisclassified = true, float[]? probabilities = null)
     {
+        if (probabilities is not null && probabilities.Length != data.Count * MnistDataset.Classes)
+            throw new ArgumentException($"The probabilities buffer holds {probabilities.Length} values; {data.Name} needs {data.Count} × {MnistDataset.Classes}.", nameof(probabilities));
         tta ??= TestTimeAugmentation.None;
         if (members.Count == 0) throw new ArgumentException("An ensemble needs at least one model; train some first (digitlab train --ensemble N).", nameof(members));
         const int Classes = MnistDataset.Classes;
@@ -78,6 +82,7 @@ public static class Evaluator
             for (int i = 0; i < n; i++)
             {
                 var row = sum.Slice(i * Classes, Classes);
+                if (probabilities is not null) row.CopyTo(probabilities.AsSpan(indices[i] * Classes, Classes));
                 int predicted = Metrics.ArgMax(row);
                 if (!single) lossSum -= Math.Log(Math.Max(row[labels[i]], 1e-30));
                 confusion[labels[i]][predicted]++;

@@ -18,13 +18,17 @@ public sealed record FineTuneRequest
     public required MnistDataset ReplaySource { get; init; }
     /// <summary>MNIST's test images: the "did it forget?" figure before and after; null skips it.</summary>
     public MnistDataset? MnistTest { get; init; }
-    public int Epochs { get; init; } = 3;
+    /// <summary>The own digits' held-out part when the user keeps one (an image folder's test/ part); null holds out <see cref="HeldOutFraction"/> of <see cref="Own"/>.</summary>
+    public MnistDataset? OwnHeldOut { get; init; }
+    public int Epochs { get; init; } = DefaultEpochs;
+    public const int DefaultEpochs = 3;
     /// <summary>Adam's constant rate; a tenth of training's 1e-3 so that the few own images adjust the weights rather than overwrite them.</summary>
     public double LearningRate { get; init; } = DefaultLearningRate;
-    public const double DefaultLearningRate = 1e-4;
+    public const double DefaultLearningRate = 3e-4;
     public double ReplayFraction { get; init; } = TrainerOptions.DefaultReplayFraction;
     /// <summary>Share of the own digits held out (stratified by digit) for the before/after figure; 0 holds none out.</summary>
-    public double HeldOutFraction { get; init; } = 0.2;
+    public double HeldOutFraction { get; init; } = DefaultHeldOutFraction;
+    public const double DefaultHeldOutFraction = 0.2;
     public ulong Seed { get; init; } = 1;
     /// <summary>Kernel threads; 0 means all cores.</summary>
     public int Threads { get; init; }
@@ -33,9 +37,18 @@ public sealed record FineTuneRequest
     /// <summary>Where the fine-tuned checkpoint is written (atomically, only once the run completed); null writes nothing.</summary>
     public string? OutputPath { get; init; }
 
-    /// <summary>The training recipe this request runs: the model's default recipe with a constant rate, no validation split, and the request's choices.</summary>
-    public TrainerOptions Recipe(string architecture)
+    /// <summary>
+    /// A whole recipe (the command line's options) instead of the fields above: when set, it gives the epochs, rate,
+    /// schedule, batch, seed, threads and replay fraction, and <see cref="Epochs"/>, <see cref="LearningRate"/>,
+    /// <see cref="ReplayFraction"/>, <see cref="Seed"/>, <see cref="Threads"/> and <see cref="BatchSize"/> are not used.
+    /// Its <see cref="TrainerOptions.InitCheckpoint"/> becomes this request's and its validation count 0 (the held-out own digits validate).
+    /// </summary>
+    public TrainerOptions? Recipe { get; init; }
+
+    /// <summary>The recipe this request runs for a checkpoint of <paramref name="architecture"/>: <see cref="Recipe"/>, or the model's default recipe with a constant rate and the request's choices.</summary>
+    public TrainerOptions RecipeFor(string architecture)
     {
+        if (Recipe is { } given) return given with { InitCheckpoint = InitCheckpoint, ValidationCount = 0 };
         var d = TrainerOptions.ForModel(architecture);
         return d with
         {
@@ -72,13 +85,19 @@ public static class FineTuning
         options.Validate();
         string path = options.InitCheckpoint ?? throw new ArgumentException("No init checkpoint was given: set InitCheckpoint to the .safetensors file to start from.", nameof(options));
         var (model, info) = Checkpoint.Load(path);
-        if (!string.Equals(info.Architecture, options.Model, StringComparison.OrdinalIgnoreCase))
-            throw new ArgumentException($"The init checkpoint '{path}' holds a '{info.Architecture}' model, but the recipe trains '{options.Model}': fine-tuning keeps the architecture. Use --model {info.Architecture} (or leave --model out), or start from a '{options.Model}' checkpoint.");
+        CheckArchitecture(path, info.Architecture, options.Model);
         var stored = new Normalization(info.NormalizationMean, info.NormalizationStd);
         NormalizationKind kind = stored == Normalization.Mnist ? NormalizationKind.Mnist
             : stored == Normalization.Half ? NormalizationKind.Half
             : throw new ArgumentException($"The init checkpoint '{path}' was trained with normalisation ({stored}), which is neither mnist ({Normalization.Mnist}) nor half ({Normalization.Half}); DigitLab cannot fine-tune it.");
         return new Trainer(model, options with { Model = info.Architecture, Normalization = kind, Dropout = info.Options.Dropout });
+    }
+
+    /// <summary>Throws when the checkpoint at <paramref name="path"/> holds another architecture than the recipe's <paramref name="model"/>, naming both.</summary>
+    public static void CheckArchitecture(string path, string checkpointArchitecture, string model)
+    {
+        if (!string.Equals(checkpointArchitecture, model, StringComparison.OrdinalIgnoreCase))
+            throw new ArgumentException($"The init checkpoint '{path}' holds a '{checkpointArchitecture}' model, but the recipe trains '{model}': fine-tuning keeps the architecture. Use --model {checkpointArchitecture} (or leave --model out), or start from a '{model}' checkpoint.");
     }
 
     /// <summary>
@@ -92,17 +111,16 @@ public static class FineTuning
     /// </remarks>
     public static FineTuneOutcome Run(FineTuneRequest request, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        if (!(request.HeldOutFraction >= 0 && request.HeldOutFraction < 1))
+        if (request.OwnHeldOut is null && !(request.HeldOutFraction >= 0 && request.HeldOutFraction < 1))
             throw new ArgumentException($"The held-out fraction must be at least 0 and below 1 (0.2 = a fifth of your digits kept for the before/after figure), found {request.HeldOutFraction}.", nameof(request));
         if (request.Own.Count == 0) throw new ArgumentException($"The own dataset {request.Own.Name} has no images: add some digits before fine-tuning.", nameof(request));
         cancellationToken.ThrowIfCancellationRequested();
 
         string architecture = Checkpoint.Load(request.InitCheckpoint).Info.Architecture; // also reports a bad file before any work
-        var trainer = StartFrom(request.Recipe(architecture));
-        int heldOutCount = (int)Math.Round(request.Own.Count * request.HeldOutFraction, MidpointRounding.AwayFromZero);
-        if (heldOutCount == request.Own.Count) heldOutCount--; // keep at least one image to train on
-        var (ownTrain, heldOut) = Split.Stratified(request.Own, heldOutCount, request.Seed);
-        var mix = Replay.Mix(ownTrain, request.ReplaySource, request.ReplayFraction, request.Seed);
+        var trainer = StartFrom(request.RecipeFor(architecture));
+        var o = trainer.Options;
+        var (ownTrain, heldOut) = request.OwnHeldOut is { } kept ? (request.Own, kept) : HoldOut(request.Own, request.HeldOutFraction, o.Seed);
+        var mix = Replay.Mix(ownTrain, request.ReplaySource, o.ReplayFraction, o.Seed);
 
         EvaluationResult? Measure(MnistDataset? data) => data is { Count: > 0 }
             ? Evaluator.Evaluate(trainer.Model, data, trainer.Normalization, trainer.Compute, collectMisclassified: false) : null;
@@ -124,5 +142,13 @@ public static class FineTuning
         cancellationToken.ThrowIfCancellationRequested();
         if (request.OutputPath is not null) trainer.SaveCheckpoint(request.OutputPath);
         return new FineTuneOutcome(ownBefore, ownAfter, mnistBefore, mnistAfter, ownTrain.Count, heldOut.Count, log.ReplayCount ?? 0, log, trainer);
+    }
+
+    /// <summary>A stratified <paramref name="fraction"/> of <paramref name="own"/> held out (rounded; at least one image left to train on).</summary>
+    public static (MnistDataset Train, MnistDataset HeldOut) HoldOut(MnistDataset own, double fraction, ulong seed)
+    {
+        int count = (int)Math.Round(own.Count * fraction, MidpointRounding.AwayFromZero);
+        if (count == own.Count) count--;
+        return Split.Stratified(own, count, seed);
     }
 }

@@ -80,6 +80,62 @@ public class FolderAndBatchPredictTests
     }
 
     [Fact]
+    public async Task EvaluatePredictionsOfAFolderNameEachImagesFile()
+    {
+        using var dir = new SyntheticData.TempDir();
+        using var dataDir = new SyntheticData.TempDir();
+        string checkpoint = SaveModel(dir);
+        string folder = Path.Combine(dir.Path, "clean");
+        FolderGenerator.Write(Model.Value.Test, folder, 40, FolderStyle.Clean);
+        string csv = dir.File("predictions.csv");
+        var r = await CliRunner.RunAsync("evaluate", checkpoint, "--dataset", "folder:" + folder, "--data-dir", dataDir.Path, "--predictions", csv, "--json");
+        Assert.Equal(0, r.ExitCode);
+        var lines = File.ReadAllLines(csv);
+        Assert.StartsWith("path,label,predicted,p0,", lines[0]);
+        Assert.Equal(41, lines.Length);
+        var files = new HashSet<string>();
+        foreach (var line in lines.Skip(1))
+        {
+            var cells = line.Split(',');
+            string path = cells[0].Trim('"');
+            Assert.True(File.Exists(path), path);
+            Assert.True(files.Add(path), $"{path} appears twice");
+            // The image's class folder is its label: the row's path belongs to the row's image.
+            Assert.Equal(Path.GetFileName(Path.GetDirectoryName(path)), cells[1]);
+        }
+    }
+
+    /// <summary>
+    /// `train --init` on a folder with train/ and test/: the folder's test/ is the held-out set the before/after figures are
+    /// measured on, MNIST is replayed, and the run log names the folder.
+    /// </summary>
+    [Fact]
+    public async Task FineTuneOnAFolderHoldsOutItsTestPartAndRecordsTheFolder()
+    {
+        using var dir = new SyntheticData.TempDir();
+        using var dataDir = new SyntheticData.TempDir();
+        string checkpoint = SaveModel(dir);
+        string folder = Path.Combine(dir.Path, "mine");
+        var test = Model.Value.Test;
+        FolderGenerator.Write(test, folder, 60, FolderStyle.Photo, seed: 1, split: "train");
+        FolderGenerator.Write(test.Subset(Enumerable.Range(1000, 30).ToArray(), "later"), folder, 30, FolderStyle.Photo, seed: 2, split: "test");
+        string output = dir.File("tuned.safetensors");
+        var r = await CliRunner.RunAsync("train", "--init", checkpoint, "--dataset", "folder:" + folder, "--data-dir", dataDir.Path,
+            "--epochs", "1", "--out", output, "--json");
+        Assert.True(r.ExitCode == 0, r.Error);
+        using var json = JsonDocument.Parse(r.Out);
+        var root = json.RootElement;
+        Assert.Equal(60, root.GetProperty("own").GetProperty("train").GetInt32());
+        Assert.Equal(30, root.GetProperty("own").GetProperty("heldOut").GetInt32());
+        Assert.Equal(30, root.GetProperty("ownHeldOut").GetProperty("count").GetInt32());
+        Assert.Equal(60, root.GetProperty("replay").GetProperty("count").GetInt32());   // fraction 0.5: as many MNIST images as own ones
+        Assert.Equal(10_000, root.GetProperty("mnistTest").GetProperty("count").GetInt32());
+        var log = Checkpoint.Load(output).Info.Log!;
+        Assert.Equal("folder:" + Path.GetFullPath(folder), log.Dataset);
+        Assert.Equal(checkpoint, log.Recipe!.InitCheckpoint);
+    }
+
+    [Fact]
     public async Task TrainOnAFolderRecordsItInTheRunLogAndListsSkippedFiles()
     {
         using var dir = new SyntheticData.TempDir();

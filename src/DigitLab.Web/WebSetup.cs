@@ -66,6 +66,7 @@ public static class WebSetup
     public static WebApplication MapDigitLabApis(this WebApplication app)
     {
         app.MapPredictApi();
+        app.MapExplainApi();
         app.MapDatasetApi();
         app.MapTrainingApi();
         app.MapFineTuneApi();

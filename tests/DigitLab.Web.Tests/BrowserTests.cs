@@ -68,6 +68,33 @@ public sealed class BrowserTests(BrowserFixture fixture)
         await Expect(page.Locator("#compare-table")).ToContainTextAsync(BrowserFixture.CopyName);
     }
 
+    /// <summary>With "Show what the model looked at" on, the answer's map is drawn over the input in red and blue, and
+    /// hovering another digit's bar shows that digit's map.</summary>
+    [Fact]
+    public async Task Recognise_ShowsWhatTheModelLookedAt_PerDigitOnHover()
+    {
+        var page = await fixture.NewPage();
+        await page.GotoAsync("index.html");
+        await Expect(page.Locator("#model")).ToContainTextAsync(BrowserFixture.ModelName);
+        await Expect(page.Locator("#looked-panel")).ToBeHiddenAsync();
+        await page.CheckAsync("#explain");
+        await Stroke(page, Ellipse(140, 140, 55, 90));
+        await Expect(page.Locator("#digit")).ToHaveTextAsync("0");
+        await Expect(page.Locator("#looked-panel")).ToBeVisibleAsync();
+        await Expect(page.Locator("#looked-caption")).ToHaveTextAsync("what pointed to 0 (its answer)");
+        const string tinted = "() => { const d = document.getElementById('looked').getContext('2d').getImageData(0,0,28,28).data; " +
+                              "let red = 0, blue = 0; for (let i = 0; i < d.length; i += 4) { if (d[i] > d[i+2] + 60) red++; if (d[i+2] > d[i] + 60) blue++; } return [red, blue]; }";
+        var answerTint = await page.EvaluateAsync<int[]>(tinted);
+        Assert.True(answerTint[0] > 0, "no pixel of the map raised the answer's score");
+        string answerMap = await page.EvaluateAsync<string>("() => document.getElementById('looked').toDataURL()");
+
+        await page.HoverAsync("#bars .track >> nth=6");
+        await Expect(page.Locator("#looked-caption")).ToHaveTextAsync("what pointed to 6");
+        Assert.NotEqual(answerMap, await page.EvaluateAsync<string>("() => document.getElementById('looked').toDataURL()"));
+        await page.HoverAsync("#pad");
+        await Expect(page.Locator("#looked-caption")).ToHaveTextAsync("what pointed to 0 (its answer)");
+    }
+
     [Fact]
     public async Task Recognise_UploadedPng_DarkInkOnPaper()
     {

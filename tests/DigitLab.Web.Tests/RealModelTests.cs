@@ -19,6 +19,37 @@ public sealed class RealModelTests(BrowserFixture fixture)
 
     private HttpClient Client() => new() { BaseAddress = new Uri(fixture.BaseUrl) };
 
+    /// <summary>
+    /// POST /api/explain gives, for the active model, the probabilities /api/predict gives and ten maps, each equal to the
+    /// library's integrated gradients for that digit on the same checkpoint (the report's and `explain`'s code).
+    /// </summary>
+    [Fact]
+    public async Task Explain_GivesEachDigitsIntegratedGradients_AndRefusesBadInput()
+    {
+        using var client = Client();
+        var test = DatasetStore.LoadTest(null);
+        var pixels = test.Image(3).ToArray().Select(b => b / 255f).ToArray();
+        var answer = await HttpAssert.Ok<DigitLab.Web.Services.Explanation>(await client.PostAsJsonAsync("api/explain", new { pixels }));
+        Assert.Equal(BrowserFixture.ModelName, answer.Model);
+        Assert.Equal(10, answer.Maps.Length);
+        Assert.All(answer.Maps, m => Assert.Equal(784, m.Length));
+        var predicted = await HttpAssert.Ok<PredictResponse>(await client.PostAsJsonAsync("api/predict", new { pixels }));
+        for (int d = 0; d < 10; d++) Assert.InRange(answer.Probabilities[d], predicted.Results[0].Probabilities[d] - 1e-5f, predicted.Results[0].Probabilities[d] + 1e-5f);
+
+        var (model, info) = Checkpoint.Load(Path.Combine(fixture.ModelsDirectory, BrowserFixture.ModelName + ".safetensors"));
+        var runner = new ModelRunner(model, new Normalization(info.NormalizationMean, info.NormalizationStd), new Runtime.ComputeContext(1));
+        for (int d = 0; d < 10; d++)
+        {
+            var expected = Saliency.IntegratedGradients(runner, pixels, new float[784], d, DigitLab.Web.Services.Explanation.Steps);
+            for (int i = 0; i < 784; i++)
+                Assert.True(Math.Abs(expected[i] - answer.Maps[d][i]) <= 1e-5f + 1e-4f * Math.Abs(expected[i]), $"digit {d}, pixel {i}: {expected[i]} vs {answer.Maps[d][i]}");
+        }
+        Assert.NotEqual(answer.Maps[0], answer.Maps[1]);
+
+        await HttpAssert.Problem(await client.PostAsJsonAsync("api/explain", new { pixels = new float[10] }), System.Net.HttpStatusCode.BadRequest, "Expected 784 pixel values");
+        await HttpAssert.Problem(await client.PostAsJsonAsync("api/explain", new { pixels, model = "no-such-model" }), System.Net.HttpStatusCode.NotFound, "no readable model 'no-such-model'");
+    }
+
     [Fact]
     public async Task Predict_MnistTestImages_MostlyRight()
     {

@@ -47,7 +47,14 @@ public static class PredictApi
     {
         var (body, problem) = await Problems.ReadJsonAsync<PixelsRequest>(request, PixelsBodyLimit, json.Value.SerializerOptions, ct);
         if (problem is not null) return problem;
-        if (body!.Pixels is not { } pixels)
+        if (CheckPixels(body!.Pixels) is { } bad) return bad;
+        return Answer(store, body.Pixels!, body.Model, body.Compare);
+    }
+
+    /// <summary>The checks of a 784-value image (28×28 row by row, each a finite number in [0, 1]): a problem naming the first fault, or null.</summary>
+    internal static ProblemHttpResult? CheckPixels(float[]? pixels)
+    {
+        if (pixels is null)
             return Problems.BadRequest("Missing pixels", "The body has no 'pixels': send 784 numbers (28×28 row by row) in [0, 1], 0 = background, 1 = ink.");
         if (pixels.Length != 784)
             return Problems.BadRequest("Wrong number of pixels", $"Expected 784 pixel values (28×28), found {pixels.Length}. Send one value per pixel, row by row.");
@@ -59,7 +66,7 @@ public static class PredictApi
             if (v < 0 || v > 1)
                 return Problems.BadRequest("Pixel out of range", $"pixels[{i}] = {v} is outside [0, 1]: scale 0..255 values by 1/255.");
         }
-        return Answer(store, pixels, body.Model, body.Compare);
+        return null;
     }
 
     public static async Task<Results<Ok<PredictResponse>, ProblemHttpResult>> PredictDrawing(

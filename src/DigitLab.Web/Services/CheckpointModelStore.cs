@@ -83,6 +83,12 @@ public sealed class CheckpointModelStore : IModelStore
 
     public IDigitClassifier? Open(string name) => Find(name);
 
+    /// <summary>
+    /// What the model looked at for one image (784 values in [0, 1]): integrated-gradient maps for each of the ten digits,
+    /// with the probabilities; null when the model is unknown.
+    /// </summary>
+    public Explanation? Explain(string name, float[] image) => Find(name)?.Explain(image);
+
     public ModelDetails? Details(string name) => Find(name) is { } e ? new ModelDetails(e.Info, e.Layers, e.Log) : null;
 
     public EvaluationResult? Test(string name, IDatasetProvider data, CancellationToken cancellationToken)
@@ -136,6 +142,10 @@ public sealed class CheckpointModelStore : IModelStore
         private readonly Normalization _normalization;
         private readonly Module _model;         // prepared once at load (PreparedModel); only read, passes write their workspace alone
         private readonly ComputeContext _compute;
+        // The checkpoint's own model (not prepared) for gradients: its backward pass accumulates parameter gradients in the
+        // module, so explanations of one model take turns (they are rare: one per drawing, on request).
+        private readonly Module _plain;
+        private readonly Lock _explaining = new();
 
         public Entry(string name, string path, DateTime stamp, LoadedCheckpoint loaded, ComputeContext compute)
         {
@@ -148,6 +158,7 @@ public sealed class CheckpointModelStore : IModelStore
             Info = new ModelInfo(name, info.Architecture, loaded.Model.ParameterCount(), Log.Epochs.Count, Log.Test?.Accuracy,
                 new DateTimeOffset(stamp, TimeSpan.Zero), !Log.Complete);
             _model = Prepare(loaded.Model);
+            _plain = loaded.Model;
             _compute = compute;
         }
 
@@ -172,6 +183,19 @@ public sealed class CheckpointModelStore : IModelStore
         public EvaluationResult Evaluate(MnistDataset data) =>
             Evaluator.Evaluate(_model, data, _normalization, _compute, collectMisclassified: false);
 
+        public Explanation Explain(float[] image)
+        {
+            lock (_explaining)
+            {
+                var runner = new ModelRunner(_plain, _normalization, _compute);
+                var black = new float[image.Length];
+                var maps = new float[MnistDataset.Classes][];
+                for (int k = 0; k < maps.Length; k++) maps[k] = Saliency.IntegratedGradients(runner, image, black, k, Explanation.Steps);
+                var probabilities = Predictor.Softmax(Saliency.Logits(runner, [image]));
+                return new Explanation(Name, $"integrated gradients, {Explanation.Steps} steps from a black image", probabilities, maps);
+            }
+        }
+
         public float[] Probabilities(ReadOnlySpan<float> image)
         {
             // A free workspace, or a new one when every workspace is busy: activations only (a single image's are
@@ -189,4 +213,15 @@ public sealed class CheckpointModelStore : IModelStore
             }
         }
     }
+}
+
+/// <summary>
+/// What a model looked at for one image: for each digit, how much each pixel raised (positive) or lowered (negative) that
+/// digit's score (integrated gradients; the values of one map sum to about score(image) − score(black image)).
+/// </summary>
+/// <param name="Maps">Ten maps of 784 values, row by row, one per digit.</param>
+public sealed record Explanation(string Model, string Method, float[] Probabilities, float[][] Maps)
+{
+    /// <summary>Integrated-gradient steps: the report's gallery uses the same.</summary>
+    public const int Steps = 32;
 }

@@ -33,6 +33,7 @@
     document.getElementById('compare-table').classList.add('hidden');
     sentDrawing = null; labelChosen = false; teach(null);
     drawImage(document.getElementById('seen'), new Uint8Array(784));
+    explainAsked++; explained = null; document.getElementById('looked-panel').classList.add('hidden');
     say(status, 'Draw a digit in the black square, then press Recognise (or just keep drawing).');
   }
 
@@ -123,8 +124,59 @@
     }
   }
 
+  // What the model looked at: ten integrated-gradient maps for the image last shown, drawn over it in red (raised the
+  // digit's score) and blue (lowered it); the answer's map by default, another digit's while its bar is hovered.
+  const explainBox = document.getElementById('explain');
+  let explained = null, explainAsked = 0;
+
+  async function explain(image, model) {
+    const asked = ++explainAsked;
+    const panel = document.getElementById('looked-panel');
+    if (!explainBox.checked) { panel.classList.add('hidden'); explained = null; return; }
+    try {
+      const pixels = Array.from(image, v => v / 255);
+      const result = await api('api/explain', { json: { pixels, model } });
+      if (asked !== explainAsked) return; // a newer image was shown meanwhile
+      const best = result.probabilities.indexOf(Math.max(...result.probabilities));
+      explained = { image, maps: result.maps, best };
+      panel.classList.remove('hidden');
+      drawLooked(best);
+    } catch (e) {
+      say(status, `What the model looked at: ${e.message}`, 'error');
+    }
+  }
+
+  function drawLooked(digit) {
+    if (!explained) return;
+    const canvas = document.getElementById('looked');
+    const c = canvas.getContext('2d');
+    const map = explained.maps[digit];
+    const max = Math.max(1e-12, ...map.map(Math.abs));
+    const out = c.createImageData(28, 28);
+    for (let i = 0; i < 784; i++) {
+      const grey = 255 - 0.6 * explained.image[i];           // the digit dark on white, faint so the colour reads
+      const t = Math.abs(map[i]) / max;
+      const [r, g, b] = map[i] >= 0 ? [220, 30, 30] : [30, 80, 220];
+      out.data[i * 4] = grey * (1 - t) + r * t;
+      out.data[i * 4 + 1] = grey * (1 - t) + g * t;
+      out.data[i * 4 + 2] = grey * (1 - t) + b * t;
+      out.data[i * 4 + 3] = 255;
+    }
+    c.putImageData(out, 0, 0);
+    canvas.dataset.digit = digit;
+    document.getElementById('looked-caption').textContent = `what pointed to ${digit}${digit === explained.best ? ' (its answer)' : ''}`;
+  }
+
+  const barsBox = document.getElementById('bars');
+  barsBox.addEventListener('mouseover', e => {
+    const row = [...barsBox.children].indexOf(e.target.closest('#bars > span'));
+    if (row >= 0) drawLooked(Math.floor(row / 3));
+  });
+  barsBox.addEventListener('mouseleave', () => { if (explained) drawLooked(explained.best); });
+
   function show(result, label = null) {
     drawImage(document.getElementById('seen'), bytesFromBase64(result.image));
+    explain(bytesFromBase64(result.image), (result.results.find(r => r.model === modelSelect.value) || result.results[0]).model);
     const chosen = result.results.find(r => r.model === modelSelect.value) || result.results[0];
     document.getElementById('digit').textContent = chosen.digit;
     document.getElementById('confidence').textContent = `${percent(chosen.confidence, 1)} sure · ${chosen.model}`;
@@ -269,6 +321,7 @@
   document.getElementById('upload').addEventListener('change', e => { if (e.target.files[0]) upload(e.target.files[0]); e.target.value = ''; });
   const changed = () => { if (shownPixels) again(); else if (dirty) recognise(true); };
   modelSelect.addEventListener('change', changed);
+  explainBox.addEventListener('change', changed);
   compare.addEventListener('change', changed);
 
   clear();

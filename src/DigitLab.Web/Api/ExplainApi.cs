@@ -1,0 +1,38 @@
+// ExplainApi: what the model looked at for the image on the Recognise page: one integrated-gradient map per digit.
+using DigitLab.Web.Services;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.Options;
+
+namespace DigitLab.Web.Api;
+
+public static class ExplainApi
+{
+    public static RouteHandlerBuilder MapExplainApi(this IEndpointRouteBuilder routes) =>
+        routes.MapPost("/api/explain", Explain).WithTags("Predict");
+
+    /// <summary>
+    /// POST /api/explain {pixels: 784 values in [0, 1], model?}: the named (or active) model's probabilities and, for each
+    /// digit, a 784-value map (red on the page where a pixel raised that digit's score, blue where it lowered it).
+    /// </summary>
+    public static async Task<Results<Ok<Explanation>, ProblemHttpResult>> Explain(
+        HttpRequest request, CheckpointModelStore store, IOptions<JsonOptions> json, CancellationToken ct)
+    {
+        var (body, problem) = await Problems.ReadJsonAsync<PixelsRequest>(request, PredictApi.PixelsBodyLimit, json.Value.SerializerOptions, ct);
+        if (problem is not null) return problem;
+        if (PredictApi.CheckPixels(body!.Pixels) is { } bad) return bad;
+        string? name = string.IsNullOrWhiteSpace(body.Model) ? store.ActiveName : body.Model;
+        if (name is null)
+            return Problems.NotFound("No model", $"No model is active in {store.Directory}: train one on the Train page, or name one with 'model'.");
+        try
+        {
+            return store.Explain(name, body.Pixels!) is { } explanation
+                ? TypedResults.Ok(explanation)
+                : Problems.NotFound("Unknown model", $"There is no readable model '{name}' in {store.Directory}; GET /api/models lists them.");
+        }
+        catch (InvalidDataException e) // weights that overflow: no map rather than NaN
+        {
+            return TypedResults.Problem(detail: $"Model '{name}': {e.Message}", statusCode: StatusCodes.Status500InternalServerError, title: "The model has no answer");
+        }
+    }
+}

@@ -67,6 +67,7 @@ public static class WebSetup
     {
         app.MapPredictApi();
         app.MapExplainApi();
+        app.MapReadApi();
         app.MapDatasetApi();
         app.MapTrainingApi();
         app.MapFineTuneApi();

@@ -95,6 +95,37 @@ public sealed class BrowserTests(BrowserFixture fixture)
         await Expect(page.Locator("#looked-caption")).ToHaveTextAsync("what pointed to 0 (its answer)");
     }
 
+    /// <summary>Number mode: a 3-digit number written with the mouse on the wide canvas is read back, one box per digit.</summary>
+    [Fact]
+    public async Task Recognise_NumberMode_ReadsAThreeDigitNumberWrittenWithTheMouse()
+    {
+        var page = await fixture.NewPage();
+        await page.GotoAsync("index.html");
+        await Expect(page.Locator("#model")).ToContainTextAsync(BrowserFixture.ModelName);
+        await page.CheckAsync("#number-mode");
+        Assert.Equal(700, await page.EvaluateAsync<int>("() => document.getElementById('pad').width"));
+        var box = (await page.Locator("#pad").BoundingBoxAsync())!;
+        async Task Write(params (double X, double Y)[] points) // points in the canvas's own 700×200 coordinates
+        {
+            (float, float) At((double X, double Y) p) => ((float)(box.X + p.X * box.Width / 700), (float)(box.Y + p.Y * box.Height / 200));
+            var (x0, y0) = At(points[0]);
+            await page.Mouse.MoveAsync(x0, y0);
+            await page.Mouse.DownAsync();
+            foreach (var p in points.Skip(1)) { var (x, y) = At(p); await page.Mouse.MoveAsync(x, y, new MouseMoveOptions { Steps = 4 }); }
+            await page.Mouse.UpAsync();
+        }
+        await page.UncheckAsync("#live");
+        await Write((130, 20), (112, 182));                                       // 1, slanted as handwriting is
+        await Write((250, 30), (360, 30), (285, 175));                            // 7
+        await Write(Ellipse(520, 100, 45, 72).Select(p => (p.Item1, p.Item2)).ToArray()); // 0
+        await page.ClickAsync("#recognise");
+        await Expect(page.Locator("#digit")).ToHaveTextAsync("170");
+        await Expect(page.Locator("#bars .track")).ToHaveCountAsync(3);
+        // The boxes are drawn over the pad (green), never into the drawing that was sent.
+        Assert.True(await page.EvaluateAsync<bool>("() => { const d = document.getElementById('pad-boxes').getContext('2d').getImageData(0,0,700,200).data; for (let i = 0; i < d.length; i += 4) if (d[i+1] > 150 && d[i] < 100 && d[i+3] > 0) return true; return false; }"));
+        Assert.False(await page.EvaluateAsync<bool>("() => { const d = document.getElementById('pad').getContext('2d').getImageData(0,0,700,200).data; for (let i = 0; i < d.length; i += 4) if (d[i+1] !== d[i]) return true; return false; }"));
+    }
+
     [Fact]
     public async Task Recognise_UploadedPng_DarkInkOnPaper()
     {

@@ -10,8 +10,9 @@
   const modelSelect = document.getElementById('model');
   const compare = document.getElementById('compare');
   const live = document.getElementById('live');
-  // MNIST strokes are about 2.5 px wide on a 20 px digit; a digit drawn ~200 px tall here scales by 10.
-  const strokeWidth = 22;
+  // MNIST strokes are about 2.5 px wide on a 20 px digit; a digit drawn ~200 px tall here scales by 10. The number
+  // mode's canvas is 200 px tall, not 280, so its strokes are thinner in proportion.
+  const strokeWidth = () => Math.round(22 * pad.height / 280);
   const liveInterval = 250; // ms between live requests while drawing
   let drawing = false, last = null, dirty = false, inFlight = false, queued = false, lastSent = 0, timer = null;
   let shownTruth = null;
@@ -34,6 +35,8 @@
     sentDrawing = null; labelChosen = false; teach(null);
     drawImage(document.getElementById('seen'), new Uint8Array(784));
     explainAsked++; explained = null; document.getElementById('looked-panel').classList.add('hidden');
+    const boxCanvas = document.getElementById('pad-boxes');
+    boxCanvas.getContext('2d').clearRect(0, 0, boxCanvas.width, boxCanvas.height);
     say(status, 'Draw a digit in the black square, then press Recognise (or just keep drawing).');
   }
 
@@ -45,7 +48,7 @@
   function stroke(from, to) {
     version++;
     ctx.strokeStyle = '#fff';
-    ctx.lineWidth = strokeWidth;
+    ctx.lineWidth = strokeWidth();
     ctx.lineCap = 'round';
     ctx.lineJoin = 'round';
     ctx.beginPath();
@@ -110,6 +113,12 @@
     const drawing = { width: pad.width, height: pad.height, pixels: base64FromBytes(grey) };
     const asked = version;
     try {
+      if (numberMode.checked) {
+        const result = await api('api/read', { json: { ...drawing, model: modelSelect.value || null } });
+        showNumber(result);
+        answeredVersion = asked;
+        return;
+      }
       const result = await api('api/predict/drawing', { json: {
         ...drawing, model: modelSelect.value || null, compare: compare.checked } });
       show(result);
@@ -173,6 +182,41 @@
     if (row >= 0) drawLooked(Math.floor(row / 3));
   });
   barsBox.addEventListener('mouseleave', () => { if (explained) drawLooked(explained.best); });
+
+  // Number mode: a wide canvas, read by POST /api/read (segmentation, each digit preprocessed as MNIST); the digits'
+  // boxes are drawn on a transparent canvas over the pad, so the drawing itself (what is sent) stays untouched.
+  const numberMode = document.getElementById('number-mode');
+  const boxes = document.getElementById('pad-boxes');
+
+  function drawBoxes(digits) {
+    const b = boxes.getContext('2d');
+    b.clearRect(0, 0, boxes.width, boxes.height);
+    b.strokeStyle = '#22c55e'; b.fillStyle = '#22c55e'; b.lineWidth = 3; b.font = 'bold 22px system-ui, sans-serif';
+    for (const d of digits) {
+      b.strokeRect(d.x, d.y, d.width, d.height);
+      b.fillText(String(d.digit), d.x + 3, Math.max(20, d.y - 4));
+    }
+  }
+
+  function showNumber(result) {
+    document.getElementById('digit').textContent = result.text;
+    document.getElementById('confidence').textContent = `${percent(result.confidence, 1)} sure · ${result.model}`;
+    document.getElementById('bars').innerHTML = result.digits.map(d =>
+      `<span>${d.digit}</span><span class="track"><span class="fill" style="width:${(d.confidence * 100).toFixed(1)}%"></span></span>` +
+      `<span style="text-align:right">${percent(d.confidence, 1)}</span>`).join('');
+    drawBoxes(result.digits);
+    say(status, `Read ${result.digits.length} digit(s), left to right; each bar is one digit's confidence.`);
+  }
+
+  numberMode.addEventListener('change', () => {
+    const on = numberMode.checked;
+    pad.width = boxes.width = on ? 700 : 280;
+    pad.height = boxes.height = on ? 200 : 280;
+    document.getElementById('pad-wrap').classList.toggle('number', on);
+    ['random', 'upload', 'compare', 'explain'].forEach(id => document.getElementById(id).disabled = on);
+    clear();
+    if (on) say(status, 'Write a number of several digits across the wide canvas, then press Recognise (or keep drawing).');
+  });
 
   function show(result, label = null) {
     drawImage(document.getElementById('seen'), bytesFromBase64(result.image));

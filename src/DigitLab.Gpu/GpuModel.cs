@@ -426,7 +426,7 @@ internal sealed class GpuBatchNorm : GpuLayer
     public override DeviceTensor Backward(DeviceTensor dy)
     {
         var x = _input ?? throw new InvalidOperationException($"{_layer}: Backward was called before Forward.");
-        RequireLength(dy, _output, _layer.ToString());
+        RequireLength(dy, _output, $"{_layer}");
         if (!_batchStatistics)
             throw new NotSupportedException($"{_layer}: the device backend differentiates batch norm in training mode only; run Forward with training: true before Backward.");
         _inputGrad.Resize(x.Shape);

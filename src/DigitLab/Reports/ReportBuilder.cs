@@ -305,7 +305,7 @@ public static class ReportBuilder
         {
             var shown = GalleryOf(r, data.Test);
             var maps = data.MistakeMaps.GetValueOrDefault(r.Name);
-            section.Heading($"{r.Name}: {r.Log.Test.Misclassified.Count} misclassified");
+            section.Heading($"{r.Name}: {r.Log.Test!.Misclassified.Count} misclassified");
             var sb = new StringBuilder($"<div class=\"gallery\" id=\"gallery-{Slug(r.Name)}\">");
             foreach (var m in shown)
             {

@@ -16,24 +16,8 @@ public sealed class BrowserTests(BrowserFixture fixture)
 {
     static BrowserTests() => SetDefaultExpectTimeout(30_000); // a guard against hangs on a busy machine, not a timing check
 
-    /// <summary>Draws a polyline given in the canvas's own 280×280 coordinates with real mouse events.</summary>
-    private static async Task Stroke(IPage page, params (double X, double Y)[] points)
-    {
-        var box = (await page.Locator("#pad").BoundingBoxAsync())!;
-        (float, float) At((double X, double Y) p) => ((float)(box.X + p.X * box.Width / 280), (float)(box.Y + p.Y * box.Height / 280));
-        var (x0, y0) = At(points[0]);
-        await page.Mouse.MoveAsync(x0, y0);
-        await page.Mouse.DownAsync();
-        foreach (var p in points.Skip(1))
-        {
-            var (x, y) = At(p);
-            await page.Mouse.MoveAsync(x, y, new MouseMoveOptions { Steps = 4 });
-        }
-        await page.Mouse.UpAsync();
-    }
-
-    private static (double, double)[] Ellipse(double cx, double cy, double rx, double ry, int steps = 36) =>
-        Enumerable.Range(0, steps + 1).Select(i => (cx + rx * Math.Sin(2 * Math.PI * i / steps), cy - ry * Math.Cos(2 * Math.PI * i / steps))).ToArray();
+    private static Task Stroke(IPage page, params (double X, double Y)[] points) => PadDrawing.Stroke(page, points);
+    private static (double, double)[] Ellipse(double cx, double cy, double rx, double ry) => PadDrawing.Ellipse(cx, cy, rx, ry);
 
     [Fact]
     public async Task Recognise_DrawnDigits_WithTheMouse()
@@ -104,20 +88,11 @@ public sealed class BrowserTests(BrowserFixture fixture)
         await Expect(page.Locator("#model")).ToContainTextAsync(BrowserFixture.ModelName);
         await page.CheckAsync("#number-mode");
         Assert.Equal(700, await page.EvaluateAsync<int>("() => document.getElementById('pad').width"));
-        var box = (await page.Locator("#pad").BoundingBoxAsync())!;
-        async Task Write(params (double X, double Y)[] points) // points in the canvas's own 700×200 coordinates
-        {
-            (float, float) At((double X, double Y) p) => ((float)(box.X + p.X * box.Width / 700), (float)(box.Y + p.Y * box.Height / 200));
-            var (x0, y0) = At(points[0]);
-            await page.Mouse.MoveAsync(x0, y0);
-            await page.Mouse.DownAsync();
-            foreach (var p in points.Skip(1)) { var (x, y) = At(p); await page.Mouse.MoveAsync(x, y, new MouseMoveOptions { Steps = 4 }); }
-            await page.Mouse.UpAsync();
-        }
+        Task Write(params (double X, double Y)[] points) => PadDrawing.Stroke(page, points, 700, 200); // the number mode's 700×200 canvas
         await page.UncheckAsync("#live");
         await Write((130, 20), (112, 182));                                       // 1, slanted as handwriting is
         await Write((250, 30), (360, 30), (285, 175));                            // 7
-        await Write(Ellipse(520, 100, 45, 72).Select(p => (p.Item1, p.Item2)).ToArray()); // 0
+        await Write(Ellipse(520, 100, 45, 72));                                   // 0
         await page.ClickAsync("#recognise");
         await Expect(page.Locator("#digit")).ToHaveTextAsync("170");
         await Expect(page.Locator("#bars .track")).ToHaveCountAsync(3);

@@ -24,24 +24,8 @@ public sealed class MyDigitsBrowserTests(BrowserFixture fixture)
 
     static MyDigitsBrowserTests() => SetDefaultExpectTimeout(30_000); // a guard against hangs on a busy machine, not a timing check
 
-    /// <summary>Draws a polyline given in the canvas's own 280×280 coordinates with real mouse events.</summary>
-    private static async Task Stroke(IPage page, params (double X, double Y)[] points)
-    {
-        var box = (await page.Locator("#pad").BoundingBoxAsync())!;
-        (float, float) At((double X, double Y) p) => ((float)(box.X + p.X * box.Width / 280), (float)(box.Y + p.Y * box.Height / 280));
-        var (x0, y0) = At(points[0]);
-        await page.Mouse.MoveAsync(x0, y0);
-        await page.Mouse.DownAsync();
-        foreach (var p in points.Skip(1))
-        {
-            var (x, y) = At(p);
-            await page.Mouse.MoveAsync(x, y, new MouseMoveOptions { Steps = 4 });
-        }
-        await page.Mouse.UpAsync();
-    }
-
-    private static (double, double)[] Ellipse(double cx, double cy, double rx, double ry, int steps = 36) =>
-        Enumerable.Range(0, steps + 1).Select(i => (cx + rx * Math.Sin(2 * Math.PI * i / steps), cy - ry * Math.Cos(2 * Math.PI * i / steps))).ToArray();
+    private static Task Stroke(IPage page, params (double X, double Y)[] points) => PadDrawing.Stroke(page, points);
+    private static (double, double)[] Ellipse(double cx, double cy, double rx, double ry) => PadDrawing.Ellipse(cx, cy, rx, ry);
 
     /// <summary>
     /// Draws, presses Recognise, waits for the answer and the Teach panel with that answer preselected, optionally corrects

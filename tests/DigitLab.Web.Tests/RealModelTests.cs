@@ -47,7 +47,7 @@ public sealed class RealModelTests(BrowserFixture fixture)
         Assert.NotEqual(answer.Maps[0], answer.Maps[1]);
 
         await HttpAssert.Problem(await client.PostAsJsonAsync("api/explain", new { pixels = new float[10] }), System.Net.HttpStatusCode.BadRequest, "Expected 784 pixel values");
-        await HttpAssert.Problem(await client.PostAsJsonAsync("api/explain", new { pixels, model = "no-such-model" }), System.Net.HttpStatusCode.NotFound, "no readable model 'no-such-model'");
+        await HttpAssert.Problem(await client.PostAsJsonAsync("api/explain", new { pixels, model = "no-such-model" }), System.Net.HttpStatusCode.BadRequest, "no model named 'no-such-model'");
     }
 
     [Fact]

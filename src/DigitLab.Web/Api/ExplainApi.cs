@@ -21,14 +21,15 @@ public static class ExplainApi
         var (body, problem) = await Problems.ReadJsonAsync<PixelsRequest>(request, PredictApi.PixelsBodyLimit, json.Value.SerializerOptions, ct);
         if (problem is not null) return problem;
         if (PredictApi.CheckPixels(body!.Pixels) is { } bad) return bad;
-        string? name = string.IsNullOrWhiteSpace(body.Model) ? store.ActiveName : body.Model;
-        if (name is null)
-            return Problems.NotFound("No model", $"No model is active in {store.Directory}: train one on the Train page, or name one with 'model'.");
+        // The same choice of model, and the same refusals, as a prediction's.
+        var (classifiers, choose) = PredictApi.Choose(store, body.Model, compare: false);
+        if (choose is not null) return choose;
+        string name = classifiers![0].Name;
         try
         {
             return store.Explain(name, body.Pixels!) is { } explanation
                 ? TypedResults.Ok(explanation)
-                : Problems.NotFound("Unknown model", $"There is no readable model '{name}' in {store.Directory}; GET /api/models lists them.");
+                : Problems.NotFound("Unknown model", $"The model '{name}' can no longer be read from {store.Directory}; GET /api/models lists them.");
         }
         catch (InvalidDataException e) // weights that overflow: no map rather than NaN
         {

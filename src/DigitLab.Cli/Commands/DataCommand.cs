@@ -23,8 +23,8 @@ internal static class DataCommand
         split.AcceptOnlyFromAmong("train", "test");
         var zoom = new Option<int>("--zoom") { Description = "Grid pixel size (1 = 28 px per image)", DefaultValueFactory = _ => 2 };
         var seed = new Option<ulong>("--seed") { Description = "Seed for picking (and augmenting) the grid's samples", DefaultValueFactory = _ => 1UL };
-        var augment = new Option<string>("--augment") { Description = "Show the grid's samples augmented as training would: none, affine, elastic or affine+elastic", DefaultValueFactory = _ => "none" };
-        augment.AcceptOnlyFromAmong("none", "affine", "elastic", "affine+elastic");
+        var augment = new Option<string>("--augment") { Description = "Show the grid's samples augmented as training would: none, affine, elastic, affine+elastic or robust (affine plus noise, speckles, blur, lighting, clutter or stroke width on half the images)", DefaultValueFactory = _ => "none" };
+        augment.AcceptOnlyFromAmong("none", "affine", "elastic", "affine+elastic", "robust");
 
         var command = new Command("data", "Fetch and verify the dataset (SHA-256), print per-class counts and pixel statistics, optionally write a sample grid")
         {

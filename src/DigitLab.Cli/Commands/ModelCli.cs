@@ -28,7 +28,7 @@ internal sealed class RecipeOptions
     public Option<double> WeightDecay { get; } = new("--weight-decay") { Description = "L2 weight decay", DefaultValueFactory = _ => D.WeightDecay };
     public Option<double> Momentum { get; } = new("--momentum") { Description = "SGD momentum (sgd only)", DefaultValueFactory = _ => D.Momentum };
     public Option<string> Dropout { get; } = new("--dropout") { Description = "Dropout on or off, for models that have it (cnn-dropout, net3)", DefaultValueFactory = _ => "on" };
-    public Option<string> Augment { get; } = new("--augment") { Description = "Training augmentation: none, affine, elastic or affine+elastic", DefaultValueFactory = _ => RecipeChoices.Name(D.Augmentation) };
+    public Option<string> Augment { get; } = new("--augment") { Description = "Training augmentation: none, affine, elastic, affine+elastic or robust (affine plus, on half the images, noise, speckles, blur, uneven lighting, clutter strokes or stroke width)", DefaultValueFactory = _ => RecipeChoices.Name(D.Augmentation) };
     public Option<double> LabelSmoothing { get; } = new("--label-smoothing") { Description = "Label smoothing in [0, 1)", DefaultValueFactory = _ => D.LabelSmoothing };
     public Option<int> Validation { get; } = new("--validation") { Description = "Training images held out for validation (stratified); 0 for none", DefaultValueFactory = _ => D.ValidationCount };
     public Option<ulong> Seed { get; } = new("--seed") { Description = "Seed for initialisation, shuffling, augmentation and dropout", DefaultValueFactory = _ => D.Seed };

@@ -18,15 +18,22 @@ internal static class RobustnessCommand
     {
         var checkpoint = new Argument<string[]>("CHECKPOINT") { Description = "One or more .safetensors checkpoints written by digitlab train", Arity = ArgumentArity.OneOrMore };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the corruptions (one random stream per image and corruption)", DefaultValueFactory = _ => 1 };
-        var limit = new Option<int>("--limit") { Description = "Use only the first N test images (0 = all 10,000)", DefaultValueFactory = _ => 0 };
+        var limit = new Option<int>("--limit") { Description = "Use only the first N images of the split (0 = all: 10,000 test images)", DefaultValueFactory = _ => 0 };
         var sweeps = new Option<bool>("--sweeps") { Description = "Also run the severity sweeps (noise, rotation, blur, thickness, resolution, inversion)", DefaultValueFactory = _ => true };
         var outDir = new Option<string?>("--out") { Description = "Write the corrupted test set as an image folder: DIR/<corruption>/<label>/<index>.png" };
         var report = new Option<string?>("--report") { Description = "Write an HTML report (table, heatmap, severity charts, examples) into this folder" };
+        var split = new Option<string>("--split")
+        {
+            Description = "test, or validation: the checkpoints' own validation split (rebuilt from the seed and size they trained with), " +
+                          "to choose a recipe with corruptions of another --seed without looking at the test set",
+            DefaultValueFactory = _ => "test",
+        };
+        split.AcceptOnlyFromAmong("test", "validation");
         var data = new DataOptions();
         var json = CliCommon.JsonOption();
         var command = new Command("robustness", "Test error under the 15 MNIST-C corruptions (Mu & Gilmer 2019) and severity sweeps: clean error, error per corruption, mean corruption error, error relative to clean");
         command.Arguments.Add(checkpoint);
-        foreach (var o in new Option[] { seed, limit, sweeps, outDir, report }) command.Options.Add(o);
+        foreach (var o in new Option[] { seed, limit, sweeps, outDir, report, split }) command.Options.Add(o);
         data.AddTo(command);
         command.Options.Add(json);
         command.SetAction(r => ModelCli.Run(() =>
@@ -36,7 +43,9 @@ internal static class RobustnessCommand
             if (n < 0) throw new ArgumentException($"--limit must be at least 0 (0 = every test image), found {n}.");
             bool quiet = r.GetValue(json);
             var loaded = r.GetValue(checkpoint)!.Select(p => (Path: p, Checkpoint: ModelCli.LoadCheckpoint(p, "CHECKPOINT"))).ToList();
-            var (_, test) = data.Load(r, data.Kind(r), quiet);
+            var (trainAll, test) = data.Load(r, data.Kind(r), quiet);
+            if (r.GetValue(split) == "validation")
+                test = EvaluateCommand.ValidationSplit(loaded.Select(l => l.Checkpoint).ToList(), loaded.Select(l => l.Path).ToList(), trainAll);
             if (n > 0 && n < test.Count) test = test.Subset(Enumerable.Range(0, n).ToArray(), $"{test.Name} (first {n})");
             var bench = new RobustnessBenchmark(test, r.GetValue(seed), r.GetValue(sweeps));
             var progress = new Progress<string>(m => { if (!quiet) Console.Error.WriteLine(m); });

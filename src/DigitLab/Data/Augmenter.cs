@@ -21,6 +21,8 @@ public sealed record AugmentationOptions
     /// strokes past recognition (seen in `digitlab data --augment elastic --out`), σ = 5 keeps digits legible.
     /// </summary>
     public float ElasticSigma { get; init; } = 5f;
+    /// <summary>Pixel-value perturbations applied after the geometric transform (see <see cref="Perturber"/>); null for none.</summary>
+    public PerturbationOptions? Perturbation { get; init; }
 
     /// <summary>Rotation ±10°, translation ±2 px, scale 0.9–1.1, no elastic distortion.</summary>
     public static AugmentationOptions Affine { get; } = new();
@@ -28,17 +30,24 @@ public sealed record AugmentationOptions
     /// <summary><see cref="Affine"/> plus elastic distortion (α = 34, σ = 5).</summary>
     public static AugmentationOptions AffineElastic { get; } = new() { ElasticAlpha = 34f };
 
+    /// <summary>
+    /// <see cref="Affine"/> plus, on half of the images, one of <see cref="Perturber"/>'s families (noise, speckles, blur,
+    /// uneven lighting, clutter strokes, stroke width): the recipe for models that must hold up under corruptions.
+    /// </summary>
+    public static AugmentationOptions Robust { get; } = new() { Perturbation = PerturbationOptions.Default };
+
     /// <summary>Elastic distortion only.</summary>
     public static AugmentationOptions Elastic { get; } = new() { RotationDegrees = 0, TranslatePixels = 0, ScaleMin = 1, ScaleMax = 1, ElasticAlpha = 34f };
 
-    /// <summary>"none" (null), "affine", "elastic" or "affine+elastic".</summary>
+    /// <summary>"none" (null), "affine", "elastic", "affine+elastic" or "robust".</summary>
     public static AugmentationOptions? Parse(string name) => name.Trim().ToLowerInvariant() switch
     {
         "none" or "off" or "" => null,
         "affine" => Affine,
         "elastic" => Elastic,
         "affine+elastic" or "elastic+affine" or "all" => AffineElastic,
-        _ => throw new ArgumentException($"Unknown augmentation \"{name}\": expected none, affine, elastic or affine+elastic."),
+        "robust" => Robust,
+        _ => throw new ArgumentException($"Unknown augmentation \"{name}\": expected none, affine, elastic, affine+elastic or robust."),
     };
 }
 
@@ -60,6 +69,7 @@ public sealed class Augmenter
 
     private readonly float[] _dx = new float[N * N], _dy = new float[N * N], _tmp = new float[N * N];
     private readonly float[] _kernel; // Gaussian for smoothing the elastic field, length 2r+1
+    private readonly Perturber? _perturber;
 
     public Augmenter(AugmentationOptions? options = null)
     {
@@ -69,11 +79,14 @@ public sealed class Augmenter
         if (Options.ElasticAlpha > 0 && Options.ElasticSigma <= 0)
             throw new ArgumentException($"Elastic sigma must be positive, found {Options.ElasticSigma}.");
         _kernel = Options.ElasticAlpha > 0 ? GaussianKernel(Options.ElasticSigma) : [];
+        _perturber = Options.Perturbation is null ? null : new Perturber(Options.Perturbation);
     }
 
     /// <summary>
     /// Augments one image. <paramref name="image"/>: 784 bytes (28×28); <paramref name="destination"/>: 784 floats in [0, 1].
-    /// Draws, in order: angle, scale, shift x, shift y, then (if elastic) 2 × 784 field values.
+    /// Draws, in order: angle, scale, shift x, shift y, then (if elastic) 2 × 784 field values, then (with a perturbation)
+    /// the <see cref="Perturber"/>'s draws. Without elastic distortion and perturbation the draws are the original four,
+    /// so the recipes that existed before keep their exact images.
     /// </summary>
     public void Apply(ReadOnlySpan<byte> image, Span<float> destination, Rng rng)
     {
@@ -102,6 +115,7 @@ public sealed class Augmenter
                 destination[y * N + x] = Bilinear(image, sx, sy) * (1f / 255f);
             }
         }
+        _perturber?.Apply(destination, rng);
     }
 
     /// <summary>Bilinear sample at (x, y) in pixel coordinates; outside the frame reads as 0.</summary>

@@ -28,6 +28,8 @@ public enum AugmentationKind
     [JsonStringEnumMemberName("affine")] Affine,
     [JsonStringEnumMemberName("elastic")] Elastic,
     [JsonStringEnumMemberName("affine+elastic")] AffineElastic,
+    /// <summary>Affine plus pixel perturbations on half the images (noise, speckles, blur, lighting, clutter, stroke width).</summary>
+    [JsonStringEnumMemberName("robust")] Robust,
 }
 
 /// <summary>Pixel normalisation: MNIST's mean and std (0.1307/0.3081) or 0.5/0.5.</summary>
@@ -66,6 +68,7 @@ public static class RecipeChoices
         AugmentationKind.Affine => AugmentationOptions.Affine,
         AugmentationKind.Elastic => AugmentationOptions.Elastic,
         AugmentationKind.AffineElastic => AugmentationOptions.AffineElastic,
+        AugmentationKind.Robust => AugmentationOptions.Robust,
         _ => null,
     };
 

@@ -44,7 +44,7 @@ public sealed class GpuTrainer : IDisposable
         if (Cpu.State is not null)
             throw new NotSupportedException("Resuming a paused run on the GPU is not supported; resume it with --device cpu.");
         log.Device = $"{Device.Name} ({Device.Accelerator.AcceleratorType})";
-        var augmentation = options.Augmentation.Options(); // null for none
+        var augmentation = options.AugmentationSettings(); // null for none
         var batcher = new Batcher(train, options.BatchSize, Cpu.Normalization, Rng.Derive(options.Seed, "data").NextUInt64(),
             shuffle: true, augmenter: augmentation is null ? null : new Augmenter(augmentation));
         int batches = batcher.BatchesPerEpoch;

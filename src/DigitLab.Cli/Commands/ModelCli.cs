@@ -29,6 +29,7 @@ internal sealed class RecipeOptions
     public Option<double> Momentum { get; } = new("--momentum") { Description = "SGD momentum (sgd only)", DefaultValueFactory = _ => D.Momentum };
     public Option<string> Dropout { get; } = new("--dropout") { Description = "Dropout on or off, for models that have it (cnn-dropout, net3)", DefaultValueFactory = _ => "on" };
     public Option<string> Augment { get; } = new("--augment") { Description = "Training augmentation: none, affine, elastic, affine+elastic or robust (affine plus, on half the images, noise, speckles, blur, uneven lighting, clutter strokes or stroke width)", DefaultValueFactory = _ => RecipeChoices.Name(D.Augmentation) };
+    public Option<double?> Perturb { get; } = new("--perturb") { Description = "--augment robust: the share of images perturbed, in [0, 1] (default 0.5)" };
     public Option<double> LabelSmoothing { get; } = new("--label-smoothing") { Description = "Label smoothing in [0, 1)", DefaultValueFactory = _ => D.LabelSmoothing };
     public Option<int> Validation { get; } = new("--validation") { Description = "Training images held out for validation (stratified); 0 for none", DefaultValueFactory = _ => D.ValidationCount };
     public Option<ulong> Seed { get; } = new("--seed") { Description = "Seed for initialisation, shuffling, augmentation and dropout", DefaultValueFactory = _ => D.Seed };
@@ -40,7 +41,7 @@ internal sealed class RecipeOptions
     public void AddTo(Command command)
     {
         foreach (var o in new Option[] { Optimizer, LearningRate, BatchSize, Epochs, Schedule, StepGamma, StepEpochs, WeightDecay, Momentum,
-                     Dropout, Augment, LabelSmoothing, Validation, Seed, ValidationSeed, Threads, Normalization, ClipNorm })
+                     Dropout, Augment, Perturb, LabelSmoothing, Validation, Seed, ValidationSeed, Threads, Normalization, ClipNorm })
             command.Options.Add(o);
     }
 
@@ -99,6 +100,7 @@ internal sealed class RecipeOptions
             Momentum = Range(Momentum, m.Momentum, "in [0, 1)", v => v is >= 0 and < 1),
             Dropout = OnOff(Dropout, m.Dropout),
             Augmentation = Choice(Augment, m.Augmentation),
+            PerturbationProbability = r.GetValue(Perturb) is { } p ? (p is >= 0 and <= 1 ? p : throw new ArgumentException($"--perturb must be in [0, 1] (the share of images perturbed), found {p}.")) : m.PerturbationProbability,
             LabelSmoothing = Range(LabelSmoothing, m.LabelSmoothing, "in [0, 1)", v => v is >= 0 and < 1),
             ValidationCount = AtLeast(Validation, m.ValidationCount, 0, " (0 = no validation set)"),
             Seed = Get(Seed, m.Seed),

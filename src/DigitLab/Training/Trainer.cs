@@ -100,7 +100,7 @@ public sealed class Trainer
     public RunLog Train(MnistDataset train, MnistDataset? validation, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var workspace = new Workspace(Compute, training: true);
-        var augmentation = Options.Augmentation.Options(); // null for none
+        var augmentation = Options.AugmentationSettings(); // null for none
         var batcher = new Batcher(train, Options.BatchSize, Normalization, Rng.Derive(Options.Seed, "data").NextUInt64(),
             shuffle: true, augmenter: augmentation is null ? null : new Augmenter(augmentation), compute: Compute);
         int batches = batcher.BatchesPerEpoch;

@@ -29,6 +29,12 @@ public sealed record TrainerOptions
     public bool Dropout { get; init; } = true;
     /// <summary>Training-time augmentation of the images.</summary>
     public AugmentationKind Augmentation { get; init; } = AugmentationKind.None;
+    /// <summary>
+    /// With <see cref="AugmentationKind.Robust"/>: the share of images perturbed (null = the default, 0.5). The knob that
+    /// trades clean accuracy against robustness; chosen on the validation split's corruptions (`robustness --split validation`).
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public double? PerturbationProbability { get; init; }
     public double LabelSmoothing { get; init; }
     /// <summary>Training images held out (stratified) for validation; 0 trains on all 60,000.</summary>
     public int ValidationCount { get; init; } = 5000;
@@ -122,6 +128,15 @@ public sealed record TrainerOptions
         };
     }
 
+    /// <summary>The augmenter's settings for this recipe (null for none): the <see cref="Augmentation"/> kind's, with <see cref="PerturbationProbability"/> applied.</summary>
+    public Data.AugmentationOptions? AugmentationSettings()
+    {
+        var settings = Augmentation.Options();
+        if (settings?.Perturbation is { } perturbation && PerturbationProbability is { } p)
+            settings = settings with { Perturbation = perturbation with { Probability = (float)p } };
+        return settings;
+    }
+
     /// <summary>Throws <see cref="ArgumentException"/> with a message for people when an option is out of range.</summary>
     public void Validate()
     {
@@ -135,6 +150,8 @@ public sealed record TrainerOptions
         if (Epochs < 1) throw new ArgumentException($"Epochs must be at least 1, found {Epochs}.");
         if (StepEpochs < 1) throw new ArgumentException($"--step-epochs must be at least 1, found {StepEpochs}.");
         if (WeightDecay < 0) throw new ArgumentException($"Weight decay must be >= 0, found {WeightDecay}.");
+        if (PerturbationProbability is { } pp && (Augmentation != AugmentationKind.Robust || pp is < 0 or > 1 || double.IsNaN(pp)))
+            throw new ArgumentException($"The perturbation probability ({pp}) must be in [0, 1] and goes with the robust augmentation (found augmentation {RecipeChoices.Name(Augmentation)}).");
         if (LabelSmoothing is < 0 or >= 1) throw new ArgumentException($"Label smoothing must be in [0, 1), found {LabelSmoothing}.");
         if (ValidationCount < 0) throw new ArgumentException($"The validation count must be >= 0, found {ValidationCount}.");
         if (Threads < 0 || Threads > Runtime.ComputeContext.MaxThreads)

@@ -49,6 +49,35 @@ public sealed class TrainerTests(MnistFixture mnist) : IDisposable
         Assert.True(log.BatchLosses.Count == 2 * 63 / log.BatchLossInterval);
     }
 
+    [Fact]
+    public void RobustAugmentationWithNothingPerturbedTrainsExactlyAsAffineAndTheShareIsKeptInTheCheckpoint()
+    {
+        // Each image draws from its own generator, and the perturber's draws come after the affine ones: with a share of
+        // 0 the images, and so the weights, are the affine recipe's bit for bit; with 0.5 they are not.
+        var train = Head(mnist.Train, 300);
+        float[][] Weights(TrainerOptions o)
+        {
+            var t = Trainer.Create(o);
+            t.Train(train, validation: null);
+            return t.Model.NamedParameters().Select(p => p.Parameter.Value.Span.ToArray()).ToArray();
+        }
+        var affine = new TrainerOptions { Model = "fast", Epochs = 1, BatchSize = 32, ValidationCount = 0, Seed = 5, Augmentation = AugmentationKind.Affine };
+        var none = affine with { Augmentation = AugmentationKind.Robust, PerturbationProbability = 0 };
+        var half = affine with { Augmentation = AugmentationKind.Robust, PerturbationProbability = 0.5 };
+        var a = Weights(affine);
+        Assert.Equal(a, Weights(none));
+        Assert.NotEqual(a, Weights(half));
+
+        var trainer = Trainer.Create(half with { Epochs = 1 });
+        trainer.Train(Head(mnist.Train, 64), validation: null);
+        string path = Path.Combine(_dir, "robust.safetensors");
+        trainer.SaveCheckpoint(path);
+        var recipe = Checkpoint.Load(path).Info.Log!.Recipe!;
+        Assert.Equal(AugmentationKind.Robust, recipe.Augmentation);
+        Assert.Equal(0.5, recipe.PerturbationProbability);
+        Assert.Throws<ArgumentException>(() => (affine with { PerturbationProbability = 0.5 }).Validate());
+    }
+
     [Theory]
     [InlineData(1, 5, 1, 5)]   // stop in the middle of the second epoch
     [InlineData(0, 32, 1, 0)]  // stop at the last batch of the first epoch: the checkpoint sits on the epoch boundary

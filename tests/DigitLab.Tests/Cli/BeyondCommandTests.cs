@@ -4,6 +4,10 @@ using DigitLab.Models;
 using DigitLab.Reports;
 using DigitLab.Training;
 using DigitLab.IO;
+using DigitLab.Evaluation;
+using DatasetStore = DigitLab.Data.DatasetStore;
+using Split = DigitLab.Data.Split;
+using Normalization = DigitLab.Data.Normalization;
 
 namespace DigitLab.Tests.Cli;
 
@@ -95,5 +99,31 @@ public class BeyondCommandTests
         using var dir = new Data.SyntheticData.TempDir();
         string missing = dir.File("none.safetensors");
         AssertCleanError(await CliRunner.RunAsync("robustness", missing), $"CHECKPOINT '{missing}' does not exist");
+    }
+
+    [Fact]
+    public async Task RobustnessOnTheValidationSplitScoresTheHeldOutImagesTheCheckpointNamesInItsRunLog()
+    {
+        var store = new DatasetStore();
+        store.Ensure();
+        using var dir = new Data.SyntheticData.TempDir();
+        string ckpt = dir.File("mlp.safetensors");
+        var log = new RunLog { Model = "mlp", Recipe = new TrainerOptions { Model = "mlp", Seed = 3, ValidationCount = 5000, ValidationSeed = 9 } };
+        var model = ModelZoo.Create("mlp", 3);
+        Checkpoint.Save(ckpt, model, new CheckpointInfo { Architecture = "mlp", Seed = 3, Log = log });
+
+        var r = await CliRunner.RunAsync("robustness", ckpt, "--split", "validation", "--limit", "200", "--sweeps", "false", "--json");
+        Assert.Equal(0, r.ExitCode);
+        using var json = JsonDocument.Parse(r.Out);
+        Assert.Equal(200, json.RootElement.GetProperty("images").GetInt32());
+        // The clean error is the model's on the first 200 images of the split drawn with the run log's seed 9, not the test set's.
+        var validation = Split.Stratified(store.ReadTrain(), 5000, 9).Validation;
+        var head = validation.Subset(Enumerable.Range(0, 200).ToArray(), "head");
+        var expected = Evaluator.Evaluate(model, head, Normalization.Mnist, ModuleCalls.Compute);
+        double clean = json.RootElement.GetProperty("models")[0].GetProperty("cleanError").GetDouble();
+        Assert.Equal(1 - expected.Accuracy, clean, 1e-9);
+
+        var bare = SaveUntrainedMlp(dir.File("bare.safetensors"));
+        AssertCleanError(await CliRunner.RunAsync("robustness", bare, "--split", "validation", "--limit", "10", "--sweeps", "false"), "has no run log");
     }
 }

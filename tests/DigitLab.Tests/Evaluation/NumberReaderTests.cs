@@ -209,20 +209,6 @@ public class NumberReaderTests
     }
 
     [Fact]
-    public void AOneColumnSliverJoinsTheDigitBesideIt()
-    {
-        // A "1" with a one-pixel-wide piece of its stroke 3 columns to its right (as a faint slanted stroke breaks at the
-        // threshold), and a second "1" far away: two digits, the sliver inside the first one's box.
-        var image = new byte[40 * 60];
-        void Bar(int x0, int x1, int y0, int y1) { for (int y = y0; y < y1; y++) for (int x = x0; x < x1; x++) image[y * 60 + x] = 255; }
-        Bar(10, 13, 8, 28);
-        Bar(16, 17, 10, 28);    // the sliver: as tall as a digit, one column wide
-        Bar(40, 43, 8, 28);
-        var boxes = NumberReader.FindDigitBoxes(image, 60, 40);
-        Assert.Equal([new DigitBox(10, 8, 7, 20), new DigitBox(40, 8, 3, 20)], boxes);
-    }
-
-    [Fact]
     public void AnEmptyImageIsRefusedWithAMessage()
     {
         var e = Assert.Throws<EmptyImageException>(() => NumberReader.Read(new byte[30 * 50], 50, 30, Templates));

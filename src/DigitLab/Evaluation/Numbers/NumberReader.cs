@@ -17,8 +17,7 @@ public delegate float[][] DigitClassifier(IReadOnlyList<byte[]> images);
 /// does; (2) ink above <see cref="InkThreshold"/> of the strongest, in 8-connected components; (3) pieces of one digit
 /// are merged: components whose column ranges overlap by at least <see cref="MergeOverlap"/> of the narrower one (a 5's
 /// detached bar, a broken 4), and specks smaller than <see cref="SpeckFraction"/> of the median component joined to
-/// the nearest one (or dropped when nothing is within <see cref="SpeckReach"/> pixels), and short pieces and one-column
-/// slivers (<see cref="SliverWidth"/>) joined to the digit beside them; (4) a segment wider than
+/// the nearest one (or dropped when nothing is within <see cref="SpeckReach"/> pixels); (4) a segment wider than
 /// <see cref="SplitAspect"/> × the typical digit height may hold touching digits: cuts at the low-ink columns into 2..4
 /// parts are scored by the classifier (mean log of each part's top probability) and the best reading wins, the unsplit
 /// one included unless the segment is wider than <see cref="MustSplitAspect"/> × the height; (5) each part is cropped,
@@ -31,9 +30,6 @@ public static class NumberReader
 
     /// <summary>A component shorter than this fraction of the median height is a piece of the digit next to it.</summary>
     public const double ShortPiece = 0.5;
-
-    /// <summary>A component at most this many columns wide is a piece of the digit next to it (within <see cref="SpeckReach"/>), however tall.</summary>
-    public const int SliverWidth = 1;
 
     /// <summary>Low-ink columns tried as cuts in one segment (the lowest first); up to 3 cuts among them are scored.</summary>
     public const int MaxCutCandidates = 10;
@@ -137,10 +133,9 @@ public static class NumberReader
         // (3b) Pieces stacked in the same columns belong to one digit; so does a short piece (a 5's bar) beside or over a taller one.
         parts = parts.OrderBy(p => p.X0).ToList();
         double typical = Median(parts.Select(p => (double)p.Height));
-        // A sliver one column wide is a stroke's faint end cut off by the threshold (a slanted "1" broken in two), never a digit.
-        foreach (var piece in parts.Where(p => p.Height < ShortPiece * typical || p.Width <= SliverWidth).ToList())
+        foreach (var piece in parts.Where(p => p.Height < ShortPiece * typical).ToList())
         {
-            var host = parts.Where(p => p != piece && p.Height >= ShortPiece * typical && p.Width > SliverWidth).OrderBy(p => ColumnGap(p, piece)).FirstOrDefault();
+            var host = parts.Where(p => p != piece && p.Height >= ShortPiece * typical).OrderBy(p => ColumnGap(p, piece)).FirstOrDefault();
             if (host is not null && ColumnGap(host, piece) <= SpeckReach) { host.Absorb(piece, width); parts.Remove(piece); }
         }
         for (bool merged = true; merged;)

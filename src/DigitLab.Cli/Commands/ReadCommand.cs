@@ -52,13 +52,16 @@ internal static class ReadCommand
                 var results = NumberBenchmark.Run(test, classify, n, r.GetValue(seed), progress);
                 if (quiet)
                 {
-                    Console.WriteLine(JsonSerializer.Serialize(new { model = info.Architecture, seed = r.GetValue(seed), seconds = started.Elapsed.TotalSeconds, results = results.Select(x => new { spacing = x.Spacing.ToString().ToLowerInvariant(), x.Lengths, x.Numbers, x.SequenceAccuracy, x.DigitAccuracy }) }, CliCommon.Json));
+                    Console.WriteLine(JsonSerializer.Serialize(new { model = info.Architecture, seed = r.GetValue(seed), seconds = started.Elapsed.TotalSeconds, results = results.Select(x => new { spacing = x.Spacing.ToString().ToLowerInvariant(), x.Lengths, x.Numbers, x.SequenceAccuracy, x.DigitAccuracy, x.SegmentedRight, x.CropError, x.SourceError }) }, CliCommon.Json));
                     return 0;
                 }
                 var t = new Table().Border(TableBorder.Simple).Title($"{info.Architecture}: numbers generated from MNIST test digits, seed {r.GetValue(seed)}");
-                foreach (var h in new[] { "spacing", "digits", "numbers", "sequence accuracy", "digit accuracy" }) t.AddColumn(new TableColumn(h).RightAligned());
-                foreach (var x in results) t.AddRow(x.Spacing.ToString().ToLowerInvariant(), x.Lengths, $"{x.Numbers}", ModelCli.Percent(x.SequenceAccuracy), ModelCli.Percent(x.DigitAccuracy));
+                foreach (var h in new[] { "spacing", "digits", "numbers", "seq. acc.", "digit acc.", "right count", "crop err.", "source err." }) t.AddColumn(new TableColumn(h).RightAligned().PadLeft(1).PadRight(0));
+                foreach (var x in results) t.AddRow(x.Spacing.ToString().ToLowerInvariant(), x.Lengths, $"{x.Numbers}", ModelCli.Percent(x.SequenceAccuracy), ModelCli.Percent(x.DigitAccuracy),
+                    ModelCli.Percent(x.SegmentedRight), ModelCli.Percent(x.CropError), ModelCli.Percent(x.SourceError));
                 AnsiConsole.Write(t);
+                Console.WriteLine("right count: numbers read as the right number of digits; crop err.: of their digits, those misread; " +
+                    "source err.: the same digits' dataset images misread by the same model.");
                 Console.WriteLine($"{started.Elapsed.TotalSeconds:F1} s");
                 return 0;
             }

@@ -88,6 +88,72 @@ public class NumberReaderTests
     }
 
     [Fact]
+    public void GeneratorNamesEachDigitsSourceImage()
+    {
+        // Each glyph drawn in its own size (digit d at 10 + d columns wide), so the box's width tells which image was used.
+        var images = Enumerable.Range(0, 10).SelectMany(d => Bar(10 + d)).ToArray();
+        var bars = new MnistDataset(images, Enumerable.Range(0, 10).Select(d => (byte)((d * 3) % 10)).ToArray(), "bars");
+        var rng = new Rng(6);
+        for (int n = 0; n < 10; n++)
+        {
+            var number = NumberGenerator.Generate(bars, 4, DigitSpacing.Gap, rng);
+            Assert.Equal(4, number.Sources.Count);
+            for (int d = 0; d < 4; d++)
+            {
+                int source = number.Sources[d];
+                Assert.Equal(bars.Labels[source], number.Text[d] - '0');
+                // Width 10 + source, scaled by 0.85..1.15.
+                Assert.InRange(number.Boxes[d].Width, (int)Math.Round((10 + source) * NumberGenerator.MinScale), (int)Math.Round((10 + source) * NumberGenerator.MaxScale));
+            }
+        }
+
+        static byte[] Bar(int width)
+        {
+            var image = new byte[784];
+            for (int y = 4; y < 24; y++) for (int x = 2; x < 2 + width; x++) image[y * 28 + x] = 255;
+            return image;
+        }
+    }
+
+    [Fact]
+    public void BenchmarkSeparatesCropErrorsFromTheClassifiersOwn()
+    {
+        var glyphs = Glyphs();
+        // A classifier right on the dataset's own images (byte for byte) and wrong on everything else: every crop is misread, no source image is.
+        var own = Enumerable.Range(0, glyphs.Count).DistinctBy(i => Convert.ToBase64String(glyphs.Image(i))).ToDictionary(i => Convert.ToBase64String(glyphs.Image(i)), i => (int)glyphs.Labels[i]);
+        DigitClassifier sourcesOnly = images => images.Select(image =>
+        {
+            var p = new float[10];
+            p[own.TryGetValue(Convert.ToBase64String(image), out int label) ? label : Metrics.ArgMax(Templates([image])[0]) is int t ? (t + 1) % 10 : 0] = 0.9f;
+            return p;
+        }).ToArray();
+        var gap = NumberBenchmark.Run(glyphs, sourcesOnly, 6, 3).Where(r => r.Spacing == DigitSpacing.Gap).ToList();
+        Assert.Equal(2, gap.Count);
+        foreach (var r in gap)
+        {
+            Assert.Equal(0, r.SequenceAccuracy);
+            Assert.Equal(1, r.SegmentedRight);
+            Assert.Equal(1, r.CropError);
+            Assert.Equal(0, r.SourceError);
+        }
+        // The mirror image: the template classifier on crops, and every dataset image misread.
+        DigitClassifier cropsOnly = images => images.Select(image =>
+        {
+            if (!own.TryGetValue(Convert.ToBase64String(image), out int label)) return Templates([image])[0];
+            var p = new float[10];
+            p[(label + 1) % 10] = 0.9f;
+            return p;
+        }).ToArray();
+        foreach (var r in NumberBenchmark.Run(glyphs, cropsOnly, 6, 3).Where(r => r.Spacing == DigitSpacing.Gap))
+        {
+            Assert.Equal(1, r.SequenceAccuracy);
+            Assert.Equal(1, r.SegmentedRight);
+            Assert.Equal(0, r.CropError);
+            Assert.Equal(1, r.SourceError);
+        }
+    }
+
+    [Fact]
     public void NumbersWithGapsAreReadExactlyInOrder()
     {
         var glyphs = Glyphs();

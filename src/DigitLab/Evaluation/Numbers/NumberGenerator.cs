@@ -16,7 +16,8 @@ public enum DigitSpacing
 }
 
 /// <summary>A generated number: the grey image (ink 255 on 0, MNIST polarity), its digits, and each digit's ink box.</summary>
-public sealed record GeneratedNumber(byte[] Pixels, int Width, int Height, string Text, IReadOnlyList<DigitBox> Boxes, DigitSpacing Spacing);
+/// <param name="Sources">For each digit, the index of the source image it was drawn from (so a benchmark can compare the reader's crop with it).</param>
+public sealed record GeneratedNumber(byte[] Pixels, int Width, int Height, string Text, IReadOnlyList<DigitBox> Boxes, DigitSpacing Spacing, IReadOnlyList<int> Sources);
 
 /// <summary>A rectangle in image pixels.</summary>
 public readonly record struct DigitBox(int X, int Y, int Width, int Height)
@@ -40,9 +41,10 @@ public static class NumberGenerator
     {
         if (digits < 1) throw new ArgumentException($"A number needs at least one digit, found {digits}.");
         var glyphs = new List<(float[] Ink, int W, int H, int Label)>();
+        var sources = new int[digits];
         for (int d = 0; d < digits; d++)
         {
-            int index = rng.NextInt(source.Count);
+            int index = sources[d] = rng.NextInt(source.Count);
             glyphs.Add(Cut(source.Image(index).ToArray(), rng.Uniform((float)MinScale, (float)MaxScale), source.Labels[index]));
         }
         int maxH = glyphs.Max(g => g.H);
@@ -82,7 +84,7 @@ public static class NumberGenerator
             boxes.Add(new DigitBox(px, py, w, h));
         }
         var pixels = canvas.Select(v => (byte)Math.Clamp(MathF.Round(v), 0, 255)).ToArray();
-        return new GeneratedNumber(pixels, width, height, string.Concat(glyphs.Select(g => (char)('0' + g.Label))), boxes, spacing);
+        return new GeneratedNumber(pixels, width, height, string.Concat(glyphs.Select(g => (char)('0' + g.Label))), boxes, spacing, sources);
     }
 
     /// <summary>The ink bounding box of a 28×28 digit, scaled bilinearly by <paramref name="scale"/>.</summary>

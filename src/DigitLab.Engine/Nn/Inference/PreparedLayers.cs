@@ -45,8 +45,8 @@ internal sealed class PreparedConvolution : Module
     private readonly float[] _weight, _bias;
     private readonly bool _relu;
     private readonly Slice[] _slices;
-    /// <summary>Single-image packs for tiny output planes, one per input size (built on first use; each is immutable).</summary>
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<(int Height, int Width), SmallPlaneConvolution> _smallPlanes = new();
+    /// <summary>Weights packed for <see cref="PackedConvolution"/>, one plan per input size (built on first use; each is immutable).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(int Height, int Width), PackedConvolution.Plan> _plans = new();
 
     /// <summary>One thread's output channels [Start, Start + Count) with their weights and bias.</summary>
     private sealed record Slice(int Start, int Count, float[] Weight, float[] Bias);
@@ -89,12 +89,13 @@ internal sealed class PreparedConvolution : Module
         state.Output.Resize(shape);
         var g = new ConvGeometry(s[0], _in, s[2], s[3], _out, _kernel, _stride, _padding);
         int parts = Math.Min(compute.Threads, _slices.Length);
-        if (s[0] == 1 && g.OutPlane <= SmallPlaneConvolution.MaxPlane)
+        if (PackedConvolution.Fast)
         {
-            var small = _smallPlanes.GetOrAdd((s[2], s[3]), static (key, layer) => new SmallPlaneConvolution(layer._weight, layer._bias,
+            var plan = _plans.GetOrAdd((s[2], s[3]), static (key, layer) => new PackedConvolution.Plan(layer._weight, layer._bias,
                 layer._in, layer._out, layer._kernel, layer._stride, layer._padding, key.Height, key.Width), this);
-            if (state.Scratch.Length < small.ScratchLength) state.Scratch = new float[small.ScratchLength];
-            small.Forward(compute, input.Data, state.Output.Data, state.Scratch, _relu);
+            int length = plan.WorkspaceLength(compute, s[0]);
+            if (state.Scratch.Length < length) state.Scratch = new float[length];
+            PackedConvolution.Forward(compute, plan, s[0], input.Data, state.Output.Data, null, _relu, state.Scratch);
         }
         else if (s[0] == 1 && parts > 1 && (long)g.OutPlane * g.ColumnRows * _out / parts >= MinSplitWork)
         {

@@ -80,38 +80,57 @@ internal sealed class PreparedConvolution : Module
         return new PreparedConvolution(conv, w, b, relu);
     }
 
-    public override Tensor Forward(Tensor input, Workspace workspace)
+    public override Tensor Forward(Tensor input, Workspace workspace) => Forward(input, null, _relu, workspace);
+
+    /// <summary>
+    /// Whether <paramref name="g"/> runs on <see cref="PackedConvolution"/>: strided layers and small planes (where the other
+    /// routes pack weights per call or multiply padding), and a single image's layers with enough taps per output
+    /// (its tile epilogue stores each value with a stride; on a one-channel 3×3 first layer that costs more than the taps).
+    /// </summary>
+    internal static bool Packs(ComputeContext compute, in ConvGeometry g) =>
+        PackedConvolution.Fast && (g.Stride > 1 || g.OutPlane < Convolution.MinImagePlane
+            || (g.Batch < compute.Threads && g.ColumnRows >= PackedMinTaps));
+
+    /// <summary>Taps per output (C·K·K) from which a single image's stride-1 layer on a large plane is packed.</summary>
+    private const int PackedMinTaps = 128;
+
+    /// <summary>
+    /// act(conv(input) + bias [+ residual]) with act = ReLU when <paramref name="relu"/>: the residual block's last
+    /// convolution adds the shortcut and applies the block's ReLU in its own epilogue where the packed route takes it.
+    /// </summary>
+    internal Tensor Forward(Tensor input, Tensor? residual, bool relu, Workspace workspace)
     {
         var shape = OutputShape(input.Shape);
         var state = workspace.StateOf<State>(this);
         var compute = workspace.Compute;
         var s = input.Shape;
         state.Output.Resize(shape);
+        residual?.RequireShape(shape, $"{this} residual (the shortcut must match the output)");
         var g = new ConvGeometry(s[0], _in, s[2], s[3], _out, _kernel, _stride, _padding);
         int parts = Math.Min(compute.Threads, _slices.Length);
-        if (PackedConvolution.Fast)
+        if (Packs(compute, g))
         {
             var plan = _plans.GetOrAdd((s[2], s[3]), static (key, layer) => new PackedConvolution.Plan(layer._weight, layer._bias,
                 layer._in, layer._out, layer._kernel, layer._stride, layer._padding, key.Height, key.Width), this);
             int length = plan.WorkspaceLength(compute, s[0]);
             if (state.Scratch.Length < length) state.Scratch = new float[length];
-            PackedConvolution.Forward(compute, plan, s[0], input.Data, state.Output.Data, null, _relu, state.Scratch);
+            PackedConvolution.Forward(compute, plan, s[0], input.Data, state.Output.Data, residual?.Data, relu, state.Scratch);
+            return state.Output;
         }
-        else if (s[0] == 1 && parts > 1 && (long)g.OutPlane * g.ColumnRows * _out / parts >= MinSplitWork)
-        {
-            ForwardSplit(compute, g, input.Data, state, parts);
-        }
+        if (s[0] == 1 && parts > 1 && (long)g.OutPlane * g.ColumnRows * _out / parts >= MinSplitWork)
+            ForwardSplit(compute, g, input.Data, state, parts, relu && residual is null);
         else
         {
             int need = Convolution.WorkspaceLength(compute, g);
             if (state.Scratch.Length < need) state.Scratch = new float[need];
             Convolution.Forward(compute, g, input.Data, _weight, _bias, state.Output.Data, state.Scratch);
-            if (_relu) Relu(compute, state.Output.Data, state.Output.Length);
+            if (relu && residual is null) Relu(compute, state.Output.Data, state.Output.Length);
         }
+        if (residual is not null) ResidualAdd.Forward(state.Output.ReadOnlySpan, residual.ReadOnlySpan, state.Output.Span, relu);
         return state.Output;
     }
 
-    private void ForwardSplit(ComputeContext compute, in ConvGeometry g, float[] input, State state, int parts)
+    private void ForwardSplit(ComputeContext compute, in ConvGeometry g, float[] input, State state, int parts, bool relu)
     {
         // The slices were cut for _slices.Length threads; with fewer threads each takes a run of slices.
         if (state.SliceScratch.Length != _slices.Length) { state.SliceScratch = new float[_slices.Length][]; state.SliceOutput = new float[_slices.Length][]; }
@@ -122,7 +141,7 @@ internal sealed class PreparedConvolution : Module
             if (state.SliceScratch[i] is null || state.SliceScratch[i].Length < need) state.SliceScratch[i] = new float[need];
             if (state.SliceOutput[i] is null || state.SliceOutput[i].Length < gi.OutputLength) state.SliceOutput[i] = new float[gi.OutputLength];
         }
-        var call = (Layer: this, Compute: compute, G: g, Input: input, State: state);
+        var call = (Layer: this, Compute: compute, G: g, Input: input, State: state, Relu: relu);
         // One part per slice; nested kernel calls inside a For body run inline on that thread.
         compute.For(_slices.Length, 1, call, static (c, ps, pe) =>
         {
@@ -133,7 +152,7 @@ internal sealed class PreparedConvolution : Module
                 var output = c.State.SliceOutput[i];
                 Convolution.Forward(c.Compute, gi, c.Input, slice.Weight, slice.Bias, output, c.State.SliceScratch[i]);
                 var dst = c.State.Output.Data.AsSpan(slice.Start * gi.OutPlane, gi.OutputLength);
-                if (c.Layer._relu) TensorPrimitives.Max(output.AsSpan(0, gi.OutputLength), 0f, dst);
+                if (c.Relu) TensorPrimitives.Max(output.AsSpan(0, gi.OutputLength), 0f, dst);
                 else output.AsSpan(0, gi.OutputLength).CopyTo(dst);
             }
         });
@@ -278,19 +297,38 @@ internal sealed class PreparedSequence(Module[] nodes) : Module
     public override string ToString() => "PreparedSequence(" + string.Join(", ", nodes.Select(n => n.ToString())) + ")";
 }
 
-/// <summary>relu(body(x) + shortcut(x)) (the ReLU only when asked), the shortcut being the identity when absent.</summary>
+/// <summary>
+/// relu(body(x) + shortcut(x)) (the ReLU only when asked), the shortcut being the identity when absent. When the body
+/// ends in a convolution (ResNet's blocks), the shortcut runs first and that convolution adds it and applies the ReLU in
+/// its own epilogue: no separate pass over the sum.
+/// </summary>
 internal sealed class PreparedResidual(Module body, Module? shortcut, bool reluAfter) : Module
 {
     private sealed class State { public readonly Tensor Output = new(0); }
 
+    /// <summary>The body's nodes before its last convolution, and that convolution (null when the body ends otherwise).</summary>
+    private readonly (Module[] Head, PreparedConvolution? Last) _split = body switch
+    {
+        PreparedConvolution conv => ([], conv),
+        PreparedSequence { Nodes: [.., PreparedConvolution conv] } sequence => (sequence.Nodes.Take(sequence.Nodes.Count - 1).ToArray(), conv),
+        _ => ([], null),
+    };
+
     public override Tensor Forward(Tensor input, Workspace workspace)
     {
+        if (_split.Last is { } last)
+        {
+            var skip = shortcut?.Forward(input, workspace) ?? input;
+            var x = input;
+            foreach (var node in _split.Head) x = node.Forward(x, workspace);
+            return last.Forward(x, skip, reluAfter, workspace);
+        }
         var main = body.Forward(input, workspace);
-        var skip = shortcut?.Forward(input, workspace) ?? input;
-        main.RequireShape(skip.Shape, "prepared residual sum (body vs shortcut)");
+        var skipped = shortcut?.Forward(input, workspace) ?? input;
+        main.RequireShape(skipped.Shape, "prepared residual sum (body vs shortcut)");
         var state = workspace.StateOf<State>(this);
         state.Output.Resize(main.Shape);
-        ResidualAdd.Forward(main.ReadOnlySpan, skip.ReadOnlySpan, state.Output.Span, reluAfter);
+        ResidualAdd.Forward(main.ReadOnlySpan, skipped.ReadOnlySpan, state.Output.Span, reluAfter);
         return state.Output;
     }
 

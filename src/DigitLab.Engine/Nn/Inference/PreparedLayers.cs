@@ -273,6 +273,29 @@ internal sealed class FrozenBatchNorm : Module
     public override string ToString() => $"FrozenBatchNorm({_features})";
 }
 
+/// <summary>MaxPool2d without the argmax indices a backward pass would need. Input (N, C, H, W), output (N, C, OH, OW).</summary>
+internal sealed class PreparedMaxPool(MaxPool2d pool) : Module
+{
+    private sealed class State { public readonly Tensor Output = new(0); }
+
+    public override Tensor Forward(Tensor input, Workspace workspace)
+    {
+        var shape = pool.OutputShape(input.Shape);
+        var state = workspace.StateOf<State>(this);
+        state.Output.Resize(shape);
+        var s = input.Shape;
+        MaxPoolValues.Forward(workspace.Compute, new ConvGeometry(s[0], s[1], s[2], s[3], s[1], pool.KernelSize, pool.Stride, pool.Padding),
+            input.Data, state.Output.Data);
+        return state.Output;
+    }
+
+    public override Tensor Backward(Tensor outputGrad, Workspace workspace) => throw new NotSupportedException("Prepared layers only evaluate.");
+
+    public override int[] OutputShape(int[] inputShape) => pool.OutputShape(inputShape);
+
+    public override string ToString() => $"Prepared{pool}";
+}
+
 /// <summary>Prepared nodes applied in order.</summary>
 internal sealed class PreparedSequence(Module[] nodes) : Module
 {

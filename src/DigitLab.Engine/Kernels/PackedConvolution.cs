@@ -43,6 +43,9 @@ public static unsafe class PackedConvolution
     /// <summary>Least multiply-adds of one image worth splitting over the threads (below it a hand-off costs more than it saves).</summary>
     private const long MinSplitWork = 1 << 16;
 
+    /// <summary>Floats at the start of the workspace holding the single-image route's item counter (a cache line of its own).</summary>
+    private const int CounterLength = 16;
+
     /// <summary>Whether this machine runs the kernel at speed (512-bit vectors in hardware).</summary>
     public static bool Fast => Vector512.IsHardwareAccelerated;
 
@@ -121,7 +124,7 @@ public static unsafe class PackedConvolution
         public int LiveTaps => Taps / Geometry.InChannels;
 
         /// <summary>Floats of workspace <see cref="Forward"/> needs for <paramref name="batch"/> images at the context's thread count.</summary>
-        public int WorkspaceLength(ComputeContext compute, int batch) => checked(compute.Threads * GroupSize(batch, compute.Threads) * PadLength);
+        public int WorkspaceLength(ComputeContext compute, int batch) => checked(CounterLength + compute.Threads * GroupSize(batch, compute.Threads) * PadLength);
 
         /// <summary>Images per group on the batch route: as many padded images as <see cref="GroupBudget"/> holds, at least one.</summary>
         internal int GroupSize(int batch, int threads)
@@ -178,13 +181,15 @@ public static unsafe class PackedConvolution
                     for (int first = start; first < end; first += c.Group)
                     {
                         int count = Math.Min(c.Group, end - first);
-                        RunGroup(c, first, count, p, 0, c.Plan.Chunks.Length * Tiles(count * c.Plan.Geometry.OutPlane));
+                        RunGroup(c, first, count, p, 0, c.Plan.Chunks.Length * Tiles(count * c.Plan.Geometry.OutPlane), pad: true);
                     }
                 }
             });
             return;
         }
-        // Fewer images than threads: each image's (chunk, tile) items are split over the threads, each padding the image itself.
+        // Fewer images than threads: each thread pads the image itself, then the threads claim its (chunk, tile) items one
+        // at a time from a counter in the workspace, so a thread the machine runs late takes fewer. Every item is one fixed
+        // tile computed the same way whoever claims it: the results stay the same bits.
         int items = plan.Chunks.Length * Tiles(g.OutPlane);
         long work = (long)plan.Taps * g.OutPlane * plan.Geometry.OutChannels;
         call.Parts = work >= MinSplitWork * compute.Threads ? Math.Min(compute.Threads, items) : 1;
@@ -193,19 +198,28 @@ public static unsafe class PackedConvolution
         for (int image = 0; image < batch; image++)
         {
             call.Image = image;
+            Volatile.Write(ref Unsafe.As<float, int>(ref workspace[0]), 0);
             compute.For(call.Parts, 1, call, static (c, ps, pe) =>
             {
+                ref int next = ref Unsafe.As<float, int>(ref c.Workspace[0]);
                 for (int p = ps; p < pe; p++)
-                    RunGroup(c, c.Image, 1, p, (int)((long)c.Batch * p / c.Parts), (int)((long)c.Batch * (p + 1) / c.Parts));
+                {
+                    RunGroup(c, c.Image, 1, p, 0, 0, pad: true);
+                    for (int item; (item = Interlocked.Increment(ref next) - 1) < c.Batch; )
+                        RunGroup(c, c.Image, 1, p, item, item + 1, pad: false);
+                }
             });
         }
     }
 
     private static int Tiles(int pairs) => (pairs + TilePositions - 1) / TilePositions;
 
-    /// <summary>One thread's share: images [first, first + count) padded into its slot, then items [itemStart, itemEnd) of chunk × tile.</summary>
+    /// <summary>
+    /// One thread's share: images [first, first + count) padded into its slot (when <paramref name="pad"/>; else the slot
+    /// holds them already), then items [itemStart, itemEnd) of chunk × tile.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RunGroup(in Call c, int first, int count, int slot, int itemStart, int itemEnd)
+    private static void RunGroup(in Call c, int first, int count, int slot, int itemStart, int itemEnd, bool pad)
     {
         var plan = c.Plan;
         var g = plan.Geometry;
@@ -216,8 +230,8 @@ public static unsafe class PackedConvolution
         fixed (float* x = c.Input, y = c.Output, r = c.Residual, ws = c.Workspace, w = plan.Weights, b = plan.Bias)
         fixed (int* taps = plan.TapOffsets, positions = plan.PositionOffsets)
         {
-            float* slots = ws + (long)slot * c.Group * plan.PadLength;
-            for (int i = 0; i < count; i++)
+            float* slots = ws + CounterLength + (long)slot * c.Group * plan.PadLength;
+            for (int i = 0; pad && i < count; i++)
                 DirectConvolution.PadPlanes(x + (long)(first + i) * inLength, g.InChannels, g.Height, g.Width, g.Padding,
                     slots + (long)i * plan.PadLength, plan.PadLength);
             for (int item = itemStart; item < itemEnd; item++)

@@ -84,15 +84,17 @@ internal sealed class PreparedConvolution : Module
 
     /// <summary>
     /// Whether <paramref name="g"/> runs on <see cref="PackedConvolution"/>: strided layers and small planes (where the other
-    /// routes pack weights per call or multiply padding), and a single image's layers with enough taps per output
-    /// (its tile epilogue stores each value with a stride; on a one-channel 3×3 first layer that costs more than the taps).
+    /// routes pack weights per call or multiply padding), and large stride-1 planes with at least <see cref="PackedMinTaps"/>
+    /// taps per output and two vectors of output channels. Below that (one-channel first layers, 16- or 24-channel layers)
+    /// its tiles are short of work for their loads and strided stores, and the direct or GEMM routes ran faster
+    /// (measured per layer on the zoo's shapes, batch 1 and 200).
     /// </summary>
-    internal static bool Packs(ComputeContext compute, in ConvGeometry g) =>
+    internal static bool Packs(in ConvGeometry g) =>
         PackedConvolution.Fast && (g.Stride > 1 || g.OutPlane < Convolution.MinImagePlane
-            || (g.Batch < compute.Threads && g.ColumnRows >= PackedMinTaps));
+            || (g.ColumnRows >= PackedMinTaps && g.OutChannels >= 2 * PackedConvolution.Lanes));
 
-    /// <summary>Taps per output (C·K·K) from which a single image's stride-1 layer on a large plane is packed.</summary>
-    private const int PackedMinTaps = 128;
+    /// <summary>Taps per output (C·K·K) from which a stride-1 layer on a large plane is packed.</summary>
+    private const int PackedMinTaps = 32;
 
     /// <summary>
     /// act(conv(input) + bias [+ residual]) with act = ReLU when <paramref name="relu"/>: the residual block's last
@@ -108,7 +110,7 @@ internal sealed class PreparedConvolution : Module
         residual?.RequireShape(shape, $"{this} residual (the shortcut must match the output)");
         var g = new ConvGeometry(s[0], _in, s[2], s[3], _out, _kernel, _stride, _padding);
         int parts = Math.Min(compute.Threads, _slices.Length);
-        if (Packs(compute, g))
+        if (Packs(g))
         {
             var plan = _plans.GetOrAdd((s[2], s[3]), static (key, layer) => new PackedConvolution.Plan(layer._weight, layer._bias,
                 layer._in, layer._out, layer._kernel, layer._stride, layer._padding, key.Height, key.Width), this);

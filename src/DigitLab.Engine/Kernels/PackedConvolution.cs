@@ -43,6 +43,9 @@ public static unsafe class PackedConvolution
     /// <summary>Least multiply-adds of one image worth splitting over the threads (below it a hand-off costs more than it saves).</summary>
     private const long MinSplitWork = 1 << 16;
 
+    /// <summary>Input channels from which a layer is walked tap-major (enough channels per tap to amortise a tile's reload).</summary>
+    private const int TapMajorChannels = 16;
+
     /// <summary>Floats at the start of the workspace holding the single-image route's item counter (a cache line of its own).</summary>
     private const int CounterLength = 16;
 
@@ -58,6 +61,10 @@ public static unsafe class PackedConvolution
         internal readonly int Hp, Wp, PadLength, Taps;
         internal readonly int[] TapOffsets;        // (Taps): c·Hp·Wp + ky·Wp + kx of each live tap, in packing order
         internal readonly int[] PositionOffsets;   // (OH·OW): oy·S·Wp + ox·S, the tile's window origin in a padded plane
+        internal readonly bool TapMajor;           // weights (kernel tap, C, lanes) walked per kernel tap; else (C·taps, lanes) in one walk
+        internal readonly int[] KernelTaps;        // (live kernel taps): ky·Wp + kx, in packing order
+        internal readonly int[] ChannelOffsets;    // (C): c·Hp·Wp, the offsets a tap-major walk reads
+        internal readonly ulong[] PositionTaps;    // (OH·OW): bit j set when kernel tap j reads inside the image at that position
         internal readonly Chunk[] Chunks;
         internal readonly float[] Weights;         // per chunk: (Taps, Vectors·16)
         internal readonly float[] Bias;            // (O rounded up to whole vectors), zeros past O
@@ -81,17 +88,44 @@ public static unsafe class PackedConvolution
             PadLength = (inChannels * Hp * Wp + Lanes - 1) / Lanes * Lanes;
             var (y0, y1) = LiveRange(kernel, stride, padding, height, g.OutHeight);
             var (x0, x1) = LiveRange(kernel, stride, padding, width, g.OutWidth);
-            Taps = inChannels * (y1 - y0) * (x1 - x0);
+            int kernelTaps = (y1 - y0) * (x1 - x0);
+            Taps = inChannels * kernelTaps;
+            // Deep layers walk one kernel tap at a time over the channels, each with only the tile's positions it reads
+            // inside the image (on 2×2 maps 4 of 9 taps per position); shallow ones walk every tap in one go.
+            TapMajor = inChannels >= TapMajorChannels && kernelTaps <= 64;
+            KernelTaps = new int[kernelTaps];
+            for (int ky = y0, j = 0; ky < y1; ky++)
+                for (int kx = x0; kx < x1; kx++, j++) KernelTaps[j] = ky * Wp + kx;
+            ChannelOffsets = new int[inChannels];
+            for (int c = 0; c < inChannels; c++) ChannelOffsets[c] = c * Hp * Wp;
             TapOffsets = new int[Taps];
-            var source = new int[Taps]; // (c·K + ky)·K + kx of each live tap
+            var source = new int[Taps]; // (c·K + ky)·K + kx of each packed tap
             int t = 0;
-            for (int c = 0; c < inChannels; c++)
+            if (TapMajor)
+            {
                 for (int ky = y0; ky < y1; ky++)
-                    for (int kx = x0; kx < x1; kx++, t++)
-                    {
-                        TapOffsets[t] = c * Hp * Wp + ky * Wp + kx;
-                        source[t] = (c * kernel + ky) * kernel + kx;
-                    }
+                    for (int kx = x0; kx < x1; kx++)
+                        for (int c = 0; c < inChannels; c++, t++) source[t] = (c * kernel + ky) * kernel + kx;
+            }
+            else
+            {
+                for (int c = 0; c < inChannels; c++)
+                    for (int ky = y0; ky < y1; ky++)
+                        for (int kx = x0; kx < x1; kx++, t++)
+                        {
+                            TapOffsets[t] = c * Hp * Wp + ky * Wp + kx;
+                            source[t] = (c * kernel + ky) * kernel + kx;
+                        }
+            }
+            PositionTaps = new ulong[g.OutPlane];
+            for (int oy = 0; oy < g.OutHeight; oy++)
+                for (int ox = 0; ox < g.OutWidth; ox++)
+                    for (int ky = y0, j = 0; ky < y1; ky++)
+                        for (int kx = x0; kx < x1; kx++, j++)
+                        {
+                            int iy = oy * stride - padding + ky, ix = ox * stride - padding + kx;
+                            if (j < 64 && iy >= 0 && iy < height && ix >= 0 && ix < width) PositionTaps[oy * g.OutWidth + ox] |= 1UL << j;
+                        }
             PositionOffsets = new int[g.OutPlane];
             for (int oy = 0; oy < g.OutHeight; oy++)
                 for (int ox = 0; ox < g.OutWidth; ox++)
@@ -225,10 +259,13 @@ public static unsafe class PackedConvolution
         var g = plan.Geometry;
         int plane = g.OutPlane, pairs = count * plane, tiles = Tiles(pairs), inLength = g.InChannels * g.InPlane, outLength = g.OutChannels * plane;
         float** src = stackalloc float*[TilePositions];
+        float** rows = stackalloc float*[TilePositions];
+        float** origin = stackalloc float*[TilePositions];
+        ulong* masks = stackalloc ulong[TilePositions];
         int* outBase = stackalloc int[TilePositions];
         float* acc = stackalloc float[TilePositions * MaxVectors * Lanes];
         fixed (float* x = c.Input, y = c.Output, r = c.Residual, ws = c.Workspace, w = plan.Weights, b = plan.Bias)
-        fixed (int* taps = plan.TapOffsets, positions = plan.PositionOffsets)
+        fixed (int* taps = plan.TapOffsets, positions = plan.PositionOffsets, channels = plan.ChannelOffsets)
         {
             float* slots = ws + CounterLength + (long)slot * c.Group * plan.PadLength;
             for (int i = 0; pad && i < count; i++)
@@ -238,43 +275,64 @@ public static unsafe class PackedConvolution
             {
                 var chunk = plan.Chunks[item / tiles];
                 int tile = item % tiles, q0 = tile * TilePositions, live = Math.Min(TilePositions, pairs - q0);
-                for (int k = 0; k < TilePositions; k++)
+                for (int k = 0; k < live; k++)
                 {
-                    // A short last tile repeats its last position; those sums are not stored.
-                    int q = q0 + Math.Min(k, live - 1), image = q / plane, position = q - image * plane;
-                    src[k] = slots + (long)image * plan.PadLength + positions[position];
+                    int q = q0 + k, image = q / plane, position = q - image * plane;
+                    origin[k] = slots + (long)image * plan.PadLength + positions[position];
+                    masks[k] = plan.PositionTaps[position];
                     outBase[k] = (first + image) * outLength + position;
+                    rows[k] = acc + k * MaxVectors * Lanes;
                 }
+                new Span<float>(acc, live * MaxVectors * Lanes).Clear();
                 float* wc = w + chunk.Offset;
-                switch (chunk.Vectors * 8 + live)
+                if (plan.TapMajor)
                 {
-                    case 4 * 8 + 6: Tile<Six, Four>(wc, taps, plan.Taps, src, acc); break;
-                    case 4 * 8 + 5: Tile<Five, Four>(wc, taps, plan.Taps, src, acc); break;
-                    case 4 * 8 + 4: Tile<Four, Four>(wc, taps, plan.Taps, src, acc); break;
-                    case 4 * 8 + 3: Tile<Three, Four>(wc, taps, plan.Taps, src, acc); break;
-                    case 4 * 8 + 2: Tile<Two, Four>(wc, taps, plan.Taps, src, acc); break;
-                    case 4 * 8 + 1: Tile<One, Four>(wc, taps, plan.Taps, src, acc); break;
-                    case 3 * 8 + 6: Tile<Six, Three>(wc, taps, plan.Taps, src, acc); break;
-                    case 3 * 8 + 5: Tile<Five, Three>(wc, taps, plan.Taps, src, acc); break;
-                    case 3 * 8 + 4: Tile<Four, Three>(wc, taps, plan.Taps, src, acc); break;
-                    case 3 * 8 + 3: Tile<Three, Three>(wc, taps, plan.Taps, src, acc); break;
-                    case 3 * 8 + 2: Tile<Two, Three>(wc, taps, plan.Taps, src, acc); break;
-                    case 3 * 8 + 1: Tile<One, Three>(wc, taps, plan.Taps, src, acc); break;
-                    case 2 * 8 + 6: Tile<Six, Two>(wc, taps, plan.Taps, src, acc); break;
-                    case 2 * 8 + 5: Tile<Five, Two>(wc, taps, plan.Taps, src, acc); break;
-                    case 2 * 8 + 4: Tile<Four, Two>(wc, taps, plan.Taps, src, acc); break;
-                    case 2 * 8 + 3: Tile<Three, Two>(wc, taps, plan.Taps, src, acc); break;
-                    case 2 * 8 + 2: Tile<Two, Two>(wc, taps, plan.Taps, src, acc); break;
-                    case 2 * 8 + 1: Tile<One, Two>(wc, taps, plan.Taps, src, acc); break;
-                    case 1 * 8 + 6: Tile<Six, One>(wc, taps, plan.Taps, src, acc); break;
-                    case 1 * 8 + 5: Tile<Five, One>(wc, taps, plan.Taps, src, acc); break;
-                    case 1 * 8 + 4: Tile<Four, One>(wc, taps, plan.Taps, src, acc); break;
-                    case 1 * 8 + 3: Tile<Three, One>(wc, taps, plan.Taps, src, acc); break;
-                    case 1 * 8 + 2: Tile<Two, One>(wc, taps, plan.Taps, src, acc); break;
-                    default: Tile<One, One>(wc, taps, plan.Taps, src, acc); break;
+                    // Per kernel tap, the C channels for the positions that read it inside the image.
+                    int channelCount = g.InChannels, step = chunk.Vectors * Lanes;
+                    for (int j = 0; j < plan.KernelTaps.Length; j++)
+                    {
+                        int n = 0;
+                        for (int k = 0; k < live; k++)
+                            if ((masks[k] >> j & 1) != 0) { src[n] = origin[k] + plan.KernelTaps[j]; rows[n] = acc + k * MaxVectors * Lanes; n++; }
+                        if (n > 0) Tile(chunk.Vectors, n, wc + (long)j * channelCount * step, channels, channelCount, src, rows);
+                    }
                 }
+                else
+                    Tile(chunk.Vectors, live, wc, taps, plan.Taps, origin, rows);
                 Store(acc, live, chunk, g.OutChannels, plane, b, outBase, y, r, c.Relu);
             }
+        }
+    }
+
+    /// <summary>Dispatches to the tile specialised for <paramref name="vectors"/> × <paramref name="positions"/>.</summary>
+    private static void Tile(int vectors, int positions, float* w, int* offsets, int count, float** src, float** rows)
+    {
+        switch (vectors * 8 + positions)
+        {
+            case 4 * 8 + 6: Tile<Six, Four>(w, offsets, count, src, rows); break;
+            case 4 * 8 + 5: Tile<Five, Four>(w, offsets, count, src, rows); break;
+            case 4 * 8 + 4: Tile<Four, Four>(w, offsets, count, src, rows); break;
+            case 4 * 8 + 3: Tile<Three, Four>(w, offsets, count, src, rows); break;
+            case 4 * 8 + 2: Tile<Two, Four>(w, offsets, count, src, rows); break;
+            case 4 * 8 + 1: Tile<One, Four>(w, offsets, count, src, rows); break;
+            case 3 * 8 + 6: Tile<Six, Three>(w, offsets, count, src, rows); break;
+            case 3 * 8 + 5: Tile<Five, Three>(w, offsets, count, src, rows); break;
+            case 3 * 8 + 4: Tile<Four, Three>(w, offsets, count, src, rows); break;
+            case 3 * 8 + 3: Tile<Three, Three>(w, offsets, count, src, rows); break;
+            case 3 * 8 + 2: Tile<Two, Three>(w, offsets, count, src, rows); break;
+            case 3 * 8 + 1: Tile<One, Three>(w, offsets, count, src, rows); break;
+            case 2 * 8 + 6: Tile<Six, Two>(w, offsets, count, src, rows); break;
+            case 2 * 8 + 5: Tile<Five, Two>(w, offsets, count, src, rows); break;
+            case 2 * 8 + 4: Tile<Four, Two>(w, offsets, count, src, rows); break;
+            case 2 * 8 + 3: Tile<Three, Two>(w, offsets, count, src, rows); break;
+            case 2 * 8 + 2: Tile<Two, Two>(w, offsets, count, src, rows); break;
+            case 2 * 8 + 1: Tile<One, Two>(w, offsets, count, src, rows); break;
+            case 1 * 8 + 6: Tile<Six, One>(w, offsets, count, src, rows); break;
+            case 1 * 8 + 5: Tile<Five, One>(w, offsets, count, src, rows); break;
+            case 1 * 8 + 4: Tile<Four, One>(w, offsets, count, src, rows); break;
+            case 1 * 8 + 3: Tile<Three, One>(w, offsets, count, src, rows); break;
+            case 1 * 8 + 2: Tile<Two, One>(w, offsets, count, src, rows); break;
+            default: Tile<One, One>(w, offsets, count, src, rows); break;
         }
     }
 
@@ -317,18 +375,46 @@ public static unsafe class PackedConvolution
     private struct Six : ICount { public static int Value => 6; }
 
     /// <summary>
-    /// acc[p·64 + v·16 + l] = Σ_t w[t·V·16 + v·16 + l] · src_p[taps[t]] for TP positions and TV vectors: per tap TV weight
+    /// rows_p[v·16 + l] += Σ_t w[t·V·16 + v·16 + l] · src_p[offsets[t]] for TP positions and TV vectors: per tap TV weight
     /// loads and TP broadcasts feed TP·TV fused multiply-adds. One position alone (a 1×1 map, a GEMV) alternates two
     /// accumulator sets between even and odd taps, so the adds do not wait on each other.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile<TP, TV>(float* w, int* taps, int count, float** src, float* acc) where TP : struct, ICount where TV : struct, ICount
+    private static void Tile<TP, TV>(float* w, int* taps, int count, float** src, float** rows) where TP : struct, ICount where TV : struct, ICount
     {
         int step = TV.Value * Lanes;
-        float* p0 = src[0], p1 = src[1], p2 = src[2], p3 = src[3], p4 = src[4], p5 = src[5];
+        float* p0 = src[0], p1 = TP.Value > 1 ? src[1] : null, p2 = TP.Value > 2 ? src[2] : null;
+        float* p3 = TP.Value > 3 ? src[3] : null, p4 = TP.Value > 4 ? src[4] : null, p5 = TP.Value > 5 ? src[5] : null;
         Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default, a10 = default, a11 = default, a12 = default, a13 = default;
         Vector512<float> a20 = default, a21 = default, a22 = default, a23 = default, a30 = default, a31 = default, a32 = default, a33 = default;
         Vector512<float> a40 = default, a41 = default, a42 = default, a43 = default, a50 = default, a51 = default, a52 = default, a53 = default;
+        float* r0 = rows[0];
+        a00 = Vector512.Load(r0); if (TV.Value > 1) a01 = Vector512.Load(r0 + 16); if (TV.Value > 2) a02 = Vector512.Load(r0 + 32); if (TV.Value > 3) a03 = Vector512.Load(r0 + 48);
+        if (TP.Value > 1)
+        {
+            float* r1 = rows[1];
+            a10 = Vector512.Load(r1); if (TV.Value > 1) a11 = Vector512.Load(r1 + 16); if (TV.Value > 2) a12 = Vector512.Load(r1 + 32); if (TV.Value > 3) a13 = Vector512.Load(r1 + 48);
+        }
+        if (TP.Value > 2)
+        {
+            float* r2 = rows[2];
+            a20 = Vector512.Load(r2); if (TV.Value > 1) a21 = Vector512.Load(r2 + 16); if (TV.Value > 2) a22 = Vector512.Load(r2 + 32); if (TV.Value > 3) a23 = Vector512.Load(r2 + 48);
+        }
+        if (TP.Value > 3)
+        {
+            float* r3 = rows[3];
+            a30 = Vector512.Load(r3); if (TV.Value > 1) a31 = Vector512.Load(r3 + 16); if (TV.Value > 2) a32 = Vector512.Load(r3 + 32); if (TV.Value > 3) a33 = Vector512.Load(r3 + 48);
+        }
+        if (TP.Value > 4)
+        {
+            float* r4 = rows[4];
+            a40 = Vector512.Load(r4); if (TV.Value > 1) a41 = Vector512.Load(r4 + 16); if (TV.Value > 2) a42 = Vector512.Load(r4 + 32); if (TV.Value > 3) a43 = Vector512.Load(r4 + 48);
+        }
+        if (TP.Value > 5)
+        {
+            float* r5 = rows[5];
+            a50 = Vector512.Load(r5); if (TV.Value > 1) a51 = Vector512.Load(r5 + 16); if (TV.Value > 2) a52 = Vector512.Load(r5 + 32); if (TV.Value > 3) a53 = Vector512.Load(r5 + 48);
+        }
         int t = 0;
         if (TP.Value == 1)
         {
@@ -415,14 +501,14 @@ public static unsafe class PackedConvolution
         {
             a00 += a10; a01 += a11; a02 += a12; a03 += a13;
         }
-        const int row = MaxVectors * Lanes;
-        Store(acc, a00, a01, a02, a03, TV.Value);
-        if (TP.Value > 1) Store(acc + row, a10, a11, a12, a13, TV.Value);
-        if (TP.Value > 2) Store(acc + 2 * row, a20, a21, a22, a23, TV.Value);
-        if (TP.Value > 3) Store(acc + 3 * row, a30, a31, a32, a33, TV.Value);
-        if (TP.Value > 4) Store(acc + 4 * row, a40, a41, a42, a43, TV.Value);
-        if (TP.Value > 5) Store(acc + 5 * row, a50, a51, a52, a53, TV.Value);
+        Store(rows[0], a00, a01, a02, a03, TV.Value);
+        if (TP.Value > 1) Store(rows[1], a10, a11, a12, a13, TV.Value);
+        if (TP.Value > 2) Store(rows[2], a20, a21, a22, a23, TV.Value);
+        if (TP.Value > 3) Store(rows[3], a30, a31, a32, a33, TV.Value);
+        if (TP.Value > 4) Store(rows[4], a40, a41, a42, a43, TV.Value);
+        if (TP.Value > 5) Store(rows[5], a50, a51, a52, a53, TV.Value);
     }
+
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Store(float* d, Vector512<float> v0, Vector512<float> v1, Vector512<float> v2, Vector512<float> v3, int vectors)

@@ -1,6 +1,7 @@
 // MaxPoolValues: max pooling for inference: the maxima only, no argmax indices kept for a backward pass.
 // Reference: MaxPoolReference (window by window).
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using System.Runtime.CompilerServices;
 using DigitLab.Runtime;
 
@@ -26,7 +27,57 @@ public static class MaxPoolValues
         if (output.Length < g.OutputLength) throw new ArgumentException($"Output has {output.Length} floats; {g} needs {g.OutputLength}.");
         int planes = g.Batch * g.InChannels;
         int perThread = Math.Max(1, MinOutputsPerThread / Math.Max(1, g.OutPlane));
-        compute.For(planes, perThread, (G: g, Input: input, Output: output), static (c, s, e) => Planes(c.G, c.Input, c.Output, s, e));
+        if (g.Kernel == 2 && g.Stride == 2 && g.Padding == 0 && Avx512F.IsSupported)
+            compute.For(planes, perThread, (G: g, Input: input, Output: output), static (c, s, e) => Pairs(c.G, c.Input, c.Output, s, e));
+        else
+            compute.For(planes, perThread, (G: g, Input: input, Output: output), static (c, s, e) => Planes(c.G, c.Input, c.Output, s, e));
+    }
+
+    /// <summary>
+    /// The 2×2 stride-2 pool of most CNNs: per output row the maximum of its two input rows (the first 2·OW columns) into
+    /// one compact (OH, 2·OW) buffer, then the maximum of each adjacent pair of that buffer, sixteen outputs per step
+    /// (even and odd columns separated by a two-register permute).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Pairs(in ConvGeometry g, float[] input, float[] output, int start, int end)
+    {
+        int w = g.Width, oh = g.OutHeight, ow = g.OutWidth, width = 2 * ow, lanes = Vector512<float>.Count;
+        int outputs = oh * ow, length = (outputs + lanes - 1) / lanes * lanes * 2;
+        float* pairs = stackalloc float[length];
+        new Span<float>(pairs, length).Clear(); // the step past the last output reads (and drops) these
+        var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        var odd = even + Vector512<int>.One;
+        fixed (float* x0 = input, y0 = output)
+        {
+            for (int plane = start; plane < end; plane++)
+            {
+                float* x = x0 + (long)plane * g.InPlane, y = y0 + (long)plane * g.OutPlane;
+                for (int oy = 0; oy < oh; oy++)
+                {
+                    float* r0 = x + 2 * oy * w, r1 = r0 + w, dst = pairs + oy * width;
+                    if (width >= lanes)
+                    {
+                        // Whole vectors, the last one overlapping the one before (max is idempotent).
+                        for (int j = 0; ; j += lanes)
+                        {
+                            if (j > width - lanes) j = width - lanes;
+                            Vector512.Max(Vector512.Load(r0 + j), Vector512.Load(r1 + j)).Store(dst + j);
+                            if (j == width - lanes) break;
+                        }
+                    }
+                    else
+                        for (int j = 0; j < width; j++) dst[j] = MathF.Max(r0[j], r1[j]);
+                }
+                int i = 0;
+                for (; i + lanes <= outputs; i += lanes)
+                {
+                    var a = Vector512.Load(pairs + 2 * i);
+                    var b = Vector512.Load(pairs + 2 * i + lanes);
+                    Vector512.Max(Avx512F.PermuteVar16x32x2(a, even, b), Avx512F.PermuteVar16x32x2(a, odd, b)).Store(y + i);
+                }
+                for (; i < outputs; i++) y[i] = MathF.Max(pairs[2 * i], pairs[2 * i + 1]);
+            }
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

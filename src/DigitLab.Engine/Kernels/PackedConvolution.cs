@@ -7,24 +7,28 @@ using DigitLab.Runtime;
 namespace DigitLab.Kernels;
 
 /// <summary>
-/// y (N, O, OH, OW) = act(conv(x (N, C, H, W), W) + b [+ r]) for a model whose weights do not change (a prepared model).
-/// A <see cref="Plan"/> is built once per layer and input size: the weights are packed tap-major in chunks of up to 64
-/// output channels (<c>[chunk][tap][lanes]</c>, the channels zero-padded to whole 16-float vectors), keeping only the
-/// kernel taps some output position reads inside the image (on ResNet's 1×1 maps the centre tap of a padded 3×3, on
-/// its 2×1 → 1×1 stride-2 layer 4 of 9). Each call pads the input planes once and walks register tiles of six output
-/// positions × one chunk: per tap, the chunk's weight vectors are loaded once and each position's input value broadcast
-/// into them (no im2col matrix, nothing packed per call). The six positions of a tile may come from different images,
-/// so the tiny late planes of a batch still fill whole tiles. The tile's sums get the bias, the residual and the ReLU
-/// while they are stored into the (N, O, OH, OW) output.
+/// y (N, O, OH, OW) = act(conv(x (N, C, H, W), W) + b [+ r]) for a model whose weights do not change (a prepared model;
+/// a linear layer is the 1×1 case on a 1×1 plane). A <see cref="Plan"/> is built once per layer and input size: the
+/// weights are packed in chunks of up to 64 output channels (the channels zero-padded to whole 16-float vectors), keeping
+/// only the kernel taps some output position reads inside the image (on ResNet's 1×1 maps the centre tap of a padded
+/// 3×3, on its 2×2 → 1×1 stride-2 layer 4 of 9). Each call pads the input planes once and walks register tiles of up to
+/// six output positions × one chunk: per tap, the chunk's weight vectors are loaded once and each position's input
+/// value broadcast into them (no im2col matrix, nothing packed per call). Layers with at least 16 input channels are
+/// packed <c>[chunk][kernel tap][C][lanes]</c> and walked one kernel tap at a time with only the tile's positions that
+/// read that tap inside the image (on a 2×2 map each position reads 4 of the 9 taps); shallower ones are packed
+/// <c>[chunk][C·taps][lanes]</c> and walked in one go. The positions of a tile may come from different images, so the
+/// tiny late planes of a batch still fill whole tiles. The tile's sums get the bias, the residual and the ReLU on whole
+/// vectors, then are stored into the (N, O, OH, OW) output.
 /// </summary>
 /// <remarks>
 /// Threads: a batch of at least <see cref="ComputeContext.Threads"/> images is split into one run of images per thread
-/// (each thread walks every chunk over a cache-sized group of its images); fewer images (a single prediction) have each
-/// image's (chunk, tile) items split across the threads, so both cores share the weights of one layer. Each output value
-/// is computed by one thread in a fixed order, so results are bit-identical for the same <see cref="ComputeContext.Threads"/>
-/// (across thread counts a position may move between a tile of one, whose taps alternate two sums, and a fuller tile).
-/// Works on any hardware (Vector512 is emulated where AVX-512 is absent, slowly): <see cref="Fast"/> says whether the
-/// caller should take it.
+/// (each thread walks every chunk over a cache-sized group of its images). Fewer images (a single prediction): each
+/// thread pads the image into its own slot, then the threads claim the image's (chunk, tile) items one at a time from a
+/// counter, so both cores share the weights of one layer and a thread the machine runs late takes fewer items. Each
+/// output value is one tile's sum in a fixed order whoever computes it, so results are bit-identical for the same
+/// <see cref="ComputeContext.Threads"/> (across thread counts a position may move between a tile of one, whose taps
+/// alternate two sums, and a fuller tile). Works on any hardware (Vector512 is emulated where AVX-512 is absent,
+/// slowly): <see cref="Fast"/> says whether the caller should take it.
 /// </remarks>
 public static unsafe class PackedConvolution
 {

@@ -44,7 +44,7 @@ internal sealed class PreparedConvolution : Module
     private readonly int _in, _out, _kernel, _stride, _padding;
     private readonly float[] _weight, _bias;
     private readonly bool _relu;
-    private readonly Slice[] _slices;
+    private readonly Lazy<Slice[]> _slices;
     /// <summary>Weights packed for <see cref="PackedConvolution"/>, one plan per input size (built on first use; each is immutable).</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(int Height, int Width), PackedConvolution.Plan> _plans = new();
 
@@ -63,15 +63,20 @@ internal sealed class PreparedConvolution : Module
     {
         (_in, _out, _kernel, _stride, _padding) = (conv.InChannels, conv.OutChannels, conv.KernelSize, conv.Stride, conv.Padding);
         (_weight, _bias, _relu) = (weight, bias, relu);
-        // Slices for up to this machine's cores, in multiples of 8 channels (whole vectors for the kernels' stores).
-        int parts = Math.Clamp(Math.Min(Environment.ProcessorCount, _out / 8), 1, 8);
-        int fan = _in * _kernel * _kernel;
-        _slices = new Slice[parts];
-        for (int p = 0; p < parts; p++)
+        // Slices for up to this machine's cores, in multiples of 8 channels (whole vectors for the kernels' stores); cut on
+        // first use, since only single images on the unpacked route need them (a packed ResNet would hold its weights twice more).
+        _slices = new Lazy<Slice[]>(() =>
         {
-            int start = _out * p / parts / 8 * 8, end = p == parts - 1 ? _out : _out * (p + 1) / parts / 8 * 8;
-            _slices[p] = new Slice(start, end - start, weight.AsSpan(start * fan, (end - start) * fan).ToArray(), bias.AsSpan(start, end - start).ToArray());
-        }
+            int parts = Math.Clamp(Math.Min(Environment.ProcessorCount, _out / 8), 1, 8);
+            int fan = _in * _kernel * _kernel;
+            var slices = new Slice[parts];
+            for (int p = 0; p < parts; p++)
+            {
+                int start = _out * p / parts / 8 * 8, end = p == parts - 1 ? _out : _out * (p + 1) / parts / 8 * 8;
+                slices[p] = new Slice(start, end - start, weight.AsSpan(start * fan, (end - start) * fan).ToArray(), bias.AsSpan(start, end - start).ToArray());
+            }
+            return slices;
+        });
     }
 
     public static PreparedConvolution Create(Conv2d conv, BatchNorm? bn, bool relu)
@@ -109,7 +114,6 @@ internal sealed class PreparedConvolution : Module
         state.Output.Resize(shape);
         residual?.RequireShape(shape, $"{this} residual (the shortcut must match the output)");
         var g = new ConvGeometry(s[0], _in, s[2], s[3], _out, _kernel, _stride, _padding);
-        int parts = Math.Min(compute.Threads, _slices.Length);
         if (Packs(g))
         {
             var plan = _plans.GetOrAdd((s[2], s[3]), static (key, layer) => new PackedConvolution.Plan(layer._weight, layer._bias,
@@ -119,7 +123,8 @@ internal sealed class PreparedConvolution : Module
             PackedConvolution.Forward(compute, plan, s[0], input.Data, state.Output.Data, residual?.Data, relu, state.Scratch);
             return state.Output;
         }
-        if (s[0] == 1 && parts > 1 && (long)g.OutPlane * g.ColumnRows * _out / parts >= MinSplitWork)
+        int parts = s[0] == 1 ? Math.Min(compute.Threads, _slices.Value.Length) : 1;
+        if (parts > 1 && (long)g.OutPlane * g.ColumnRows * _out / parts >= MinSplitWork)
             ForwardSplit(compute, g, input.Data, state, parts, relu && residual is null);
         else
         {
@@ -135,21 +140,22 @@ internal sealed class PreparedConvolution : Module
     private void ForwardSplit(ComputeContext compute, in ConvGeometry g, float[] input, State state, int parts, bool relu)
     {
         // The slices were cut for _slices.Length threads; with fewer threads each takes a run of slices.
-        if (state.SliceScratch.Length != _slices.Length) { state.SliceScratch = new float[_slices.Length][]; state.SliceOutput = new float[_slices.Length][]; }
-        for (int i = 0; i < _slices.Length; i++)
+        var slices = _slices.Value;
+        if (state.SliceScratch.Length != slices.Length) { state.SliceScratch = new float[slices.Length][]; state.SliceOutput = new float[slices.Length][]; }
+        for (int i = 0; i < slices.Length; i++)
         {
-            var gi = g with { OutChannels = _slices[i].Count };
+            var gi = g with { OutChannels = slices[i].Count };
             int need = Convolution.WorkspaceLength(compute, gi);
             if (state.SliceScratch[i] is null || state.SliceScratch[i].Length < need) state.SliceScratch[i] = new float[need];
             if (state.SliceOutput[i] is null || state.SliceOutput[i].Length < gi.OutputLength) state.SliceOutput[i] = new float[gi.OutputLength];
         }
         var call = (Layer: this, Compute: compute, G: g, Input: input, State: state, Relu: relu);
         // One part per slice; nested kernel calls inside a For body run inline on that thread.
-        compute.For(_slices.Length, 1, call, static (c, ps, pe) =>
+        compute.For(slices.Length, 1, call, static (c, ps, pe) =>
         {
             for (int i = ps; i < pe; i++)
             {
-                var slice = c.Layer._slices[i];
+                var slice = c.Layer._slices.Value[i];
                 var gi = c.G with { OutChannels = slice.Count };
                 var output = c.State.SliceOutput[i];
                 Convolution.Forward(c.Compute, gi, c.Input, slice.Weight, slice.Bias, output, c.State.SliceScratch[i]);

@@ -81,44 +81,50 @@ public static class MaxPoolValues
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Planes(in ConvGeometry g, float[] input, float[] output, int start, int end)
+    private static unsafe void Planes(in ConvGeometry g, float[] input, float[] output, int start, int end)
     {
         int h = g.Height, w = g.Width, k = g.Kernel, s = g.Stride, p = g.Padding, oh = g.OutHeight, ow = g.OutWidth;
         int lanes = Vector512<float>.Count;
         // Window starts j = 0 .. wp − k over the padded row; buffers rounded up to whole vectors, plus k of slack for the loads.
         int starts = w + 2 * p - k + 1, span = (starts + lanes - 1) / lanes * lanes, padded = span + k;
         int length = padded + (h + 1) * span;
-        Span<float> buffer = length <= 8192 ? stackalloc float[length] : new float[length];
-        var row = buffer[..padded];             // one input row between −∞ pads
-        var rows = buffer.Slice(padded, h * span); // (H, span): each row's window maxima along x
-        var sum = buffer.Slice(padded + h * span, span);
-        row.Fill(float.NegativeInfinity);
-        for (int plane = start; plane < end; plane++)
+        var heap = length <= 8192 ? null : new float[length];
+        float* stack = stackalloc float[heap is null ? length : 0];
+        fixed (float* x0 = input, y0 = output, pinned = heap)
         {
-            var x = input.AsSpan(plane * g.InPlane, g.InPlane);
-            var y = output.AsSpan(plane * g.OutPlane, g.OutPlane);
-            for (int iy = 0; iy < h; iy++)
+            float* row = heap is null ? stack : pinned;   // one input row between −∞ pads
+            float* rows = row + padded;                   // (H, span): each row's window maxima along x
+            float* sum = rows + h * span;                 // one output row's maxima over its window's rows
+            new Span<float>(row, padded).Fill(float.NegativeInfinity);
+            for (int plane = start; plane < end; plane++)
             {
-                x.Slice(iy * w, w).CopyTo(row[p..]);
-                var hmax = rows.Slice(iy * span, span);
-                for (int j = 0; j < span; j += lanes)
+                float* x = x0 + (long)plane * g.InPlane, y = y0 + (long)plane * g.OutPlane;
+                for (int iy = 0; iy < h; iy++)
                 {
-                    var m = Vector512.LoadUnsafe(ref row[j]);
-                    for (int kx = 1; kx < k; kx++) m = Vector512.Max(m, Vector512.LoadUnsafe(ref row[j + kx]));
-                    m.StoreUnsafe(ref hmax[j]);
+                    float* src = x + iy * w, dst = row + p;
+                    int i = 0;
+                    for (; i + lanes <= w; i += lanes) Vector512.Load(src + i).Store(dst + i);
+                    for (; i < w; i++) dst[i] = src[i];
+                    float* hmax = rows + iy * span;
+                    for (int j = 0; j < span; j += lanes)
+                    {
+                        var m = Vector512.Load(row + j);
+                        for (int kx = 1; kx < k; kx++) m = Vector512.Max(m, Vector512.Load(row + j + kx));
+                        m.Store(hmax + j);
+                    }
                 }
-            }
-            for (int oy = 0; oy < oh; oy++)
-            {
-                int iy0 = Math.Max(0, oy * s - p), iy1 = Math.Min(h, oy * s - p + k);
-                for (int j = 0; j < span; j += lanes)
+                for (int oy = 0; oy < oh; oy++)
                 {
-                    var m = Vector512.LoadUnsafe(ref rows[iy0 * span + j]);
-                    for (int iy = iy0 + 1; iy < iy1; iy++) m = Vector512.Max(m, Vector512.LoadUnsafe(ref rows[iy * span + j]));
-                    m.StoreUnsafe(ref sum[j]);
+                    int iy0 = Math.Max(0, oy * s - p), iy1 = Math.Min(h, oy * s - p + k);
+                    for (int j = 0; j < span; j += lanes)
+                    {
+                        var m = Vector512.Load(rows + iy0 * span + j);
+                        for (int iy = iy0 + 1; iy < iy1; iy++) m = Vector512.Max(m, Vector512.Load(rows + iy * span + j));
+                        m.Store(sum + j);
+                    }
+                    float* dst = y + oy * ow;
+                    for (int ox = 0; ox < ow; ox++) dst[ox] = sum[ox * s];
                 }
-                var dst = y.Slice(oy * ow, ow);
-                for (int ox = 0; ox < ow; ox++) dst[ox] = sum[ox * s];
             }
         }
     }

@@ -92,10 +92,11 @@ internal sealed class PreparedConvolution : Module
     /// routes pack weights per call or multiply padding), and large stride-1 planes with at least <see cref="PackedMinTaps"/>
     /// taps per output and two vectors of output channels. Below that (one-channel first layers, 16- or 24-channel layers)
     /// its tiles are short of work for their loads and strided stores, and the direct or GEMM routes ran faster
-    /// (measured per layer on the zoo's shapes, batch 1 and 200).
+    /// (measured per layer on the zoo's shapes, batch 1 and 200). A context without direct routes (im2col + GEMM
+    /// everywhere, for comparisons) does not take it either.
     /// </summary>
-    internal static bool Packs(in ConvGeometry g) =>
-        PackedConvolution.Fast && (g.Stride > 1 || g.OutPlane < Convolution.MinImagePlane
+    internal static bool Packs(ComputeContext compute, in ConvGeometry g) =>
+        PackedConvolution.Fast && compute.DirectConvolution && (g.Stride > 1 || g.OutPlane < Convolution.MinImagePlane
             || (g.ColumnRows >= PackedMinTaps && g.OutChannels >= 2 * PackedConvolution.Lanes));
 
     /// <summary>Taps per output (C·K·K) from which a stride-1 layer on a large plane is packed.</summary>
@@ -114,7 +115,7 @@ internal sealed class PreparedConvolution : Module
         state.Output.Resize(shape);
         residual?.RequireShape(shape, $"{this} residual (the shortcut must match the output)");
         var g = new ConvGeometry(s[0], _in, s[2], s[3], _out, _kernel, _stride, _padding);
-        if (Packs(g))
+        if (Packs(compute, g))
         {
             var plan = _plans.GetOrAdd((s[2], s[3]), static (key, layer) => new PackedConvolution.Plan(layer._weight, layer._bias,
                 layer._in, layer._out, layer._kernel, layer._stride, layer._padding, key.Height, key.Width), this);
@@ -185,7 +186,7 @@ internal sealed class PreparedConvolution : Module
 /// <summary>
 /// Linear with its batch norm folded in. Input (N, in), output (N, out). Where <see cref="PackedConvolution"/> runs at speed
 /// the layer is its 1×1 convolution on a 1×1 plane (weights packed once, bias and ReLU in the tile epilogue, six images
-/// per tile); elsewhere a GEMM, then bias and ReLU in one pass over each output row.
+/// per tile); elsewhere (or on a context without direct routes) a GEMM, then bias and ReLU in one pass over each row.
 /// </summary>
 internal sealed class PreparedLinear : Module
 {
@@ -218,7 +219,7 @@ internal sealed class PreparedLinear : Module
         var state = workspace.StateOf<State>(this);
         int n = input.Shape[0];
         state.Output.Resize(n, _out);
-        if (_plan is not null)
+        if (_plan is not null && workspace.Compute.DirectConvolution)
         {
             int length = _plan.WorkspaceLength(workspace.Compute, n);
             if (state.Scratch.Length < length) state.Scratch = new float[length];

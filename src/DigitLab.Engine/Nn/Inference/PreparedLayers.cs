@@ -113,7 +113,7 @@ internal sealed class PreparedConvolution : Module
         var compute = workspace.Compute;
         var s = input.Shape;
         state.Output.Resize(shape);
-        residual?.RequireShape(shape, $"{this} residual (the shortcut must match the output)");
+        residual?.RequireShape(shape, "prepared residual block (the shortcut must match the last convolution's output)");
         var g = new ConvGeometry(s[0], _in, s[2], s[3], _out, _kernel, _stride, _padding);
         if (Packs(compute, g))
         {
@@ -124,8 +124,16 @@ internal sealed class PreparedConvolution : Module
             PackedConvolution.Forward(compute, plan, s[0], input.Data, state.Output.Data, residual?.Data, relu, state.Scratch);
             return state.Output;
         }
-        int parts = s[0] == 1 ? Math.Min(compute.Threads, _slices.Value.Length) : 1;
-        if (parts > 1 && (long)g.OutPlane * g.ColumnRows * _out / parts >= MinSplitWork)
+        // One-channel first layers: outputs in the lanes (the packed tiles' strided stores cost more than their few taps).
+        bool shallow = PackedConvolution.Fast && compute.DirectConvolution && ShallowConvolution.Supports(g);
+        int parts = !shallow && s[0] == 1 ? Math.Min(compute.Threads, _slices.Value.Length) : 1;
+        if (shallow)
+        {
+            int need = ShallowConvolution.WorkspaceLength(compute, g);
+            if (state.Scratch.Length < need) state.Scratch = new float[need];
+            ShallowConvolution.Forward(compute, g, input.Data, _weight, _bias, state.Output.Data, relu && residual is null, state.Scratch);
+        }
+        else if (parts > 1 && (long)g.OutPlane * g.ColumnRows * _out / parts >= MinSplitWork)
             ForwardSplit(compute, g, input.Data, state, parts, relu && residual is null);
         else
         {

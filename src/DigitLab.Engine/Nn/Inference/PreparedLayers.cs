@@ -47,6 +47,8 @@ internal sealed class PreparedConvolution : Module
     private readonly Lazy<Slice[]> _slices;
     /// <summary>Weights packed for <see cref="PackedConvolution"/>, one plan per input size (built on first use; each is immutable).</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(int Height, int Width), PackedConvolution.Plan> _plans = new();
+    /// <summary>Single-image packs for tiny output planes where the packed route is not taken, one per input size.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(int Height, int Width), SmallPlaneConvolution> _smallPlanes = new();
 
     /// <summary>One thread's output channels [Start, Start + Count) with their weights and bias.</summary>
     private sealed record Slice(int Start, int Count, float[] Weight, float[] Bias);
@@ -132,6 +134,14 @@ internal sealed class PreparedConvolution : Module
             int need = ShallowConvolution.WorkspaceLength(compute, g);
             if (state.Scratch.Length < need) state.Scratch = new float[need];
             ShallowConvolution.Forward(compute, g, input.Data, _weight, _bias, state.Output.Data, relu && residual is null, state.Scratch);
+        }
+        else if (s[0] == 1 && g.OutPlane <= SmallPlaneConvolution.MaxPlane)
+        {
+            // Without the packed route (no AVX-512, or a GEMM-only context): the first step's matrix-vector product.
+            var small = _smallPlanes.GetOrAdd((s[2], s[3]), static (key, layer) => new SmallPlaneConvolution(layer._weight, layer._bias,
+                layer._in, layer._out, layer._kernel, layer._stride, layer._padding, key.Height, key.Width), this);
+            if (state.Scratch.Length < small.ScratchLength) state.Scratch = new float[small.ScratchLength];
+            small.Forward(compute, input.Data, state.Output.Data, state.Scratch, relu && residual is null);
         }
         else if (parts > 1 && (long)g.OutPlane * g.ColumnRows * _out / parts >= MinSplitWork)
             ForwardSplit(compute, g, input.Data, state, parts, relu && residual is null);

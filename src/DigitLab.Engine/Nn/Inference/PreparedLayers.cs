@@ -44,8 +44,10 @@ internal sealed class PreparedConvolution : Module
     private readonly int _in, _out, _kernel, _stride, _padding;
     private readonly float[] _weight, _bias;
     private readonly bool _relu;
-    private readonly Slice[] _slices;
-    /// <summary>Single-image packs for tiny output planes, one per input size (built on first use; each is immutable).</summary>
+    private readonly Lazy<Slice[]> _slices;
+    /// <summary>Weights packed for <see cref="PackedConvolution"/>, one plan per input size (built on first use; each is immutable).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(int Height, int Width), PackedConvolution.Plan> _plans = new();
+    /// <summary>Single-image packs for tiny output planes where the packed route is not taken, one per input size.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(int Height, int Width), SmallPlaneConvolution> _smallPlanes = new();
 
     /// <summary>One thread's output channels [Start, Start + Count) with their weights and bias.</summary>
@@ -63,15 +65,20 @@ internal sealed class PreparedConvolution : Module
     {
         (_in, _out, _kernel, _stride, _padding) = (conv.InChannels, conv.OutChannels, conv.KernelSize, conv.Stride, conv.Padding);
         (_weight, _bias, _relu) = (weight, bias, relu);
-        // Slices for up to this machine's cores, in multiples of 8 channels (whole vectors for the kernels' stores).
-        int parts = Math.Clamp(Math.Min(Environment.ProcessorCount, _out / 8), 1, 8);
-        int fan = _in * _kernel * _kernel;
-        _slices = new Slice[parts];
-        for (int p = 0; p < parts; p++)
+        // Slices for up to this machine's cores, in multiples of 8 channels (whole vectors for the kernels' stores); cut on
+        // first use, since only single images on the unpacked route need them (a packed ResNet would hold its weights twice more).
+        _slices = new Lazy<Slice[]>(() =>
         {
-            int start = _out * p / parts / 8 * 8, end = p == parts - 1 ? _out : _out * (p + 1) / parts / 8 * 8;
-            _slices[p] = new Slice(start, end - start, weight.AsSpan(start * fan, (end - start) * fan).ToArray(), bias.AsSpan(start, end - start).ToArray());
-        }
+            int parts = Math.Clamp(Math.Min(Environment.ProcessorCount, _out / 8), 1, 8);
+            int fan = _in * _kernel * _kernel;
+            var slices = new Slice[parts];
+            for (int p = 0; p < parts; p++)
+            {
+                int start = _out * p / parts / 8 * 8, end = p == parts - 1 ? _out : _out * (p + 1) / parts / 8 * 8;
+                slices[p] = new Slice(start, end - start, weight.AsSpan(start * fan, (end - start) * fan).ToArray(), bias.AsSpan(start, end - start).ToArray());
+            }
+            return slices;
+        });
     }
 
     public static PreparedConvolution Create(Conv2d conv, BatchNorm? bn, bool relu)
@@ -80,59 +87,99 @@ internal sealed class PreparedConvolution : Module
         return new PreparedConvolution(conv, w, b, relu);
     }
 
-    public override Tensor Forward(Tensor input, Workspace workspace)
+    public override Tensor Forward(Tensor input, Workspace workspace) => Forward(input, null, _relu, workspace);
+
+    /// <summary>
+    /// Whether <paramref name="g"/> runs on <see cref="PackedConvolution"/>: strided layers and small planes (where the other
+    /// routes pack weights per call or multiply padding), and large stride-1 planes with at least <see cref="PackedMinTaps"/>
+    /// taps per output and two vectors of output channels. Below that (one-channel first layers, 16- or 24-channel layers)
+    /// its tiles are short of work for their loads and strided stores, and the direct or GEMM routes ran faster
+    /// (measured per layer on the zoo's shapes, batch 1 and 200). A context without direct routes (im2col + GEMM
+    /// everywhere, for comparisons) does not take it either.
+    /// </summary>
+    internal static bool Packs(ComputeContext compute, in ConvGeometry g) =>
+        PackedConvolution.Fast && compute.DirectConvolution && (g.Stride > 1 || g.OutPlane < Convolution.MinImagePlane
+            || (g.ColumnRows >= PackedMinTaps && g.OutChannels >= 2 * PackedConvolution.Lanes));
+
+    /// <summary>Taps per output (C·K·K) from which a stride-1 layer on a large plane is packed.</summary>
+    private const int PackedMinTaps = 32;
+
+    /// <summary>
+    /// act(conv(input) + bias [+ residual]) with act = ReLU when <paramref name="relu"/>: the residual block's last
+    /// convolution adds the shortcut and applies the block's ReLU in its own epilogue where the packed route takes it.
+    /// </summary>
+    internal Tensor Forward(Tensor input, Tensor? residual, bool relu, Workspace workspace)
     {
         var shape = OutputShape(input.Shape);
         var state = workspace.StateOf<State>(this);
         var compute = workspace.Compute;
         var s = input.Shape;
         state.Output.Resize(shape);
+        residual?.RequireShape(shape, "prepared residual block (the shortcut must match the last convolution's output)");
         var g = new ConvGeometry(s[0], _in, s[2], s[3], _out, _kernel, _stride, _padding);
-        int parts = Math.Min(compute.Threads, _slices.Length);
-        if (s[0] == 1 && g.OutPlane <= SmallPlaneConvolution.MaxPlane)
+        if (Packs(compute, g))
         {
+            var plan = _plans.GetOrAdd((s[2], s[3]), static (key, layer) => new PackedConvolution.Plan(layer._weight, layer._bias,
+                layer._in, layer._out, layer._kernel, layer._stride, layer._padding, key.Height, key.Width), this);
+            int length = plan.WorkspaceLength(compute, s[0]);
+            if (state.Scratch.Length < length) state.Scratch = new float[length];
+            PackedConvolution.Forward(compute, plan, s[0], input.Data, state.Output.Data, residual?.Data, relu, state.Scratch);
+            return state.Output;
+        }
+        // One-channel first layers: outputs in the lanes (the packed tiles' strided stores cost more than their few taps).
+        bool shallow = PackedConvolution.Fast && compute.DirectConvolution && ShallowConvolution.Supports(g);
+        int parts = !shallow && s[0] == 1 ? Math.Min(compute.Threads, _slices.Value.Length) : 1;
+        if (shallow)
+        {
+            int need = ShallowConvolution.WorkspaceLength(compute, g);
+            if (state.Scratch.Length < need) state.Scratch = new float[need];
+            ShallowConvolution.Forward(compute, g, input.Data, _weight, _bias, state.Output.Data, relu && residual is null, state.Scratch);
+        }
+        else if (s[0] == 1 && g.OutPlane <= SmallPlaneConvolution.MaxPlane)
+        {
+            // Without the packed route (no AVX-512, or a GEMM-only context): the first step's matrix-vector product.
             var small = _smallPlanes.GetOrAdd((s[2], s[3]), static (key, layer) => new SmallPlaneConvolution(layer._weight, layer._bias,
                 layer._in, layer._out, layer._kernel, layer._stride, layer._padding, key.Height, key.Width), this);
             if (state.Scratch.Length < small.ScratchLength) state.Scratch = new float[small.ScratchLength];
-            small.Forward(compute, input.Data, state.Output.Data, state.Scratch, _relu);
+            small.Forward(compute, input.Data, state.Output.Data, state.Scratch, relu && residual is null);
         }
-        else if (s[0] == 1 && parts > 1 && (long)g.OutPlane * g.ColumnRows * _out / parts >= MinSplitWork)
-        {
-            ForwardSplit(compute, g, input.Data, state, parts);
-        }
+        else if (parts > 1 && (long)g.OutPlane * g.ColumnRows * _out / parts >= MinSplitWork)
+            ForwardSplit(compute, g, input.Data, state, parts, relu && residual is null);
         else
         {
             int need = Convolution.WorkspaceLength(compute, g);
             if (state.Scratch.Length < need) state.Scratch = new float[need];
             Convolution.Forward(compute, g, input.Data, _weight, _bias, state.Output.Data, state.Scratch);
-            if (_relu) Relu(compute, state.Output.Data, state.Output.Length);
+            if (relu && residual is null) Relu(compute, state.Output.Data, state.Output.Length);
         }
+        if (residual is not null) ResidualAdd.Forward(state.Output.ReadOnlySpan, residual.ReadOnlySpan, state.Output.Span, relu);
         return state.Output;
     }
 
-    private void ForwardSplit(ComputeContext compute, in ConvGeometry g, float[] input, State state, int parts)
+    private void ForwardSplit(ComputeContext compute, in ConvGeometry g, float[] input, State state, int parts, bool relu)
     {
         // The slices were cut for _slices.Length threads; with fewer threads each takes a run of slices.
-        if (state.SliceScratch.Length != _slices.Length) { state.SliceScratch = new float[_slices.Length][]; state.SliceOutput = new float[_slices.Length][]; }
-        for (int i = 0; i < _slices.Length; i++)
+        var slices = _slices.Value;
+        if (state.SliceScratch.Length != slices.Length) { state.SliceScratch = new float[slices.Length][]; state.SliceOutput = new float[slices.Length][]; }
+        for (int i = 0; i < slices.Length; i++)
         {
-            var gi = g with { OutChannels = _slices[i].Count };
+            var gi = g with { OutChannels = slices[i].Count };
             int need = Convolution.WorkspaceLength(compute, gi);
             if (state.SliceScratch[i] is null || state.SliceScratch[i].Length < need) state.SliceScratch[i] = new float[need];
             if (state.SliceOutput[i] is null || state.SliceOutput[i].Length < gi.OutputLength) state.SliceOutput[i] = new float[gi.OutputLength];
         }
-        var call = (Layer: this, Compute: compute, G: g, Input: input, State: state);
+        var call = (Layer: this, Compute: compute, G: g, Input: input, State: state, Relu: relu);
         // One part per slice; nested kernel calls inside a For body run inline on that thread.
-        compute.For(_slices.Length, 1, call, static (c, ps, pe) =>
+        compute.For(slices.Length, 1, call, static (c, ps, pe) =>
         {
             for (int i = ps; i < pe; i++)
             {
-                var slice = c.Layer._slices[i];
+                var slice = c.Layer._slices.Value[i];
                 var gi = c.G with { OutChannels = slice.Count };
                 var output = c.State.SliceOutput[i];
                 Convolution.Forward(c.Compute, gi, c.Input, slice.Weight, slice.Bias, output, c.State.SliceScratch[i]);
                 var dst = c.State.Output.Data.AsSpan(slice.Start * gi.OutPlane, gi.OutputLength);
-                if (c.Layer._relu) TensorPrimitives.Max(output.AsSpan(0, gi.OutputLength), 0f, dst);
+                if (c.Relu) TensorPrimitives.Max(output.AsSpan(0, gi.OutputLength), 0f, dst);
                 else output.AsSpan(0, gi.OutputLength).CopyTo(dst);
             }
         });
@@ -154,17 +201,29 @@ internal sealed class PreparedConvolution : Module
     public override string ToString() => $"PreparedConvolution({_in} -> {_out}, k={_kernel}, s={_stride}, p={_padding}{(_relu ? ", relu" : "")})";
 }
 
-/// <summary>Linear with its batch norm folded in; bias and ReLU applied in one pass over each output row. Input (N, in), output (N, out).</summary>
+/// <summary>
+/// Linear with its batch norm folded in. Input (N, in), output (N, out). Where <see cref="PackedConvolution"/> runs at speed
+/// the layer is its 1×1 convolution on a 1×1 plane (weights packed once, bias and ReLU in the tile epilogue, six images
+/// per tile); elsewhere (or on a context without direct routes) a GEMM, then bias and ReLU in one pass over each row.
+/// </summary>
 internal sealed class PreparedLinear : Module
 {
     private readonly int _in, _out;
     private readonly float[] _weight, _bias;
     private readonly bool _relu;
+    private readonly PackedConvolution.Plan? _plan;
 
-    private sealed class State { public readonly Tensor Output = new(0); }
+    private sealed class State
+    {
+        public readonly Tensor Output = new(0);
+        public float[] Scratch = [];
+    }
 
-    private PreparedLinear(int inFeatures, int outFeatures, float[] weight, float[] bias, bool relu) =>
+    private PreparedLinear(int inFeatures, int outFeatures, float[] weight, float[] bias, bool relu)
+    {
         (_in, _out, _weight, _bias, _relu) = (inFeatures, outFeatures, weight, bias, relu);
+        if (PackedConvolution.Fast) _plan = new PackedConvolution.Plan(weight, bias, inFeatures, outFeatures, 1, 1, 0, 1, 1);
+    }
 
     public static PreparedLinear Create(Linear linear, BatchNorm? bn, bool relu)
     {
@@ -178,6 +237,13 @@ internal sealed class PreparedLinear : Module
         var state = workspace.StateOf<State>(this);
         int n = input.Shape[0];
         state.Output.Resize(n, _out);
+        if (_plan is not null && workspace.Compute.DirectConvolution)
+        {
+            int length = _plan.WorkspaceLength(workspace.Compute, n);
+            if (state.Scratch.Length < length) state.Scratch = new float[length];
+            PackedConvolution.Forward(workspace.Compute, _plan, n, input.Data, state.Output.Data, null, _relu, state.Scratch);
+            return state.Output;
+        }
         Gemm.Multiply(workspace.Compute, false, true, n, _out, _in, input.ReadOnlySpan, _in, _weight, _in, state.Output.Span, _out, accumulate: false);
         var y = state.Output.Span;
         for (int r = 0; r < n; r++)
@@ -253,6 +319,29 @@ internal sealed class FrozenBatchNorm : Module
     public override string ToString() => $"FrozenBatchNorm({_features})";
 }
 
+/// <summary>MaxPool2d without the argmax indices a backward pass would need. Input (N, C, H, W), output (N, C, OH, OW).</summary>
+internal sealed class PreparedMaxPool(MaxPool2d pool) : Module
+{
+    private sealed class State { public readonly Tensor Output = new(0); }
+
+    public override Tensor Forward(Tensor input, Workspace workspace)
+    {
+        var shape = pool.OutputShape(input.Shape);
+        var state = workspace.StateOf<State>(this);
+        state.Output.Resize(shape);
+        var s = input.Shape;
+        MaxPoolValues.Forward(workspace.Compute, new ConvGeometry(s[0], s[1], s[2], s[3], s[1], pool.KernelSize, pool.Stride, pool.Padding),
+            input.Data, state.Output.Data);
+        return state.Output;
+    }
+
+    public override Tensor Backward(Tensor outputGrad, Workspace workspace) => throw new NotSupportedException("Prepared layers only evaluate.");
+
+    public override int[] OutputShape(int[] inputShape) => pool.OutputShape(inputShape);
+
+    public override string ToString() => $"Prepared{pool}";
+}
+
 /// <summary>Prepared nodes applied in order.</summary>
 internal sealed class PreparedSequence(Module[] nodes) : Module
 {
@@ -277,19 +366,38 @@ internal sealed class PreparedSequence(Module[] nodes) : Module
     public override string ToString() => "PreparedSequence(" + string.Join(", ", nodes.Select(n => n.ToString())) + ")";
 }
 
-/// <summary>relu(body(x) + shortcut(x)) (the ReLU only when asked), the shortcut being the identity when absent.</summary>
+/// <summary>
+/// relu(body(x) + shortcut(x)) (the ReLU only when asked), the shortcut being the identity when absent. When the body
+/// ends in a convolution (ResNet's blocks), the shortcut runs first and that convolution adds it and applies the ReLU in
+/// its own epilogue: no separate pass over the sum.
+/// </summary>
 internal sealed class PreparedResidual(Module body, Module? shortcut, bool reluAfter) : Module
 {
     private sealed class State { public readonly Tensor Output = new(0); }
 
+    /// <summary>The body's nodes before its last convolution, and that convolution (null when the body ends otherwise).</summary>
+    private readonly (Module[] Head, PreparedConvolution? Last) _split = body switch
+    {
+        PreparedConvolution conv => ([], conv),
+        PreparedSequence { Nodes: [.., PreparedConvolution conv] } sequence => (sequence.Nodes.Take(sequence.Nodes.Count - 1).ToArray(), conv),
+        _ => ([], null),
+    };
+
     public override Tensor Forward(Tensor input, Workspace workspace)
     {
+        if (_split.Last is { } last)
+        {
+            var skip = shortcut?.Forward(input, workspace) ?? input;
+            var x = input;
+            foreach (var node in _split.Head) x = node.Forward(x, workspace);
+            return last.Forward(x, skip, reluAfter, workspace);
+        }
         var main = body.Forward(input, workspace);
-        var skip = shortcut?.Forward(input, workspace) ?? input;
-        main.RequireShape(skip.Shape, "prepared residual sum (body vs shortcut)");
+        var skipped = shortcut?.Forward(input, workspace) ?? input;
+        main.RequireShape(skipped.Shape, "prepared residual sum (body vs shortcut)");
         var state = workspace.StateOf<State>(this);
         state.Output.Resize(main.Shape);
-        ResidualAdd.Forward(main.ReadOnlySpan, skip.ReadOnlySpan, state.Output.Span, reluAfter);
+        ResidualAdd.Forward(main.ReadOnlySpan, skipped.ReadOnlySpan, state.Output.Span, reluAfter);
         return state.Output;
     }
 

@@ -8,8 +8,9 @@ namespace DigitLab.Nn.Inference;
 /// An inference-only copy of an evaluation-mode <see cref="Module"/> tree, prepared once: each batch norm that follows a
 /// <see cref="Conv2d"/> or <see cref="Linear"/> is folded into that layer's weight and bias (W' = W·γ/√(var+ε),
 /// b' = (b − mean)·γ/√(var+ε) + β, computed in double), a ReLU that follows is applied in the layer's epilogue,
-/// dropout is removed, and batch-1 convolutions have their weights split by output channel so a single image runs on
-/// every thread. Input and output shapes are the source model's.
+/// dropout is removed, convolutions and linear layers run on weights packed once (<see cref="Kernels.PackedConvolution"/>,
+/// with a residual block's sum and ReLU in its last convolution's epilogue) where that is the faster route, max pooling
+/// keeps no argmax, and a single image's layers are shared by every thread. Input and output shapes are the source model's.
 /// </summary>
 /// <remarks>
 /// Lives in the engine beside <see cref="Module"/> because it is one: it runs with a per-caller <see cref="Workspace"/>
@@ -107,7 +108,8 @@ public sealed class PreparedModel : Module
             // Stateless in evaluation (or reading only their own running statistics): the eval pass already writes
             // only the workspace, so the source layer itself serves; its weights cannot be changed through here.
             BatchNorm => new FrozenBatchNorm((BatchNorm)module),
-            ReLU or Sigmoid or Tanh or MaxPool2d or AvgPool2d or AdaptiveAvgPool2d or Flatten => module,
+            MaxPool2d pool => new PreparedMaxPool(pool),
+            ReLU or Sigmoid or Tanh or AvgPool2d or AdaptiveAvgPool2d or Flatten => module,
             _ => throw new NotSupportedException($"PreparedModel cannot prepare a {module.GetType().Name} ({module}); "
                 + "supported: Sequential, Conv2d, Linear, BatchNorm1d/2d, ReLU, Sigmoid, Tanh, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, "
                 + "Flatten, Dropout, Residual, BasicBlock. Use the plain model's eval pass for this one."),

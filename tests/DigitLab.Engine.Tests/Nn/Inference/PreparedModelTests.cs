@@ -2,6 +2,7 @@
 using DigitLab.Models;
 using DigitLab.Nn;
 using DigitLab.Nn.Inference;
+using DigitLab.Runtime;
 using DigitLab.Tensors;
 using Xunit.Abstractions;
 
@@ -73,6 +74,31 @@ public class PreparedModelTests(ITestOutputHelper output)
             Assert.True(worst <= ProbabilityTolerance, $"{name} batch {n}: probabilities differ by {worst:E3} > {ProbabilityTolerance:E0}.");
             for (int i = 0; i < n; i++)
                 Assert.Equal(ArgMax(plain.AsSpan(i * 10, 10)), ArgMax(fast.AsSpan(i * 10, 10)));
+        }
+    }
+
+    /// <summary>
+    /// The same on a context without direct routes: the prepared layers fall back to im2col + GEMM with the bias, ReLU
+    /// and residual sum as passes of their own (the route machines without AVX-512 take).
+    /// </summary>
+    [Theory]
+    [InlineData("resnet18")]
+    [InlineData("net3")]
+    [InlineData("mlp")]
+    public void PreparedModelMatchesThePlainEvalPassWithoutDirectRoutes(string name)
+    {
+        var model = RandomisedModel(name);
+        var prepared = PreparedModel.Prepare(model);
+        using var compute = new ComputeContext(2, directConvolution: false);
+        foreach (int n in new[] { 1, 8 })
+        {
+            var images = Images(n);
+            var plain = Probabilities(model.Forward(images, ModuleCalls.NewEvaluationWorkspace()));
+            var fast = Probabilities(prepared.Forward(images, new Workspace(compute, training: false)));
+            double worst = 0;
+            for (int i = 0; i < plain.Length; i++) worst = Math.Max(worst, Math.Abs(plain[i] - fast[i]));
+            output.WriteLine($"{name} batch {n}, im2col + GEMM: largest probability difference {worst:E2} (tolerance {ProbabilityTolerance:E0})");
+            Assert.True(worst <= ProbabilityTolerance, $"{name} batch {n}: probabilities differ by {worst:E3} > {ProbabilityTolerance:E0}.");
         }
     }
 

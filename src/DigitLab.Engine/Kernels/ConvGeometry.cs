@@ -30,4 +30,20 @@ public readonly record struct ConvGeometry(int Batch, int InChannels, int Height
             throw new ArgumentException(
                 $"Input {Height}×{Width} with padding {Padding} is smaller than the {Kernel}×{Kernel} kernel; use a larger input or more padding.");
     }
+
+    /// <summary>
+    /// Kernel offsets [first, last) that some output line reads inside [0, <paramref name="size"/>): the taps outside
+    /// read only padding for every output, so inference kernels leave them out of their packed weights.
+    /// </summary>
+    public static (int First, int Last) LiveRange(int kernel, int stride, int padding, int size, int outSize)
+    {
+        int first = kernel, last = 0;
+        for (int o = 0; o < outSize; o++)
+            for (int k = 0; k < kernel; k++)
+            {
+                int i = o * stride - padding + k;
+                if (i >= 0 && i < size) { first = Math.Min(first, k); last = Math.Max(last, k + 1); }
+            }
+        return (first, last);
+    }
 }

@@ -90,8 +90,8 @@ public static unsafe class PackedConvolution
             Hp = height + 2 * padding;
             Wp = width + 2 * padding;
             PadLength = (inChannels * Hp * Wp + Lanes - 1) / Lanes * Lanes;
-            var (y0, y1) = LiveRange(kernel, stride, padding, height, g.OutHeight);
-            var (x0, x1) = LiveRange(kernel, stride, padding, width, g.OutWidth);
+            var (y0, y1) = ConvGeometry.LiveRange(kernel, stride, padding, height, g.OutHeight);
+            var (x0, x1) = ConvGeometry.LiveRange(kernel, stride, padding, width, g.OutWidth);
             int kernelTaps = (y1 - y0) * (x1 - x0);
             Taps = inChannels * kernelTaps;
             // Deep layers walk one kernel tap at a time over the channels, each with only the tile's positions it reads
@@ -172,19 +172,6 @@ public static unsafe class PackedConvolution
         }
 
         public override string ToString() => $"PackedConvolution.Plan({Geometry}, {LiveTaps} live taps of {Geometry.Kernel * Geometry.Kernel})";
-    }
-
-    /// <summary>Kernel offsets [first, last) that some output line reads inside [0, size).</summary>
-    private static (int First, int Last) LiveRange(int kernel, int stride, int padding, int size, int outSize)
-    {
-        int first = kernel, last = 0;
-        for (int o = 0; o < outSize; o++)
-            for (int k = 0; k < kernel; k++)
-            {
-                int i = o * stride - padding + k;
-                if (i >= 0 && i < size) { first = Math.Min(first, k); last = Math.Max(last, k + 1); }
-            }
-        return (first, last);
     }
 
     /// <summary>

@@ -142,22 +142,28 @@ public sealed class Augmenter
     }
 
     /// <summary>Separable Gaussian blur in place; outside the frame counts as 0 (as scipy's mode="constant" in the usual implementation), which keeps displacements small at the border.</summary>
-    private void Smooth(float[] field)
+    private void Smooth(float[] field) => SeparableBlur(field, _kernel, _tmp);
+
+    /// <summary>
+    /// Convolves the N×N <paramref name="image"/> in place with the odd-length <paramref name="kernel"/> along rows, then
+    /// columns (<paramref name="scratch"/>: N×N); outside the frame counts as 0. Shared by the elastic field and the perturber's blur.
+    /// </summary>
+    internal static void SeparableBlur(Span<float> image, ReadOnlySpan<float> kernel, Span<float> scratch)
     {
-        int r = _kernel.Length / 2;
+        int r = kernel.Length / 2;
         for (int y = 0; y < N; y++)
             for (int x = 0; x < N; x++)
             {
                 float s = 0;
-                for (int k = Math.Max(-r, -x); k <= Math.Min(r, N - 1 - x); k++) s += _kernel[k + r] * field[y * N + x + k];
-                _tmp[y * N + x] = s;
+                for (int k = Math.Max(-r, -x); k <= Math.Min(r, N - 1 - x); k++) s += kernel[k + r] * image[y * N + x + k];
+                scratch[y * N + x] = s;
             }
         for (int y = 0; y < N; y++)
             for (int x = 0; x < N; x++)
             {
                 float s = 0;
-                for (int k = Math.Max(-r, -y); k <= Math.Min(r, N - 1 - y); k++) s += _kernel[k + r] * _tmp[(y + k) * N + x];
-                field[y * N + x] = s;
+                for (int k = Math.Max(-r, -y); k <= Math.Min(r, N - 1 - y); k++) s += kernel[k + r] * scratch[(y + k) * N + x];
+                image[y * N + x] = s;
             }
     }
 

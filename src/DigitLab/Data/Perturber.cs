@@ -124,20 +124,7 @@ public sealed class Perturber
         float sum = 0;
         for (int i = -r; i <= r; i++) sum += _kernel[i + r] = MathF.Exp(-i * i / (2 * sigma * sigma));
         for (int i = 0; i <= 2 * r; i++) _kernel[i] /= sum;
-        for (int y = 0; y < N; y++)
-            for (int x = 0; x < N; x++)
-            {
-                float s = 0;
-                for (int k = Math.Max(-r, -x); k <= Math.Min(r, N - 1 - x); k++) s += _kernel[k + r] * image[y * N + x + k];
-                _tmp[y * N + x] = s;
-            }
-        for (int y = 0; y < N; y++)
-            for (int x = 0; x < N; x++)
-            {
-                float s = 0;
-                for (int k = Math.Max(-r, -y); k <= Math.Min(r, N - 1 - y); k++) s += _kernel[k + r] * _tmp[(y + k) * N + x];
-                image[y * N + x] = s;
-            }
+        Augmenter.SeparableBlur(image, _kernel.AsSpan(0, 2 * r + 1), _tmp);
     }
 
     /// <summary>Adds a smooth field: a 4×4 grid of uniform values in [0, <paramref name="peak"/>], bilinearly interpolated over the image.</summary>

@@ -3,6 +3,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using DigitLab.Kernels;
 using DigitLab.Runtime;
 
 namespace DigitLab.Nn.Inference;
@@ -31,8 +32,8 @@ internal sealed class SmallPlaneConvolution
         int height, int width)
     {
         int oh = (height + 2 * padding - kernel) / stride + 1, ow = (width + 2 * padding - kernel) / stride + 1;
-        var (y0, y1) = LiveRange(kernel, stride, padding, height, oh);
-        var (x0, x1) = LiveRange(kernel, stride, padding, width, ow);
+        var (y0, y1) = ConvGeometry.LiveRange(kernel, stride, padding, height, oh);
+        var (x0, x1) = ConvGeometry.LiveRange(kernel, stride, padding, width, ow);
         int ty = y1 - y0, tx = x1 - x0;
         _outChannels = outChannels;
         _plane = oh * ow;
@@ -55,19 +56,6 @@ internal sealed class SmallPlaneConvolution
                             bool inside = iy >= 0 && iy < height && ix >= 0 && ix < width;
                             _gather[(oy * ow + ox) * _rows + (c * ty + ky - y0) * tx + kx - x0] = inside ? (c * height + iy) * width + ix : -1;
                         }
-    }
-
-    /// <summary>Kernel offsets [first, last) that some output line reads inside [0, size).</summary>
-    private static (int First, int Last) LiveRange(int kernel, int stride, int padding, int size, int outSize)
-    {
-        int first = kernel, last = 0;
-        for (int o = 0; o < outSize; o++)
-            for (int k = 0; k < kernel; k++)
-            {
-                int i = o * stride - padding + k;
-                if (i >= 0 && i < size) { first = Math.Min(first, k); last = Math.Max(last, k + 1); }
-            }
-        return (first, last);
     }
 
     /// <summary>Floats of column scratch <see cref="Forward"/> needs: the positions rounded up to whole blocks.</summary>

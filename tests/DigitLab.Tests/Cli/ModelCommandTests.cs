@@ -68,7 +68,7 @@ public class ModelCommandTests
     [InlineData("--model", "vgg", "--model 'vgg' is not a known model; use one of mlp, cnn,")]
     [InlineData("--optimizer", "rmsprop", "--optimizer must be one of adam, sgd, found 'rmsprop'")]
     [InlineData("--schedule", "linear", "--schedule must be one of none, step, cosine, onecycle, found 'linear'")]
-    [InlineData("--augment", "rotate", "--augment must be one of none, affine, elastic, affine+elastic, found 'rotate'")]
+    [InlineData("--augment", "rotate", "--augment must be one of none, affine, elastic, affine+elastic, robust, found 'rotate'")]
     [InlineData("--normalization", "zscore", "--normalization must be one of mnist, half, found 'zscore'")]
     [InlineData("--ensemble", "0", "--ensemble must be at least 1")]
     [InlineData("--resume", "/nonexistent/run.safetensors", "--resume '/nonexistent/run.safetensors' does not exist")]

@@ -136,7 +136,8 @@
   // What the model looked at: ten integrated-gradient maps for the image last shown, drawn over it in red (raised the
   // digit's score) and blue (lowered it); the answer's map by default, another digit's while its bar is hovered.
   const explainBox = document.getElementById('explain');
-  let explained = null, explainAsked = 0;
+  // hovered: the digit whose bar the pointer is over, so that maps arriving later (live recognition while drawing) show it too.
+  let explained = null, explainAsked = 0, hovered = null;
 
   async function explain(image, model) {
     const asked = ++explainAsked;
@@ -149,7 +150,7 @@
       const best = result.probabilities.indexOf(Math.max(...result.probabilities));
       explained = { image, maps: result.maps, best };
       panel.classList.remove('hidden');
-      drawLooked(best);
+      drawLooked(hovered ?? best);
     } catch (e) {
       say(status, `What the model looked at: ${e.message}`, 'error');
     }
@@ -179,9 +180,9 @@
   const barsBox = document.getElementById('bars');
   barsBox.addEventListener('mouseover', e => {
     const row = [...barsBox.children].indexOf(e.target.closest('#bars > span'));
-    if (row >= 0) drawLooked(Math.floor(row / 3));
+    if (row >= 0) { hovered = Math.floor(row / 3); drawLooked(hovered); }
   });
-  barsBox.addEventListener('mouseleave', () => { if (explained) drawLooked(explained.best); });
+  barsBox.addEventListener('mouseleave', () => { hovered = null; if (explained) drawLooked(explained.best); });
 
   // Number mode: a wide canvas, read by POST /api/read (segmentation, each digit preprocessed as MNIST); the digits'
   // boxes are drawn on a transparent canvas over the pad, so the drawing itself (what is sent) stays untouched.

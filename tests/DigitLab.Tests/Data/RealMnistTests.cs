@@ -62,7 +62,7 @@ public class RealMnistTests
                 for (int x = 0; x < 28 * Zoom; x++)
                     canvas[(Top + y) * W + Left + x] = (byte)(255 - digit[(y / Zoom) * 28 + x / Zoom]);
             var result = Preprocess.ToMnist(canvas, W, H);
-            double r = Correlation(result, digit);
+            double r = PhotoPreprocessTests.Correlation(result, digit);
             sum += r;
             worst = Math.Min(worst, r);
         }
@@ -71,15 +71,6 @@ public class RealMnistTests
         Assert.True(worst > WorstCorrelation, $"worst correlation {worst:F3}");
     }
 
-    private static double Correlation(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b)
-    {
-        double ma = 0, mb = 0;
-        for (int i = 0; i < a.Length; i++) { ma += a[i]; mb += b[i]; }
-        ma /= a.Length; mb /= b.Length;
-        double sab = 0, saa = 0, sbb = 0;
-        for (int i = 0; i < a.Length; i++) { sab += (a[i] - ma) * (b[i] - mb); saa += (a[i] - ma) * (a[i] - ma); sbb += (b[i] - mb) * (b[i] - mb); }
-        return sab / Math.Sqrt(saa * sbb);
-    }
 
     [Fact]
     public void SampleGridIsAReadablePng()

@@ -174,6 +174,7 @@ public sealed class BrowserTests(BrowserFixture fixture)
         await page.FillAsync("#epochs", "10"); // far more than the test watches: it is cancelled long before the end
         await page.FillAsync("#batch", "8"); // many small batches: the job runs long enough to watch and cancel
         await page.FillAsync("#name", "browser-partial");
+        await page.SelectOptionAsync("#augment", "robust");
         await page.ClickAsync("#start");
 
         const string Width = "() => parseFloat(document.getElementById('fill').style.width || '0')";
@@ -186,6 +187,7 @@ public sealed class BrowserTests(BrowserFixture fixture)
         await page.ReloadAsync();
         await Expect(page.Locator("#status")).ToContainTextAsync("Training mlp");
         await Expect(page.Locator("#cancel")).ToBeEnabledAsync();
+        await Expect(page.Locator("#augment")).ToHaveValueAsync("robust"); // the running job's recipe, read back by name
         await page.WaitForFunctionAsync($"w => ({Width})() >= w", first); // after a reload the page shows the running job's progress
         await Expect(page.Locator("#curve polyline")).ToHaveCountAsync(1);
         Directory.CreateDirectory(Path.Combine(AppContext.BaseDirectory, "screenshots"));

@@ -86,6 +86,7 @@ public sealed class FineTuneApiTests : IDisposable
         await HttpAssert.Problem(await _client.PostAsJsonAsync("/api/training/finetune", new { replayFraction = 1.0 }), HttpStatusCode.BadRequest, "replayFraction", "1");
         await HttpAssert.Problem(await _client.PostAsJsonAsync("/api/training/finetune", new { replayFraction = -0.1 }), HttpStatusCode.BadRequest, "replayFraction");
         await HttpAssert.Problem(await _client.PostAsJsonAsync("/api/training/finetune", new { epochs = 0 }), HttpStatusCode.BadRequest, "epochs");
+        await HttpAssert.Problem(await _client.PostAsJsonAsync("/api/training/finetune", new { augmentation = "mixup" }), HttpStatusCode.BadRequest, "'mixup'", "robust");
         await HttpAssert.Problem(await _client.PostAsJsonAsync("/api/training/finetune", new { name = "beta" }), HttpStatusCode.BadRequest, "already saved");
         await HttpAssert.Problem(await _client.PostAsJsonAsync("/api/training/finetune", new { name = "../x" }), HttpStatusCode.BadRequest, "may use only");
         Assert.Empty(_app.Backend.Requests);

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Net.ServerSentEvents;
 using System.Text.Json;
+using DigitLab.Training;
 using DigitLab.Web.Api;
 using DigitLab.Web.Services;
 using Microsoft.Extensions.DependencyInjection;
@@ -76,6 +77,27 @@ public sealed class TrainingApiTests : IDisposable
         Assert.Equal(["fast", "mlp"], options.Architectures);
         Assert.Equal("fast", options.DefaultArchitecture);
         Assert.False(options.TokenRequired);
+        Assert.Equal(["none", "affine", "elastic", "affine+elastic", "robust"], options.Augmentations);
+        Assert.Equal("none", options.Augmentation);
+    }
+
+    [Theory]
+    [InlineData("{\"model\":\"fast\",\"augmentation\":\"robust\"}", AugmentationKind.Robust)]
+    [InlineData("{\"model\":\"fast\",\"augmentation\":\" Affine+Elastic \"}", AugmentationKind.AffineElastic)]
+    [InlineData("{\"model\":\"fast\",\"augmentation\":\"none\",\"augment\":false}", AugmentationKind.None)]
+    [InlineData("{\"model\":\"fast\",\"augment\":true}", AugmentationKind.Affine)]
+    [InlineData("{\"model\":\"fast\"}", AugmentationKind.None)]
+    public async Task Start_TakesTheAugmentationByName_AndTheRecipeRunsIt(string json, AugmentationKind expected)
+    {
+        var started = await HttpAssert.Ok<JobStatus>(await _client.PostAsync("/api/training", HttpAssert.Json(json)), HttpStatusCode.Accepted);
+        Assert.Equal(expected, started.Request!.Augmentation);
+        // The page reads the running job's augmentation back by name, and older pages the augment flag.
+        var status = await HttpAssert.Ok<JsonElement>(await _client.GetAsync("/api/training"));
+        Assert.Equal(RecipeChoices.Name(expected), status.GetProperty("request").GetProperty("augmentation").GetString());
+        Assert.Equal(expected != AugmentationKind.None, status.GetProperty("request").GetProperty("augment").GetBoolean());
+        Assert.Equal(expected, LibraryTrainingBackend.Recipe(started.Request).Augmentation);
+        _app.Backend.Step(FakeTrainingBackend.BatchesPerEpoch); // one epoch, the default
+        await _app.Services.GetRequiredService<TrainingJobs>().Completion.WaitAsync(Patience);
     }
 
     [Fact]
@@ -88,7 +110,7 @@ public sealed class TrainingApiTests : IDisposable
         var started = await HttpAssert.Ok<JobStatus>(await _client.PostAsJsonAsync("/api/training",
             new { model = "mlp", epochs = 2, batchSize = 32, learningRate = 0.01, augment = true, name = "my-mlp" }), HttpStatusCode.Accepted);
         Assert.Equal("running", started.State);
-        Assert.Equal(new TrainingRequest("mlp", 2, 32, 0.01, true, "my-mlp"), started.Request);
+        Assert.Equal(new TrainingRequest("mlp", 2, 32, 0.01, AugmentationKind.Affine, "my-mlp"), started.Request);
         await events.Until("status", s => s.GetProperty("state").GetString() == "running");
 
         _app.Backend.Step();
@@ -148,6 +170,9 @@ public sealed class TrainingApiTests : IDisposable
     [InlineData("{\"model\":\"fast\",\"name\":\"../../etc/passwd\"}", "'../../etc/passwd'", "letters, digits")]
     [InlineData("{\"model\":\"fast\",\"epochs\":\"many\"}", "could not be read as JSON", "epochs")]
     [InlineData("{\"model\":\"fast\",\"name\":\"taken\"}", "'taken'", "already saved")]
+    [InlineData("{\"model\":\"fast\",\"augmentation\":\"mixup\"}", "'mixup'", "none, affine, elastic, affine+elastic, robust")]
+    [InlineData("{\"model\":\"fast\",\"augmentation\":\"robust\",\"augment\":false}", "augment is false", "'robust'")]
+    [InlineData("{\"model\":\"fast\",\"augmentation\":\"none\",\"augment\":true}", "augment is true", "'none'")]
     public async Task BadStart_Is400(string json, string fragment1, string fragment2)
     {
         _app.Store.Add("taken");

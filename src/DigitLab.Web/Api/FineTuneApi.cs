@@ -11,7 +11,7 @@ namespace DigitLab.Web.Api;
 /// <summary>What the Train page's fine-tune form sends; null fields take the defaults of GET /api/training/finetune/options.</summary>
 /// <param name="BaseModel">The saved model to start from (default: the active model).</param>
 public sealed record StartFineTuneRequest(string? BaseModel = null, int? Epochs = null, int? BatchSize = null, double? LearningRate = null,
-    double? ReplayFraction = null, bool? Augment = null, string? Name = null);
+    double? ReplayFraction = null, bool? Augment = null, string? Name = null, string? Augmentation = null);
 
 /// <summary>Choices and defaults for fine-tuning: the saved models (active first), each one's default rate, and how many drawings there are.</summary>
 public sealed record FineTuneOptions(IReadOnlyList<string> Models, string? Active, int Epochs, int BatchSize, double ReplayFraction,
@@ -80,7 +80,9 @@ public static class FineTuneApi
         if (drawings < FineTuneData.MinDrawings)
             return Problems.Conflict("Too few drawings", $"Fine-tuning needs at least {FineTuneData.MinDrawings} saved drawings (one to learn from, one to measure on); My digits holds {drawings}. Draw and save some on the Recognise page.");
 
-        var training = new TrainingRequest(details.Info.Architecture, epochs, batch, lr, body.Augment ?? false, name, new FineTuneSpec(baseModel, replay));
+        var (augmentation, badAugmentation) = TrainingApi.ReadAugmentation(body.Augment, body.Augmentation);
+        if (badAugmentation is not null) return badAugmentation;
+        var training = new TrainingRequest(details.Info.Architecture, epochs, batch, lr, augmentation, name, new FineTuneSpec(baseModel, replay));
         if (!jobs.TryStart(training, out var status))
             return Problems.Conflict("A training job is running",
                 $"Only one job runs at a time: {status.Request?.Architecture} (\"{status.Request?.Name}\") is at epoch {status.Epoch}/{status.Epochs}. Wait for it or cancel it.");

@@ -11,11 +11,16 @@ using Microsoft.Extensions.Options;
 namespace DigitLab.Web.Api;
 
 /// <summary>What the Train page sends; null fields take the defaults shown by GET /api/training/options.</summary>
-public sealed record StartTrainingRequest(string? Model, int? Epochs = null, int? BatchSize = null, double? LearningRate = null, bool? Augment = null, string? Name = null);
+/// <param name="Augmentation">"none", "affine", "robust", … (as <c>train --augment</c>); <paramref name="Augment"/> true means affine
+/// (what pages and scripts sent before this field existed).</param>
+public sealed record StartTrainingRequest(string? Model, int? Epochs = null, int? BatchSize = null, double? LearningRate = null, bool? Augment = null, string? Name = null,
+    string? Augmentation = null);
 
 /// <summary>Choices and defaults for the Train page.</summary>
-/// <remarks><c>LearningRates</c> holds each architecture's default rate (fast takes a higher one-cycle peak).</remarks>
-public sealed record TrainingOptions(IReadOnlyList<string> Architectures, string DefaultArchitecture, int Epochs, int BatchSize, double LearningRate, bool Augment, bool TokenRequired, int MaxEpochs, int MaxBatchSize, IReadOnlyDictionary<string, double> LearningRates);
+/// <remarks><c>LearningRates</c> holds each architecture's default rate (fast takes a higher one-cycle peak).
+/// <c>Augmentations</c> lists the augmentation names a request may give, <c>Augmentation</c> the default.</remarks>
+public sealed record TrainingOptions(IReadOnlyList<string> Architectures, string DefaultArchitecture, int Epochs, int BatchSize, double LearningRate, bool Augment, bool TokenRequired, int MaxEpochs, int MaxBatchSize, IReadOnlyDictionary<string, double> LearningRates,
+    IReadOnlyList<string> Augmentations, string Augmentation);
 
 public static partial class TrainingApi
 {
@@ -44,7 +49,7 @@ public static partial class TrainingApi
         var names = jobs.Architectures;
         string preferred = names.Contains("fast") ? "fast" : names.FirstOrDefault() ?? "";
         return TypedResults.Ok(new TrainingOptions(names, preferred, DefaultEpochs, DefaultBatchSize, DefaultRate(preferred), false, options.RequireToken,
-            MaxEpochs, MaxBatchSize, names.ToDictionary(n => n, DefaultRate)));
+            MaxEpochs, MaxBatchSize, names.ToDictionary(n => n, DefaultRate), RecipeChoices.Names<AugmentationKind>(), RecipeChoices.Name(AugmentationKind.None)));
     }
 
     /// <summary>Server-sent events: "status" (full snapshot; first on every connection), "progress", "epoch".</summary>
@@ -77,7 +82,9 @@ public static partial class TrainingApi
 
         if (store.List().Any(m => m.Name == name))
             return Problems.BadRequest("Name taken", $"A model named '{name}' is already saved in {store.Directory}: choose another name (or leave it empty for a dated one).");
-        var training = new TrainingRequest(body.Model, epochs, batch, lr, body.Augment ?? false, name);
+        var (augmentation, badAugmentation) = ReadAugmentation(body.Augment, body.Augmentation);
+        if (badAugmentation is not null) return badAugmentation;
+        var training = new TrainingRequest(body.Model, epochs, batch, lr, augmentation, name);
         if (!jobs.TryStart(training, out var status))
             return Problems.Conflict("A training job is running",
                 $"Only one job runs at a time: {status.Request?.Architecture} (\"{status.Request?.Name}\") is at epoch {status.Epoch}/{status.Epochs}. Wait for it or cancel it.");
@@ -90,6 +97,22 @@ public static partial class TrainingApi
         if (!jobs.Cancel(out var status))
             return Problems.Conflict("No training job is running", $"There is nothing to cancel: the last job is {status.State}.");
         return TypedResults.Ok(status);
+    }
+
+    /// <summary>
+    /// The augmentation a request asks for: <paramref name="augmentation"/> by name, else affine when <paramref name="augment"/> is
+    /// true, else none; a 400 for an unknown name or for the two fields disagreeing.
+    /// </summary>
+    internal static (AugmentationKind Kind, ProblemHttpResult? Problem) ReadAugmentation(bool? augment, string? augmentation)
+    {
+        if (augmentation is null) return (augment == true ? AugmentationKind.Affine : AugmentationKind.None, null);
+        AugmentationKind kind;
+        try { kind = RecipeChoices.Parse<AugmentationKind>(augmentation, "augmentation"); }
+        catch (ArgumentException e) { return (default, Problems.BadRequest("Bad augmentation", e.Message)); }
+        if (augment is { } on && on != (kind != AugmentationKind.None))
+            return (default, Problems.BadRequest("Contradicting augmentation",
+                $"augment is {(on ? "true" : "false")} but augmentation is '{RecipeChoices.Name(kind)}': send augmentation alone."));
+        return (kind, null);
     }
 
     [GeneratedRegex(@"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$")]

@@ -29,7 +29,7 @@ public sealed class LibraryTrainingBackend(IDatasetProvider data, CheckpointMode
         LearningRate = request.LearningRate,
         BatchSize = request.BatchSize,
         Epochs = request.Epochs,
-        Augmentation = request.Augment ? AugmentationKind.Affine : AugmentationKind.None,
+        Augmentation = request.Augmentation,
         ValidationCount = ValidationCount,
         Seed = 1,
     };
@@ -66,7 +66,7 @@ public sealed class LibraryTrainingBackend(IDatasetProvider data, CheckpointMode
         };
         var recipe = fine.RecipeFor(Checkpoint.Load(basePath).Info.Architecture) with
         {
-            Augmentation = request.Augment ? AugmentationKind.Affine : AugmentationKind.None,
+            Augmentation = request.Augmentation,
         };
         var trainer = FineTuning.StartFrom(recipe);
         var mix = Replay.Mix(ownTrain, mnistTrain, spec.ReplayFraction, fine.Seed);

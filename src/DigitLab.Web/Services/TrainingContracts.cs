@@ -1,11 +1,18 @@
 // Training contracts: what a training job asks for and what it reports while it runs.
+using System.Text.Json.Serialization;
 using DigitLab.Training;
 
 namespace DigitLab.Web.Services;
 
 /// <summary>A training job as the Train page asks for it. <see cref="Name"/> is the file name the model is saved under.</summary>
+/// <param name="Augmentation">The recipe's augmentation, sent as the command line spells it ("none", "affine", "robust", …).</param>
 /// <param name="FineTune">Set for a fine-tuning job: start from a saved model and train on MNIST + my digits.</param>
-public sealed record TrainingRequest(string Architecture, int Epochs, int BatchSize, double LearningRate, bool Augment, string Name, FineTuneSpec? FineTune = null);
+public sealed record TrainingRequest(string Architecture, int Epochs, int BatchSize, double LearningRate,
+    [property: JsonConverter(typeof(JsonStringEnumConverter<AugmentationKind>))] AugmentationKind Augmentation, string Name, FineTuneSpec? FineTune = null)
+{
+    /// <summary>Whether any augmentation runs (the field pages and scripts written before <see cref="Augmentation"/> read).</summary>
+    public bool Augment => Augmentation != AugmentationKind.None;
+}
 
 /// <summary>What a fine-tuning job starts from and mixes in.</summary>
 /// <param name="BaseModel">The saved model whose weights the job starts from (its architecture is the job's).</param>

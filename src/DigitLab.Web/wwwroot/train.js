@@ -19,6 +19,7 @@
       $('epochs').value = options.epochs; $('epochs').max = options.maxEpochs;
       $('batch').value = options.batchSize; $('batch').max = options.maxBatchSize;
       $('lr').value = options.learningRates[$('arch').value] ?? options.learningRate;
+      $('augment').innerHTML = options.augmentations.map(a => `<option${a === options.augmentation ? ' selected' : ''}>${escape(a)}</option>`).join('');
       $('arch').addEventListener('change', () => { $('lr').value = options.learningRates[$('arch').value] ?? options.learningRate; });
       $('token-row').classList.toggle('hidden', !options.tokenRequired);
       $('token').value = localStorage.getItem('digitlab-token') || '';
@@ -81,7 +82,7 @@
         $('ft-lr').value = r.learningRate; $('ft-replay').value = r.fineTune.replayFraction; $('ft-name').value = r.name;
       } else {
         $('arch').value = r.architecture; $('epochs').value = r.epochs; $('batch').value = r.batchSize;
-        $('lr').value = r.learningRate; $('augment').checked = r.augment; $('name').value = r.name;
+        $('lr').value = r.learningRate; $('augment').value = r.augmentation; $('name').value = r.name;
       }
     }
     ['arch', 'epochs', 'batch', 'lr', 'augment', 'name', 'ft-base', 'ft-epochs', 'ft-batch', 'ft-lr', 'ft-replay', 'ft-name'].forEach(id => $(id).disabled = running);
@@ -155,7 +156,7 @@
     try {
       await api('api/training', { json: {
         model: $('arch').value, epochs: Number($('epochs').value), batchSize: Number($('batch').value),
-        learningRate: Number($('lr').value), augment: $('augment').checked, name: $('name').value.trim() || null } });
+        learningRate: Number($('lr').value), augmentation: $('augment').value, name: $('name').value.trim() || null } });
       $('test-result').innerHTML = '';
     } catch (e) { say(status, e.message, 'error'); }
   });

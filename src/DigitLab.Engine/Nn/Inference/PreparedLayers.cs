@@ -200,6 +200,13 @@ internal sealed class PreparedConvolution : Module
         return [inputShape[0], _out, (inputShape[2] + 2 * _padding - _kernel) / _stride + 1, (inputShape[3] + 2 * _padding - _kernel) / _stride + 1];
     }
 
+    /// <summary>Multiply-adds of one call on an input of <paramref name="inputShape"/> (N, C, H, W): N·O·OH·OW·C·K·K.</summary>
+    internal long MultiplyAdds(int[] inputShape)
+    {
+        var o = OutputShape(inputShape);
+        return (long)o[0] * o[1] * o[2] * o[3] * _in * _kernel * _kernel;
+    }
+
     public override string ToString() => $"PreparedConvolution({_in} -> {_out}, k={_kernel}, s={_stride}, p={_padding}{(_relu ? ", relu" : "")})";
 }
 
@@ -265,6 +272,9 @@ internal sealed class PreparedLinear : Module
             throw new ArgumentException($"{this} expects input (N, {_in}), found {Tensor.Format(inputShape)}.");
         return [inputShape[0], _out];
     }
+
+    /// <summary>Multiply-adds of one call on an input of <paramref name="inputShape"/> (N, in): N·out·in.</summary>
+    internal long MultiplyAdds(int[] inputShape) => (long)OutputShape(inputShape)[0] * _out * _in;
 
     public override string ToString() => $"PreparedLinear({_in} -> {_out}{(_relu ? ", relu" : "")})";
 }

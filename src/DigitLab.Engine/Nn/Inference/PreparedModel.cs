@@ -61,7 +61,74 @@ public sealed class PreparedModel : Module
         if (workspace.Training)
             throw new InvalidOperationException("A PreparedModel only evaluates: pass a Workspace created with training: false, "
                 + "and train the source model instead (then prepare it again).");
-        return _root.Forward(input, workspace);
+        int n = input.Rank >= 2 ? input.Shape[0] : 0;
+        int group = n > 1 ? GroupSize(input.Shape, workspace.Compute.Threads) : 0;
+        if (group == 0 || n <= group) return _root.Forward(input, workspace);
+        // A large batch runs the whole network on groups of images whose activations stay in cache, instead of every
+        // layer over the whole batch (each layer's output streamed through memory and read back by the next: on cnn
+        // the 2×2 pools and the first convolution took a fifth of the batch's time doing that).
+        var state = workspace.StateOf<GroupState>(this);
+        int inPer = input.Length / n;
+        for (int first = 0; first < n; first += group)
+        {
+            int count = Math.Min(group, n - first);
+            var shape = (int[])input.Shape.Clone();
+            shape[0] = count;
+            state.Input.Resize(shape);
+            input.ReadOnlySpan.Slice(first * inPer, count * inPer).CopyTo(state.Input.Span);
+            var y = _root.Forward(state.Input, workspace);
+            int outPer = y.Length / count;
+            if (first == 0)
+            {
+                var outShape = (int[])y.Shape.Clone();
+                outShape[0] = n;
+                state.Output.Resize(outShape);
+            }
+            y.ReadOnlySpan.CopyTo(state.Output.Span.Slice(first * outPer, count * outPer));
+        }
+        return state.Output;
+    }
+
+    /// <summary>The group-by-group route's copies of the caller's input and the whole batch's output.</summary>
+    private sealed class GroupState
+    {
+        public readonly Tensor Input = new(0);
+        public readonly Tensor Output = new(0);
+    }
+
+    /// <summary>
+    /// Activation bytes per thread a group may hold: half a core's 1 MiB L2 (cnn's batch at one thread, 1,000 images:
+    /// 13.9–14.8k img/s with 512 KiB groups, 13.9k with 1 MiB, 14.0–14.3k with 2 MiB, 12.0k ungrouped). Settable for tests.
+    /// </summary>
+    internal int GroupBudget { get; set; } = 1 << 19;
+
+    /// <summary>
+    /// Images per group for inputs of <paramref name="shape"/>: as many as keep the largest layer's input and output within
+    /// <see cref="GroupBudget"/> per thread (at least one per thread); 0 when the model has no layer worth grouping for.
+    /// </summary>
+    private int GroupSize(int[] shape, int threads)
+    {
+        var one = (int[])shape.Clone();
+        one[0] = 1;
+        long largest = 0;
+        IReadOnlyList<Module> nodes = _root is PreparedSequence sequence ? sequence.Nodes : new[] { _root };
+        var x = one;
+        foreach (var node in nodes)
+        {
+            var y = node.OutputShape(x);
+            long floats = Product(x) + Product(y);
+            largest = Math.Max(largest, floats);
+            x = y;
+        }
+        long perThread = Math.Max(1, GroupBudget / (4 * largest));
+        return (int)Math.Min(int.MaxValue, perThread * threads);
+    }
+
+    private static long Product(int[] shape)
+    {
+        long p = 1;
+        foreach (int d in shape) p *= d;
+        return p;
     }
 
     /// <summary>

@@ -102,6 +102,30 @@ public class PreparedModelTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// A batch larger than a group runs the whole network group by group (one image per thread per group here, the last
+    /// group short): every image's probabilities equal the plain eval pass's as closely as the ungrouped batch's do.
+    /// </summary>
+    [Theory]
+    [InlineData("cnn", 1)]
+    [InlineData("cnn", 3)]
+    [InlineData("resnet18", 2)]
+    public void ALargeBatchRunsInGroupsWithTheSameAnswers(string name, int threads)
+    {
+        var model = RandomisedModel(name);
+        var prepared = PreparedModel.Prepare(model);
+        using var compute = new ComputeContext(threads);
+        var images = Images(7);
+        var plain = Probabilities(model.Forward(images, new Workspace(compute, training: false)));
+        prepared.GroupBudget = 1; // one image per thread in a group: groups of `threads` images
+        var grouped = Probabilities(prepared.Forward(images, new Workspace(compute, training: false)));
+        double worst = 0;
+        for (int i = 0; i < plain.Length; i++) worst = Math.Max(worst, Math.Abs(plain[i] - grouped[i]));
+        output.WriteLine($"{name} batch 7 in groups of {threads}: largest probability difference {worst:E2} (tolerance {ProbabilityTolerance:E0})");
+        Assert.True(worst <= ProbabilityTolerance, $"{name}: grouped probabilities differ by {worst:E3} > {ProbabilityTolerance:E0}.");
+        Assert.Equal(grouped, Probabilities(prepared.Forward(images, new Workspace(compute, training: false)))); // the same bits again
+    }
+
     [Fact]
     public void PreparationFoldsEveryBatchNormOfResNetAndRemovesDropout()
     {

@@ -92,16 +92,17 @@ internal sealed class PreparedConvolution : Module
     /// <summary>
     /// Whether <paramref name="g"/> runs on <see cref="PackedConvolution"/>: strided layers and small planes (where the other
     /// routes pack weights per call or multiply padding), and large stride-1 planes with at least <see cref="PackedMinTaps"/>
-    /// taps per output and two vectors of output channels — for a single image only with 5×5 kernels or larger: cnn's and
-    /// best's 3×3 layers on 14×14 and 28×28 planes ran a single image faster split by output channels (0.092–0.100 against
-    /// 0.125–0.131 ms for cnn, 0.196–0.200 against 0.27 ms for best, `bench infer`, idle 2-core machine). Below that (one-channel first layers, 16- or 24-channel layers)
+    /// taps per output and two vectors of output channels, single images included since the packed tiles store transposed
+    /// and walk every tap in one go (cnn's single image 0.144–0.145 → 0.085–0.089 ms, best's 0.33 → 0.20–0.21 ms, one
+    /// thread, `bench infer --threads 1`; before that, split by output channels had been faster on two threads: 0.092–0.100
+    /// against 0.125–0.131 ms for cnn). Below that (one-channel first layers, 16- or 24-channel layers)
     /// its tiles are short of work for their loads and strided stores, and the direct or GEMM routes ran faster
     /// (measured per layer on the zoo's shapes, batch 1 and 200). A context without direct routes (im2col + GEMM
     /// everywhere, for comparisons) does not take it either.
     /// </summary>
     internal static bool Packs(ComputeContext compute, in ConvGeometry g) =>
         PackedConvolution.Fast && compute.DirectConvolution && (g.Stride > 1 || g.OutPlane < Convolution.MinImagePlane
-            || ((g.Batch > 1 || g.Kernel >= 5) && g.ColumnRows >= PackedMinTaps && g.OutChannels >= 2 * PackedConvolution.Lanes));
+            || (g.ColumnRows >= PackedMinTaps && g.OutChannels >= 2 * PackedConvolution.Lanes));
 
     /// <summary>Taps per output (C·K·K) from which a stride-1 layer on a large plane is packed.</summary>
     private const int PackedMinTaps = 32;

@@ -355,6 +355,49 @@ internal sealed class PreparedMaxPool(MaxPool2d pool) : Module
     public override string ToString() => $"Prepared{pool}";
 }
 
+/// <summary>Sigmoid for inference on <see cref="InferencePointwise.Sigmoid"/>: any shape, output shaped as the input.</summary>
+internal sealed class PreparedSigmoid : Module
+{
+    private sealed class State { public readonly Tensor Output = new(0); }
+
+    public override Tensor Forward(Tensor input, Workspace workspace)
+    {
+        var state = workspace.StateOf<State>(this);
+        state.Output.Resize(input.Shape);
+        InferencePointwise.Sigmoid(workspace.Compute, input.Data, state.Output.Data, input.Length);
+        return state.Output;
+    }
+
+    public override Tensor Backward(Tensor outputGrad, Workspace workspace) => throw new NotSupportedException("Prepared layers only evaluate.");
+
+    public override int[] OutputShape(int[] inputShape) => (int[])inputShape.Clone();
+
+    public override string ToString() => "PreparedSigmoid()";
+}
+
+/// <summary>AvgPool2d on <see cref="InferencePointwise.AvgPool"/>. Input (N, C, H, W), output (N, C, OH, OW).</summary>
+internal sealed class PreparedAvgPool(AvgPool2d pool) : Module
+{
+    private sealed class State { public readonly Tensor Output = new(0); }
+
+    public override Tensor Forward(Tensor input, Workspace workspace)
+    {
+        var shape = pool.OutputShape(input.Shape);
+        var state = workspace.StateOf<State>(this);
+        state.Output.Resize(shape);
+        var s = input.Shape;
+        InferencePointwise.AvgPool(workspace.Compute, new ConvGeometry(s[0], s[1], s[2], s[3], s[1], pool.KernelSize, pool.Stride, 0),
+            input.Data, state.Output.Data);
+        return state.Output;
+    }
+
+    public override Tensor Backward(Tensor outputGrad, Workspace workspace) => throw new NotSupportedException("Prepared layers only evaluate.");
+
+    public override int[] OutputShape(int[] inputShape) => pool.OutputShape(inputShape);
+
+    public override string ToString() => $"Prepared{pool}";
+}
+
 /// <summary>Prepared nodes applied in order.</summary>
 internal sealed class PreparedSequence(Module[] nodes) : Module
 {

@@ -176,7 +176,9 @@ public sealed class PreparedModel : Module
             // only the workspace, so the source layer itself serves; its weights cannot be changed through here.
             BatchNorm => new FrozenBatchNorm((BatchNorm)module),
             MaxPool2d pool => new PreparedMaxPool(pool),
-            ReLU or Sigmoid or Tanh or AvgPool2d or AdaptiveAvgPool2d or Flatten => module,
+            Sigmoid => new PreparedSigmoid(),
+            AvgPool2d pool => new PreparedAvgPool(pool),
+            ReLU or Tanh or AdaptiveAvgPool2d or Flatten => module,
             _ => throw new NotSupportedException($"PreparedModel cannot prepare a {module.GetType().Name} ({module}); "
                 + "supported: Sequential, Conv2d, Linear, BatchNorm1d/2d, ReLU, Sigmoid, Tanh, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, "
                 + "Flatten, Dropout, Residual, BasicBlock. Use the plain model's eval pass for this one."),

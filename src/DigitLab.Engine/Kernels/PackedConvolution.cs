@@ -318,34 +318,34 @@ public static unsafe class PackedConvolution
     }
 
     /// <summary>Dispatches to the tile specialised for <paramref name="vectors"/> × <paramref name="positions"/>.</summary>
-    private static void Tile(int vectors, int positions, float* w, int* offsets, int count, float** src, float** rows)
+    internal static void Tile(int vectors, int positions, float* w, int* offsets, int count, float** src, float** rows, bool zero = false)
     {
         switch (vectors * 8 + positions)
         {
-            case 4 * 8 + 6: Tile<Six, Four>(w, offsets, count, src, rows); break;
-            case 4 * 8 + 5: Tile<Five, Four>(w, offsets, count, src, rows); break;
-            case 4 * 8 + 4: Tile<Four, Four>(w, offsets, count, src, rows); break;
-            case 4 * 8 + 3: Tile<Three, Four>(w, offsets, count, src, rows); break;
-            case 4 * 8 + 2: Tile<Two, Four>(w, offsets, count, src, rows); break;
-            case 4 * 8 + 1: Tile<One, Four>(w, offsets, count, src, rows); break;
-            case 3 * 8 + 6: Tile<Six, Three>(w, offsets, count, src, rows); break;
-            case 3 * 8 + 5: Tile<Five, Three>(w, offsets, count, src, rows); break;
-            case 3 * 8 + 4: Tile<Four, Three>(w, offsets, count, src, rows); break;
-            case 3 * 8 + 3: Tile<Three, Three>(w, offsets, count, src, rows); break;
-            case 3 * 8 + 2: Tile<Two, Three>(w, offsets, count, src, rows); break;
-            case 3 * 8 + 1: Tile<One, Three>(w, offsets, count, src, rows); break;
-            case 2 * 8 + 6: Tile<Six, Two>(w, offsets, count, src, rows); break;
-            case 2 * 8 + 5: Tile<Five, Two>(w, offsets, count, src, rows); break;
-            case 2 * 8 + 4: Tile<Four, Two>(w, offsets, count, src, rows); break;
-            case 2 * 8 + 3: Tile<Three, Two>(w, offsets, count, src, rows); break;
-            case 2 * 8 + 2: Tile<Two, Two>(w, offsets, count, src, rows); break;
-            case 2 * 8 + 1: Tile<One, Two>(w, offsets, count, src, rows); break;
-            case 1 * 8 + 6: Tile<Six, One>(w, offsets, count, src, rows); break;
-            case 1 * 8 + 5: Tile<Five, One>(w, offsets, count, src, rows); break;
-            case 1 * 8 + 4: Tile<Four, One>(w, offsets, count, src, rows); break;
-            case 1 * 8 + 3: Tile<Three, One>(w, offsets, count, src, rows); break;
-            case 1 * 8 + 2: Tile<Two, One>(w, offsets, count, src, rows); break;
-            default: Tile<One, One>(w, offsets, count, src, rows); break;
+            case 4 * 8 + 6: Tile<Six, Four>(w, offsets, count, src, rows, zero); break;
+            case 4 * 8 + 5: Tile<Five, Four>(w, offsets, count, src, rows, zero); break;
+            case 4 * 8 + 4: Tile<Four, Four>(w, offsets, count, src, rows, zero); break;
+            case 4 * 8 + 3: Tile<Three, Four>(w, offsets, count, src, rows, zero); break;
+            case 4 * 8 + 2: Tile<Two, Four>(w, offsets, count, src, rows, zero); break;
+            case 4 * 8 + 1: Tile<One, Four>(w, offsets, count, src, rows, zero); break;
+            case 3 * 8 + 6: Tile<Six, Three>(w, offsets, count, src, rows, zero); break;
+            case 3 * 8 + 5: Tile<Five, Three>(w, offsets, count, src, rows, zero); break;
+            case 3 * 8 + 4: Tile<Four, Three>(w, offsets, count, src, rows, zero); break;
+            case 3 * 8 + 3: Tile<Three, Three>(w, offsets, count, src, rows, zero); break;
+            case 3 * 8 + 2: Tile<Two, Three>(w, offsets, count, src, rows, zero); break;
+            case 3 * 8 + 1: Tile<One, Three>(w, offsets, count, src, rows, zero); break;
+            case 2 * 8 + 6: Tile<Six, Two>(w, offsets, count, src, rows, zero); break;
+            case 2 * 8 + 5: Tile<Five, Two>(w, offsets, count, src, rows, zero); break;
+            case 2 * 8 + 4: Tile<Four, Two>(w, offsets, count, src, rows, zero); break;
+            case 2 * 8 + 3: Tile<Three, Two>(w, offsets, count, src, rows, zero); break;
+            case 2 * 8 + 2: Tile<Two, Two>(w, offsets, count, src, rows, zero); break;
+            case 2 * 8 + 1: Tile<One, Two>(w, offsets, count, src, rows, zero); break;
+            case 1 * 8 + 6: Tile<Six, One>(w, offsets, count, src, rows, zero); break;
+            case 1 * 8 + 5: Tile<Five, One>(w, offsets, count, src, rows, zero); break;
+            case 1 * 8 + 4: Tile<Four, One>(w, offsets, count, src, rows, zero); break;
+            case 1 * 8 + 3: Tile<Three, One>(w, offsets, count, src, rows, zero); break;
+            case 1 * 8 + 2: Tile<Two, One>(w, offsets, count, src, rows, zero); break;
+            default: Tile<One, One>(w, offsets, count, src, rows, zero); break;
         }
     }
 
@@ -459,7 +459,7 @@ public static unsafe class PackedConvolution
     /// accumulator sets between even and odd taps, so the adds do not wait on each other.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile<TP, TV>(float* w, int* taps, int count, float** src, float** rows) where TP : struct, ICount where TV : struct, ICount
+    private static void Tile<TP, TV>(float* w, int* taps, int count, float** src, float** rows, bool zero) where TP : struct, ICount where TV : struct, ICount
     {
         int step = TV.Value * Lanes;
         float* p0 = src[0], p1 = TP.Value > 1 ? src[1] : null, p2 = TP.Value > 2 ? src[2] : null;
@@ -467,32 +467,36 @@ public static unsafe class PackedConvolution
         Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default, a10 = default, a11 = default, a12 = default, a13 = default;
         Vector512<float> a20 = default, a21 = default, a22 = default, a23 = default, a30 = default, a31 = default, a32 = default, a33 = default;
         Vector512<float> a40 = default, a41 = default, a42 = default, a43 = default, a50 = default, a51 = default, a52 = default, a53 = default;
-        float* r0 = rows[0];
-        a00 = Vector512.Load(r0); if (TV.Value > 1) a01 = Vector512.Load(r0 + 16); if (TV.Value > 2) a02 = Vector512.Load(r0 + 32); if (TV.Value > 3) a03 = Vector512.Load(r0 + 48);
-        if (TP.Value > 1)
+        // A fresh tile (zero) starts from zero sums; one that continues a walk reloads its running sums.
+        if (!zero)
         {
-            float* r1 = rows[1];
-            a10 = Vector512.Load(r1); if (TV.Value > 1) a11 = Vector512.Load(r1 + 16); if (TV.Value > 2) a12 = Vector512.Load(r1 + 32); if (TV.Value > 3) a13 = Vector512.Load(r1 + 48);
-        }
-        if (TP.Value > 2)
-        {
-            float* r2 = rows[2];
-            a20 = Vector512.Load(r2); if (TV.Value > 1) a21 = Vector512.Load(r2 + 16); if (TV.Value > 2) a22 = Vector512.Load(r2 + 32); if (TV.Value > 3) a23 = Vector512.Load(r2 + 48);
-        }
-        if (TP.Value > 3)
-        {
-            float* r3 = rows[3];
-            a30 = Vector512.Load(r3); if (TV.Value > 1) a31 = Vector512.Load(r3 + 16); if (TV.Value > 2) a32 = Vector512.Load(r3 + 32); if (TV.Value > 3) a33 = Vector512.Load(r3 + 48);
-        }
-        if (TP.Value > 4)
-        {
-            float* r4 = rows[4];
-            a40 = Vector512.Load(r4); if (TV.Value > 1) a41 = Vector512.Load(r4 + 16); if (TV.Value > 2) a42 = Vector512.Load(r4 + 32); if (TV.Value > 3) a43 = Vector512.Load(r4 + 48);
-        }
-        if (TP.Value > 5)
-        {
-            float* r5 = rows[5];
-            a50 = Vector512.Load(r5); if (TV.Value > 1) a51 = Vector512.Load(r5 + 16); if (TV.Value > 2) a52 = Vector512.Load(r5 + 32); if (TV.Value > 3) a53 = Vector512.Load(r5 + 48);
+            float* r0 = rows[0];
+            a00 = Vector512.Load(r0); if (TV.Value > 1) a01 = Vector512.Load(r0 + 16); if (TV.Value > 2) a02 = Vector512.Load(r0 + 32); if (TV.Value > 3) a03 = Vector512.Load(r0 + 48);
+            if (TP.Value > 1)
+            {
+                float* r1 = rows[1];
+                a10 = Vector512.Load(r1); if (TV.Value > 1) a11 = Vector512.Load(r1 + 16); if (TV.Value > 2) a12 = Vector512.Load(r1 + 32); if (TV.Value > 3) a13 = Vector512.Load(r1 + 48);
+            }
+            if (TP.Value > 2)
+            {
+                float* r2 = rows[2];
+                a20 = Vector512.Load(r2); if (TV.Value > 1) a21 = Vector512.Load(r2 + 16); if (TV.Value > 2) a22 = Vector512.Load(r2 + 32); if (TV.Value > 3) a23 = Vector512.Load(r2 + 48);
+            }
+            if (TP.Value > 3)
+            {
+                float* r3 = rows[3];
+                a30 = Vector512.Load(r3); if (TV.Value > 1) a31 = Vector512.Load(r3 + 16); if (TV.Value > 2) a32 = Vector512.Load(r3 + 32); if (TV.Value > 3) a33 = Vector512.Load(r3 + 48);
+            }
+            if (TP.Value > 4)
+            {
+                float* r4 = rows[4];
+                a40 = Vector512.Load(r4); if (TV.Value > 1) a41 = Vector512.Load(r4 + 16); if (TV.Value > 2) a42 = Vector512.Load(r4 + 32); if (TV.Value > 3) a43 = Vector512.Load(r4 + 48);
+            }
+            if (TP.Value > 5)
+            {
+                float* r5 = rows[5];
+                a50 = Vector512.Load(r5); if (TV.Value > 1) a51 = Vector512.Load(r5 + 16); if (TV.Value > 2) a52 = Vector512.Load(r5 + 32); if (TV.Value > 3) a53 = Vector512.Load(r5 + 48);
+            }
         }
         int t = 0;
         if (TP.Value == 1)

@@ -47,6 +47,8 @@ internal sealed class PreparedConvolution : Module
     private readonly Lazy<Slice[]> _slices;
     /// <summary>Weights packed for <see cref="PackedConvolution"/>, one plan per input size (built on first use; each is immutable).</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(int Height, int Width), PackedConvolution.Plan> _plans = new();
+    /// <summary>Weights transformed for <see cref="WinogradConvolution"/>, one plan per input size (built on first use; each is immutable).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(int Height, int Width), WinogradConvolution.Plan> _winograd = new();
     /// <summary>Single-image packs for tiny output planes where the packed route is not taken, one per input size.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(int Height, int Width), SmallPlaneConvolution> _smallPlanes = new();
 
@@ -104,6 +106,16 @@ internal sealed class PreparedConvolution : Module
         PackedConvolution.Fast && compute.DirectConvolution && (g.Stride > 1 || g.OutPlane < Convolution.MinImagePlane
             || (g.ColumnRows >= PackedMinTaps && g.OutChannels >= 2 * PackedConvolution.Lanes));
 
+    /// <summary>
+    /// Whether <paramref name="g"/> runs on <see cref="WinogradConvolution"/>: 3×3 stride-1 layers with at least 16 input and
+    /// 32 output channels on planes of 8×8 or more, for as many images as threads (one image per thread: a single image
+    /// on two threads is split over output channels on the packed route instead).
+    /// </summary>
+    internal static bool Winograd(ComputeContext compute, in ConvGeometry g) =>
+        WinogradConvolution.Fast && compute.DirectConvolution && WinogradConvolution.Supports(g) && g.Batch >= compute.Threads
+        && g.InChannels >= 16 && g.OutChannels >= 2 * PackedConvolution.Lanes && g.OutPlane >= 64
+       ;
+
     /// <summary>Taps per output (C·K·K) from which a stride-1 layer on a large plane is packed.</summary>
     private const int PackedMinTaps = 32;
 
@@ -120,6 +132,15 @@ internal sealed class PreparedConvolution : Module
         state.Output.Resize(shape);
         residual?.RequireShape(shape, "prepared residual block (the shortcut must match the last convolution's output)");
         var g = new ConvGeometry(s[0], _in, s[2], s[3], _out, _kernel, _stride, _padding);
+        if (residual is null && Winograd(compute, g))
+        {
+            var plan = _winograd.GetOrAdd((s[2], s[3]), static (key, layer) => new WinogradConvolution.Plan(layer._weight, layer._bias,
+                layer._in, layer._out, layer._padding, key.Height, key.Width), this);
+            int length = plan.WorkspaceLength(compute);
+            if (state.Scratch.Length < length) state.Scratch = new float[length];
+            WinogradConvolution.Forward(compute, plan, s[0], input.Data, state.Output.Data, relu, state.Scratch);
+            return state.Output;
+        }
         if (Packs(compute, g))
         {
             var plan = _plans.GetOrAdd((s[2], s[3]), static (key, layer) => new PackedConvolution.Plan(layer._weight, layer._bias,

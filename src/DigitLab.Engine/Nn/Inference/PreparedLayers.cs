@@ -107,14 +107,16 @@ internal sealed class PreparedConvolution : Module
             || (g.ColumnRows >= PackedMinTaps && g.OutChannels >= 2 * PackedConvolution.Lanes));
 
     /// <summary>
-    /// Whether <paramref name="g"/> runs on <see cref="WinogradConvolution"/>: 3×3 stride-1 layers with at least 16 input and
-    /// 32 output channels on planes of 8×8 or more, for as many images as threads (one image per thread: a single image
-    /// on two threads is split over output channels on the packed route instead).
+    /// Whether <paramref name="g"/> runs on <see cref="WinogradConvolution"/>: 3×3 stride-1 layers with at least 8 input and
+    /// 16 output channels on planes of 8×8 or more (cnn's second layer, best's and fast's 14×14 and 28×28 ones), for as
+    /// many images as threads (one image per thread: a single image on two threads is split over the threads on the
+    /// packed route instead). One thread, `bench infer --threads 1`: cnn 12.0–12.6k → 17.4–20.1k img/s, best 4.6–4.9k →
+    /// 7.5–8.2k; fast's 12 → 24 layer (taken from 8 input and 16 output channels) 23.5k → 28.0k img/s and 0.052 → 0.033 ms.
+    /// Planes of 7×7 (ResNet's layer1, fast's third layer) gained nothing measurable and stay packed.
     /// </summary>
     internal static bool Winograd(ComputeContext compute, in ConvGeometry g) =>
         WinogradConvolution.Fast && compute.DirectConvolution && WinogradConvolution.Supports(g) && g.Batch >= compute.Threads
-        && g.InChannels >= 16 && g.OutChannels >= 2 * PackedConvolution.Lanes && g.OutPlane >= 64
-       ;
+        && g.InChannels >= 8 && g.OutChannels >= PackedConvolution.Lanes && g.OutPlane >= 64;
 
     /// <summary>Taps per output (C·K·K) from which a stride-1 layer on a large plane is packed.</summary>
     private const int PackedMinTaps = 32;

@@ -51,7 +51,7 @@ public sealed class PreparedModel : Module
         var root = builder.Build(model);
         return new PreparedModel(root, model.GetType().Name)
         {
-            FoldedBatchNorms = builder.Folded, FusedActivations = builder.Fused, RemovedDropouts = builder.Dropped,
+            FoldedBatchNorms = builder.Folded, FusedActivations = builder.Fused, RemovedDropouts = builder.Dropped, WeightFloats = builder.Weights,
         };
     }
 
@@ -62,7 +62,7 @@ public sealed class PreparedModel : Module
             throw new InvalidOperationException("A PreparedModel only evaluates: pass a Workspace created with training: false, "
                 + "and train the source model instead (then prepare it again).");
         int n = input.Rank >= 2 ? input.Shape[0] : 0;
-        int group = n > 1 ? GroupSize(input.Shape, workspace.Compute.Threads) : 0;
+        int group = n > 1 && WeightFloats <= MaxGroupedWeights ? GroupSize(input.Shape, workspace.Compute.Threads) : 0;
         if (group == 0 || n <= group) return _root.Forward(input, workspace);
         // A large batch runs the whole network on groups of images whose activations stay in cache, instead of every
         // layer over the whole batch (each layer's output streamed through memory and read back by the next: on cnn
@@ -101,6 +101,16 @@ public sealed class PreparedModel : Module
     /// 13.9–14.8k img/s with 512 KiB groups, 13.9k with 1 MiB, 14.0–14.3k with 2 MiB, 12.0k ungrouped). Settable for tests.
     /// </summary>
     internal int GroupBudget { get; set; } = 1 << 19;
+
+    /// <summary>
+    /// Most weight floats (8 MB) of a model whose batches run in groups: each group reads every layer's weights again, which
+    /// costs more than it saves once they outgrow the cache (resnet18's 45 MB: 2.3–2.45k img/s grouped against 2.9–3.0k
+    /// ungrouped at one thread).
+    /// </summary>
+    private const long MaxGroupedWeights = 2 << 20;
+
+    /// <summary>Floats in the prepared convolution and linear layers' weights.</summary>
+    public long WeightFloats { get; private init; }
 
     /// <summary>
     /// Images per group for inputs of <paramref name="shape"/>: as many as keep the largest layer's input and output within
@@ -162,6 +172,7 @@ public sealed class PreparedModel : Module
     private sealed class Builder
     {
         public int Folded, Fused, Dropped;
+        public long Weights;
 
         public Module Build(Module module) => module switch
         {
@@ -205,6 +216,7 @@ public sealed class PreparedModel : Module
                     }
                     if (next < layers.Count && layers[next] is ReLU) { relu = true; next++; }
                     if (bn is not null) Folded++;
+                    Weights += layer is Conv2d c2 ? c2.Weight.Value.Length : ((Linear)layer).Weight.Value.Length;
                     if (relu) Fused++;
                     nodes.Add(layer is Conv2d conv ? PreparedConvolution.Create(conv, bn, relu) : PreparedLinear.Create((Linear)layer, bn, relu));
                     // Dropouts skipped above are counted as removed.

@@ -109,7 +109,7 @@ public class PreparedModelTests(ITestOutputHelper output)
     [Theory]
     [InlineData("cnn", 1)]
     [InlineData("cnn", 3)]
-    [InlineData("resnet18", 2)]
+    [InlineData("best", 2)]
     public void ALargeBatchRunsInGroupsWithTheSameAnswers(string name, int threads)
     {
         var model = RandomisedModel(name);
@@ -124,6 +124,14 @@ public class PreparedModelTests(ITestOutputHelper output)
         output.WriteLine($"{name} batch 7 in groups of {threads}: largest probability difference {worst:E2} (tolerance {ProbabilityTolerance:E0})");
         Assert.True(worst <= ProbabilityTolerance, $"{name}: grouped probabilities differ by {worst:E3} > {ProbabilityTolerance:E0}.");
         Assert.Equal(grouped, Probabilities(prepared.Forward(images, new Workspace(compute, training: false)))); // the same bits again
+    }
+
+    [Fact]
+    public void WeightsAreCountedForTheGroupingRule()
+    {
+        // cnn: conv 1→32 and 32→64 (3×3), linear 3136→128 and 128→10; resnet18's 11 million are past the grouping limit.
+        Assert.Equal(32 * 9 + 64 * 32 * 9 + 3136 * 128 + 128 * 10, PreparedModel.Prepare(ModelZoo.Create("cnn", 1)).WeightFloats);
+        Assert.True(PreparedModel.Prepare(ModelZoo.Create("resnet18", 1)).WeightFloats > 11_000_000);
     }
 
     [Fact]

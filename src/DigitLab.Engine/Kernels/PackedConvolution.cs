@@ -420,24 +420,29 @@ public static unsafe class PackedConvolution
             var w01 = t4; // (r4[0], r5[0], r4[1], r5[1]): channel 4L at 0–1, 4L+1 at 2–3
             var w23 = t5; // channel 4L+2 at 0–1, 4L+3 at 2–3
             float* d = dst + (long)v * Lanes * plane;
-            StoreLane(u0, u1, u2, u3, w01, w23, 0, d, plane);
-            StoreLane(u0, u1, u2, u3, w01, w23, 1, d + 4L * plane, plane);
-            StoreLane(u0, u1, u2, u3, w01, w23, 2, d + 8L * plane, plane);
-            StoreLane(u0, u1, u2, u3, w01, w23, 3, d + 12L * plane, plane);
+            // The lane index of an extract must be a constant: one call per 128-bit lane.
+            StoreLane(u0.GetLower().GetLower(), u1.GetLower().GetLower(), u2.GetLower().GetLower(), u3.GetLower().GetLower(),
+                w01.GetLower().GetLower(), w23.GetLower().GetLower(), d, plane);
+            StoreLane(Avx512F.ExtractVector128(u0, 1), Avx512F.ExtractVector128(u1, 1), Avx512F.ExtractVector128(u2, 1), Avx512F.ExtractVector128(u3, 1),
+                Avx512F.ExtractVector128(w01, 1), Avx512F.ExtractVector128(w23, 1), d + 4L * plane, plane);
+            StoreLane(Avx512F.ExtractVector128(u0, 2), Avx512F.ExtractVector128(u1, 2), Avx512F.ExtractVector128(u2, 2), Avx512F.ExtractVector128(u3, 2),
+                Avx512F.ExtractVector128(w01, 2), Avx512F.ExtractVector128(w23, 2), d + 8L * plane, plane);
+            StoreLane(Avx512F.ExtractVector128(u0, 3), Avx512F.ExtractVector128(u1, 3), Avx512F.ExtractVector128(u2, 3), Avx512F.ExtractVector128(u3, 3),
+                Avx512F.ExtractVector128(w01, 3), Avx512F.ExtractVector128(w23, 3), d + 12L * plane, plane);
         }
     }
 
-    /// <summary>Stores 128-bit lane <paramref name="lane"/>'s four channels (six positions each) at d, d + plane, d + 2·plane, d + 3·plane.</summary>
+    /// <summary>Stores one 128-bit lane's four channels (six positions each: four from u_k, two from w) at d, d + plane, d + 2·plane, d + 3·plane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreLane(Vector512<float> u0, Vector512<float> u1, Vector512<float> u2, Vector512<float> u3,
-        Vector512<float> w01, Vector512<float> w23, byte lane, float* d, int plane)
+    private static void StoreLane(Vector128<float> u0, Vector128<float> u1, Vector128<float> u2, Vector128<float> u3,
+        Vector128<float> w01, Vector128<float> w23, float* d, int plane)
     {
-        Avx512F.ExtractVector128(u0, lane).Store(d);
-        Avx512F.ExtractVector128(u1, lane).Store(d + plane);
-        Avx512F.ExtractVector128(u2, lane).Store(d + 2L * plane);
-        Avx512F.ExtractVector128(u3, lane).Store(d + 3L * plane);
-        var a = Avx512F.ExtractVector128(w01, lane).AsDouble();
-        var c = Avx512F.ExtractVector128(w23, lane).AsDouble();
+        u0.Store(d);
+        u1.Store(d + plane);
+        u2.Store(d + 2L * plane);
+        u3.Store(d + 3L * plane);
+        var a = w01.AsDouble();
+        var c = w23.AsDouble();
         *(double*)(d + 4) = a.GetElement(0);
         *(double*)(d + plane + 4) = a.GetElement(1);
         *(double*)(d + 2L * plane + 4) = c.GetElement(0);

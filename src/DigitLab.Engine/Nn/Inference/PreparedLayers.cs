@@ -110,8 +110,9 @@ internal sealed class PreparedConvolution : Module
     /// Whether <paramref name="g"/> runs on <see cref="WinogradConvolution"/>: 3×3 stride-1 layers with at least 8 input and
     /// 16 output channels on planes of 8×8 or more (cnn's second layer, best's and fast's 14×14 and 28×28 ones), for as
     /// many images as threads (one image per thread: a single image on two threads is split over the threads on the
-    /// packed route instead). One thread, `bench infer --threads 1`: cnn 12.0–12.6k → 17.4–20.1k img/s, best 4.6–4.9k →
-    /// 7.5–8.2k; fast's 12 → 24 layer (taken from 8 input and 16 output channels) 23.5k → 28.0k img/s and 0.052 → 0.033 ms.
+    /// packed route instead). One thread, `bench infer --threads 1`, before and after this route: cnn 15.1–15.4k → 19.0–19.3k
+    /// img/s, best 5.5–5.8k → 6.8–6.9k (cnn's layer alone 49.6 → 34.1 µs per image); fast's 12 → 24 layer (taken from 8 input
+    /// and 16 output channels) 23.5k → 28.0k img/s and 0.052 → 0.033 ms.
     /// Planes of 7×7 (ResNet's layer1, fast's third layer) gained nothing measurable and stay packed.
     /// </summary>
     internal static bool Winograd(ComputeContext compute, in ConvGeometry g) =>

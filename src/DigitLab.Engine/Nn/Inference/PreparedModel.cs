@@ -9,8 +9,11 @@ namespace DigitLab.Nn.Inference;
 /// <see cref="Conv2d"/> or <see cref="Linear"/> is folded into that layer's weight and bias (W' = W·γ/√(var+ε),
 /// b' = (b − mean)·γ/√(var+ε) + β, computed in double), a ReLU that follows is applied in the layer's epilogue,
 /// dropout is removed, convolutions and linear layers run on weights packed once (<see cref="Kernels.PackedConvolution"/>,
-/// with a residual block's sum and ReLU in its last convolution's epilogue) where that is the faster route, max pooling
-/// keeps no argmax, and a single image's layers are shared by every thread. Input and output shapes are the source model's.
+/// with a residual block's sum and ReLU in its last convolution's epilogue) where that is the faster route, 3×3 stride-1
+/// layers of a batch run Winograd's F(2×2, 3×3) (<see cref="Kernels.WinogradConvolution"/>), max pooling keeps no argmax,
+/// sigmoid and average pooling run on kernels compiled fully optimised at first use, a large batch runs the whole network
+/// in cache-sized groups of images, and a single image's layers are shared by every thread. Input and output shapes are
+/// the source model's.
 /// </summary>
 /// <remarks>
 /// Lives in the engine beside <see cref="Module"/> because it is one: it runs with a per-caller <see cref="Workspace"/>

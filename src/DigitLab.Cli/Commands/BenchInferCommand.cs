@@ -49,7 +49,7 @@ internal static class BenchInferCommand
         };
         var batchOption = new Option<int>("--batch") { Description = $"Images per inference pass; the fastest of {InferencePasses} passes is reported.", DefaultValueFactory = _ => 1000 };
         var threadsOption = new Option<int>("--threads") { Description = "DigitLab's threads and ONNX Runtime's intra-op threads.", DefaultValueFactory = _ => 2 };
-        var profileOption = new Option<bool>("--profile") { Description = "Also print the prepared model's single-image time per top-level layer." };
+        var profileOption = new Option<bool>("--profile") { Description = "Also print the prepared model's time per top-level layer, single image and batch." };
         var dataDirOption = CliCommon.DataDirOption();
         var jsonOption = CliCommon.JsonOption();
         var command = new Command("infer",
@@ -98,6 +98,11 @@ internal static class BenchInferCommand
                     log.WriteLine($"{name}: prepared single image, median ms per top-level layer:");
                     foreach (var (layer, ms) in ProfileSingleImage(name, compute))
                         log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {ms,8:F3}  {layer}"));
+                    int profileBatch = Math.Min(batch, data.Count);
+                    log.WriteLine($"{name}: prepared batch of {profileBatch}, fastest of {InferencePasses} passes per top-level layer: ms, µs per image, GFLOP/s:");
+                    foreach (var (layer, ms, flops) in ProfileBatch(name, data, profileBatch, compute))
+                        log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                            $"  {ms,8:F3}  {ms * 1000 / profileBatch,8:F3}  {(flops > 0 ? (flops / (ms * 1e6)).ToString("F1", CultureInfo.InvariantCulture) : "-"),7}  {layer}"));
                 }
             if (json) Console.WriteLine(JsonSerializer.Serialize(results, CliCommon.Json));
             return 0;
@@ -159,6 +164,36 @@ internal static class BenchInferCommand
             result.Add((Shorten(layer.ToString()!), Median(() => layer.Forward(input, workspace))));
         return result;
     }
+
+    /// <summary>
+    /// The prepared model's time per top-level layer on a batch of <paramref name="batch"/> MNIST images (fastest of
+    /// <see cref="InferencePasses"/> passes each, after one untimed), with the layer's floating-point operations when it is a
+    /// convolution or linear layer (2 per multiply-add; 0 otherwise).
+    /// </summary>
+    private static IReadOnlyList<(string Layer, double Ms, double Flops)> ProfileBatch(string name, MnistDataset data, int batch, ComputeContext compute)
+    {
+        var prepared = PreparedModel.Prepare(ModelZoo.Create(name, seed: 1));
+        var workspace = new Workspace(compute, training: false);
+        var batcher = new Batcher(data, batch, Normalization.Mnist, shuffle: false);
+        batcher.StartEpoch();
+        batcher.Next();
+        var result = new List<(string, double, double)>();
+        foreach (var (layer, input) in prepared.Layers(batcher.Images, workspace))
+        {
+            layer.Forward(input, workspace);
+            double ms = Fastest(() => layer.Forward(input, workspace)) * 1000;
+            result.Add((Shorten(layer.ToString()!), ms, Flops(layer, input.Shape)));
+        }
+        return result;
+    }
+
+    /// <summary>2·multiply-adds of a prepared convolution or linear layer for an input of <paramref name="shape"/>; 0 for other layers.</summary>
+    private static double Flops(Module layer, int[] shape) => layer switch
+    {
+        PreparedConvolution conv => 2.0 * conv.MultiplyAdds(shape),
+        PreparedLinear linear => 2.0 * linear.MultiplyAdds(shape),
+        _ => 0,
+    };
 
     private static string Shorten(string text) => text.Length <= 100 ? text : text[..97] + "...";
 

@@ -42,7 +42,8 @@ public static class MaxPoolValues
     private static unsafe void Pairs(in ConvGeometry g, float[] input, float[] output, int start, int end)
     {
         int w = g.Width, oh = g.OutHeight, ow = g.OutWidth, width = 2 * ow, lanes = Vector512<float>.Count;
-        int outputs = oh * ow, length = (outputs + lanes - 1) / lanes * lanes * 2;
+        // Slack of one vector: a narrow row's whole-vector maxima spill past the last compact row.
+        int outputs = oh * ow, length = (outputs + lanes - 1) / lanes * lanes * 2 + lanes;
         float* pairs = stackalloc float[length];
         new Span<float>(pairs, length).Clear(); // the step past the last output reads (and drops) these
         var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
@@ -64,6 +65,12 @@ public static class MaxPoolValues
                             Vector512.Max(Vector512.Load(r0 + j), Vector512.Load(r1 + j)).Store(dst + j);
                             if (j == width - lanes) break;
                         }
+                    }
+                    else if ((long)(r1 - x0) + lanes <= input.Length)
+                    {
+                        // A row narrower than a vector (cnn's 14×14 → 7×7): one whole vector of each row; the lanes past
+                        // it land on the next compact row, which is written after this one (or in the slack).
+                        Vector512.Max(Vector512.Load(r0), Vector512.Load(r1)).Store(dst);
                     }
                     else
                         for (int j = 0; j < width; j++) dst[j] = MathF.Max(r0[j], r1[j]);

@@ -2,6 +2,7 @@
 // taps only), bias, residual and ReLU applied as each tile is stored. Reference: ConvolutionReference plus the epilogue.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using DigitLab.Runtime;
 
 namespace DigitLab.Kernels;
@@ -63,9 +64,10 @@ public static unsafe class PackedConvolution
         public ConvGeometry Geometry { get; }
 
         internal readonly int Hp, Wp, PadLength, Taps;
-        internal readonly int[] TapOffsets;        // (Taps): c·Hp·Wp + ky·Wp + kx of each live tap, in packing order
+        internal readonly int[] TapOffsets;        // (Taps): c·Hp·Wp + ky·Wp + kx of each live tap, in packing order (either packing)
         internal readonly int[] PositionOffsets;   // (OH·OW): oy·S·Wp + ox·S, the tile's window origin in a padded plane
         internal readonly bool TapMajor;           // weights (kernel tap, C, lanes) walked per kernel tap; else (C·taps, lanes) in one walk
+        internal readonly bool WalkAll;            // tap-major, but at most 1/8 of (position, tap) pairs read padding: every tile walks all taps
         internal readonly int[] KernelTaps;        // (live kernel taps): ky·Wp + kx, in packing order
         internal readonly int[] ChannelOffsets;    // (C): c·Hp·Wp, the offsets a tap-major walk reads
         internal readonly ulong[] PositionTaps;    // (OH·OW): bit j set when kernel tap j reads inside the image at that position
@@ -109,7 +111,11 @@ public static unsafe class PackedConvolution
             {
                 for (int ky = y0; ky < y1; ky++)
                     for (int kx = x0; kx < x1; kx++)
-                        for (int c = 0; c < inChannels; c++, t++) source[t] = (c * kernel + ky) * kernel + kx;
+                        for (int c = 0; c < inChannels; c++, t++)
+                        {
+                            TapOffsets[t] = c * Hp * Wp + ky * Wp + kx;
+                            source[t] = (c * kernel + ky) * kernel + kx;
+                        }
             }
             else
             {
@@ -130,6 +136,12 @@ public static unsafe class PackedConvolution
                             int iy = oy * stride - padding + ky, ix = ox * stride - padding + kx;
                             if (j < 64 && iy >= 0 && iy < height && ix >= 0 && ix < width) PositionTaps[oy * g.OutWidth + ox] |= 1UL << j;
                         }
+            // On a large plane few (position, tap) pairs read padding (cnn's 14×14 with padding 1: 8%), but most tiles of six
+            // consecutive positions hold one on the border: those walk every tap in one go too, multiplying the zeros of the
+            // padded input (exact: each adds +0), rather than per kernel tap with their sums stored and reloaded between.
+            long reads = 0;
+            foreach (ulong m in PositionTaps) reads += System.Numerics.BitOperations.PopCount(m);
+            WalkAll = TapMajor && reads * 8 >= 7L * g.OutPlane * kernelTaps;
             PositionOffsets = new int[g.OutPlane];
             for (int oy = 0; oy < g.OutHeight; oy++)
                 for (int ox = 0; ox < g.OutWidth; ox++)
@@ -278,8 +290,18 @@ public static unsafe class PackedConvolution
                 float* wc = w + chunk.Offset;
                 if (plan.TapMajor)
                 {
-                    // Per kernel tap, the C channels for the positions that read it inside the image.
+                    // Per kernel tap, the C channels for the positions that read it inside the image; a tile whose positions
+                    // all read every tap inside (the interior of a large plane) walks them in one go instead, in the same
+                    // order, without storing and reloading its sums between kernel taps.
                     int channelCount = g.InChannels, step = chunk.Vectors * Lanes;
+                    ulong every = plan.KernelTaps.Length == 64 ? ulong.MaxValue : (1UL << plan.KernelTaps.Length) - 1, common = every;
+                    for (int k = 0; k < live; k++) common &= masks[k];
+                    if (common == every || plan.WalkAll)
+                    {
+                        Tile(chunk.Vectors, live, wc, taps, plan.Taps, origin, rows);
+                        Store(acc, live, chunk, g.OutChannels, plane, b, outBase, y, r, c.Relu);
+                        continue;
+                    }
                     for (int j = 0; j < plan.KernelTaps.Length; j++)
                     {
                         int n = 0;
@@ -296,34 +318,34 @@ public static unsafe class PackedConvolution
     }
 
     /// <summary>Dispatches to the tile specialised for <paramref name="vectors"/> × <paramref name="positions"/>.</summary>
-    private static void Tile(int vectors, int positions, float* w, int* offsets, int count, float** src, float** rows)
+    internal static void Tile(int vectors, int positions, float* w, int* offsets, int count, float** src, float** rows, bool zero = false)
     {
         switch (vectors * 8 + positions)
         {
-            case 4 * 8 + 6: Tile<Six, Four>(w, offsets, count, src, rows); break;
-            case 4 * 8 + 5: Tile<Five, Four>(w, offsets, count, src, rows); break;
-            case 4 * 8 + 4: Tile<Four, Four>(w, offsets, count, src, rows); break;
-            case 4 * 8 + 3: Tile<Three, Four>(w, offsets, count, src, rows); break;
-            case 4 * 8 + 2: Tile<Two, Four>(w, offsets, count, src, rows); break;
-            case 4 * 8 + 1: Tile<One, Four>(w, offsets, count, src, rows); break;
-            case 3 * 8 + 6: Tile<Six, Three>(w, offsets, count, src, rows); break;
-            case 3 * 8 + 5: Tile<Five, Three>(w, offsets, count, src, rows); break;
-            case 3 * 8 + 4: Tile<Four, Three>(w, offsets, count, src, rows); break;
-            case 3 * 8 + 3: Tile<Three, Three>(w, offsets, count, src, rows); break;
-            case 3 * 8 + 2: Tile<Two, Three>(w, offsets, count, src, rows); break;
-            case 3 * 8 + 1: Tile<One, Three>(w, offsets, count, src, rows); break;
-            case 2 * 8 + 6: Tile<Six, Two>(w, offsets, count, src, rows); break;
-            case 2 * 8 + 5: Tile<Five, Two>(w, offsets, count, src, rows); break;
-            case 2 * 8 + 4: Tile<Four, Two>(w, offsets, count, src, rows); break;
-            case 2 * 8 + 3: Tile<Three, Two>(w, offsets, count, src, rows); break;
-            case 2 * 8 + 2: Tile<Two, Two>(w, offsets, count, src, rows); break;
-            case 2 * 8 + 1: Tile<One, Two>(w, offsets, count, src, rows); break;
-            case 1 * 8 + 6: Tile<Six, One>(w, offsets, count, src, rows); break;
-            case 1 * 8 + 5: Tile<Five, One>(w, offsets, count, src, rows); break;
-            case 1 * 8 + 4: Tile<Four, One>(w, offsets, count, src, rows); break;
-            case 1 * 8 + 3: Tile<Three, One>(w, offsets, count, src, rows); break;
-            case 1 * 8 + 2: Tile<Two, One>(w, offsets, count, src, rows); break;
-            default: Tile<One, One>(w, offsets, count, src, rows); break;
+            case 4 * 8 + 6: Tile<Six, Four>(w, offsets, count, src, rows, zero); break;
+            case 4 * 8 + 5: Tile<Five, Four>(w, offsets, count, src, rows, zero); break;
+            case 4 * 8 + 4: Tile<Four, Four>(w, offsets, count, src, rows, zero); break;
+            case 4 * 8 + 3: Tile<Three, Four>(w, offsets, count, src, rows, zero); break;
+            case 4 * 8 + 2: Tile<Two, Four>(w, offsets, count, src, rows, zero); break;
+            case 4 * 8 + 1: Tile<One, Four>(w, offsets, count, src, rows, zero); break;
+            case 3 * 8 + 6: Tile<Six, Three>(w, offsets, count, src, rows, zero); break;
+            case 3 * 8 + 5: Tile<Five, Three>(w, offsets, count, src, rows, zero); break;
+            case 3 * 8 + 4: Tile<Four, Three>(w, offsets, count, src, rows, zero); break;
+            case 3 * 8 + 3: Tile<Three, Three>(w, offsets, count, src, rows, zero); break;
+            case 3 * 8 + 2: Tile<Two, Three>(w, offsets, count, src, rows, zero); break;
+            case 3 * 8 + 1: Tile<One, Three>(w, offsets, count, src, rows, zero); break;
+            case 2 * 8 + 6: Tile<Six, Two>(w, offsets, count, src, rows, zero); break;
+            case 2 * 8 + 5: Tile<Five, Two>(w, offsets, count, src, rows, zero); break;
+            case 2 * 8 + 4: Tile<Four, Two>(w, offsets, count, src, rows, zero); break;
+            case 2 * 8 + 3: Tile<Three, Two>(w, offsets, count, src, rows, zero); break;
+            case 2 * 8 + 2: Tile<Two, Two>(w, offsets, count, src, rows, zero); break;
+            case 2 * 8 + 1: Tile<One, Two>(w, offsets, count, src, rows, zero); break;
+            case 1 * 8 + 6: Tile<Six, One>(w, offsets, count, src, rows, zero); break;
+            case 1 * 8 + 5: Tile<Five, One>(w, offsets, count, src, rows, zero); break;
+            case 1 * 8 + 4: Tile<Four, One>(w, offsets, count, src, rows, zero); break;
+            case 1 * 8 + 3: Tile<Three, One>(w, offsets, count, src, rows, zero); break;
+            case 1 * 8 + 2: Tile<Two, One>(w, offsets, count, src, rows, zero); break;
+            default: Tile<One, One>(w, offsets, count, src, rows, zero); break;
         }
     }
 
@@ -337,6 +359,12 @@ public static unsafe class PackedConvolution
     {
         int width = chunk.Vectors * Lanes, channels = Math.Min(width, outChannels - chunk.Channel);
         float* b = bias + chunk.Channel;
+        if (live == TilePositions && residual is null && channels == width && outBase[TilePositions - 1] == outBase[0] + TilePositions - 1
+            && Avx512F.IsSupported)
+        {
+            StoreTransposed(acc, chunk.Vectors, plane, b, y + outBase[0] + (long)chunk.Channel * plane, relu);
+            return;
+        }
         for (int p = 0; p < live; p++)
         {
             float* a = acc + p * MaxVectors * Lanes;
@@ -356,6 +384,71 @@ public static unsafe class PackedConvolution
         }
     }
 
+    /// <summary>
+    /// The epilogue of a full tile whose six positions are consecutive in one output plane and whose chunk holds only real
+    /// channels: y[o·plane + p] = act(acc[p][o] + b[o]) written six floats at a time per channel. Each 6 × 16 block
+    /// (positions × channels) is transposed in registers (two unpacks and two shuffles give each 128-bit lane four
+    /// channels' first four positions, and their last two) and stored with one 128-bit and one 64-bit store per
+    /// channel, instead of 96 scalar loads and stores.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreTransposed(float* acc, int vectors, int plane, float* bias, float* dst, bool relu)
+    {
+        const int row = MaxVectors * Lanes;
+        for (int v = 0; v < vectors; v++)
+        {
+            var b = Vector512.Load(bias + v * Lanes);
+            var r0 = Vector512.Load(acc + v * Lanes) + b;
+            var r1 = Vector512.Load(acc + row + v * Lanes) + b;
+            var r2 = Vector512.Load(acc + 2 * row + v * Lanes) + b;
+            var r3 = Vector512.Load(acc + 3 * row + v * Lanes) + b;
+            var r4 = Vector512.Load(acc + 4 * row + v * Lanes) + b;
+            var r5 = Vector512.Load(acc + 5 * row + v * Lanes) + b;
+            if (relu)
+            {
+                var zero = Vector512<float>.Zero;
+                r0 = Vector512.Max(r0, zero); r1 = Vector512.Max(r1, zero); r2 = Vector512.Max(r2, zero);
+                r3 = Vector512.Max(r3, zero); r4 = Vector512.Max(r4, zero); r5 = Vector512.Max(r5, zero);
+            }
+            // Per 128-bit lane (channels 4L..4L+3): t0 = (r0[0], r1[0], r0[1], r1[1]), t1 = (r0[2], r1[2], r0[3], r1[3]), ...
+            var t0 = Avx512F.UnpackLow(r0, r1); var t1 = Avx512F.UnpackHigh(r0, r1);
+            var t2 = Avx512F.UnpackLow(r2, r3); var t3 = Avx512F.UnpackHigh(r2, r3);
+            var t4 = Avx512F.UnpackLow(r4, r5); var t5 = Avx512F.UnpackHigh(r4, r5);
+            // u_k: positions 0–3 of channel 4L + k; w_k: positions 4–5 of it (in the low half of the lane).
+            var u0 = Avx512F.Shuffle(t0, t2, 0x44); var u1 = Avx512F.Shuffle(t0, t2, 0xEE);
+            var u2 = Avx512F.Shuffle(t1, t3, 0x44); var u3 = Avx512F.Shuffle(t1, t3, 0xEE);
+            var w01 = t4; // (r4[0], r5[0], r4[1], r5[1]): channel 4L at 0–1, 4L+1 at 2–3
+            var w23 = t5; // channel 4L+2 at 0–1, 4L+3 at 2–3
+            float* d = dst + (long)v * Lanes * plane;
+            // The lane index of an extract must be a constant: one call per 128-bit lane.
+            StoreLane(u0.GetLower().GetLower(), u1.GetLower().GetLower(), u2.GetLower().GetLower(), u3.GetLower().GetLower(),
+                w01.GetLower().GetLower(), w23.GetLower().GetLower(), d, plane);
+            StoreLane(Avx512F.ExtractVector128(u0, 1), Avx512F.ExtractVector128(u1, 1), Avx512F.ExtractVector128(u2, 1), Avx512F.ExtractVector128(u3, 1),
+                Avx512F.ExtractVector128(w01, 1), Avx512F.ExtractVector128(w23, 1), d + 4L * plane, plane);
+            StoreLane(Avx512F.ExtractVector128(u0, 2), Avx512F.ExtractVector128(u1, 2), Avx512F.ExtractVector128(u2, 2), Avx512F.ExtractVector128(u3, 2),
+                Avx512F.ExtractVector128(w01, 2), Avx512F.ExtractVector128(w23, 2), d + 8L * plane, plane);
+            StoreLane(Avx512F.ExtractVector128(u0, 3), Avx512F.ExtractVector128(u1, 3), Avx512F.ExtractVector128(u2, 3), Avx512F.ExtractVector128(u3, 3),
+                Avx512F.ExtractVector128(w01, 3), Avx512F.ExtractVector128(w23, 3), d + 12L * plane, plane);
+        }
+    }
+
+    /// <summary>Stores one 128-bit lane's four channels (six positions each: four from u_k, two from w) at d, d + plane, d + 2·plane, d + 3·plane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreLane(Vector128<float> u0, Vector128<float> u1, Vector128<float> u2, Vector128<float> u3,
+        Vector128<float> w01, Vector128<float> w23, float* d, int plane)
+    {
+        u0.Store(d);
+        u1.Store(d + plane);
+        u2.Store(d + 2L * plane);
+        u3.Store(d + 3L * plane);
+        var a = w01.AsDouble();
+        var c = w23.AsDouble();
+        *(double*)(d + 4) = a.GetElement(0);
+        *(double*)(d + plane + 4) = a.GetElement(1);
+        *(double*)(d + 2L * plane + 4) = c.GetElement(0);
+        *(double*)(d + 3L * plane + 4) = c.GetElement(1);
+    }
+
     /// <summary>A compile-time count: generic tiles are specialised per count, the unused accumulators dropped by the JIT.</summary>
     private interface ICount { static abstract int Value { get; } }
     private struct One : ICount { public static int Value => 1; }
@@ -371,7 +464,7 @@ public static unsafe class PackedConvolution
     /// accumulator sets between even and odd taps, so the adds do not wait on each other.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile<TP, TV>(float* w, int* taps, int count, float** src, float** rows) where TP : struct, ICount where TV : struct, ICount
+    private static void Tile<TP, TV>(float* w, int* taps, int count, float** src, float** rows, bool zero) where TP : struct, ICount where TV : struct, ICount
     {
         int step = TV.Value * Lanes;
         float* p0 = src[0], p1 = TP.Value > 1 ? src[1] : null, p2 = TP.Value > 2 ? src[2] : null;
@@ -379,32 +472,36 @@ public static unsafe class PackedConvolution
         Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default, a10 = default, a11 = default, a12 = default, a13 = default;
         Vector512<float> a20 = default, a21 = default, a22 = default, a23 = default, a30 = default, a31 = default, a32 = default, a33 = default;
         Vector512<float> a40 = default, a41 = default, a42 = default, a43 = default, a50 = default, a51 = default, a52 = default, a53 = default;
-        float* r0 = rows[0];
-        a00 = Vector512.Load(r0); if (TV.Value > 1) a01 = Vector512.Load(r0 + 16); if (TV.Value > 2) a02 = Vector512.Load(r0 + 32); if (TV.Value > 3) a03 = Vector512.Load(r0 + 48);
-        if (TP.Value > 1)
+        // A fresh tile (zero) starts from zero sums; one that continues a walk reloads its running sums.
+        if (!zero)
         {
-            float* r1 = rows[1];
-            a10 = Vector512.Load(r1); if (TV.Value > 1) a11 = Vector512.Load(r1 + 16); if (TV.Value > 2) a12 = Vector512.Load(r1 + 32); if (TV.Value > 3) a13 = Vector512.Load(r1 + 48);
-        }
-        if (TP.Value > 2)
-        {
-            float* r2 = rows[2];
-            a20 = Vector512.Load(r2); if (TV.Value > 1) a21 = Vector512.Load(r2 + 16); if (TV.Value > 2) a22 = Vector512.Load(r2 + 32); if (TV.Value > 3) a23 = Vector512.Load(r2 + 48);
-        }
-        if (TP.Value > 3)
-        {
-            float* r3 = rows[3];
-            a30 = Vector512.Load(r3); if (TV.Value > 1) a31 = Vector512.Load(r3 + 16); if (TV.Value > 2) a32 = Vector512.Load(r3 + 32); if (TV.Value > 3) a33 = Vector512.Load(r3 + 48);
-        }
-        if (TP.Value > 4)
-        {
-            float* r4 = rows[4];
-            a40 = Vector512.Load(r4); if (TV.Value > 1) a41 = Vector512.Load(r4 + 16); if (TV.Value > 2) a42 = Vector512.Load(r4 + 32); if (TV.Value > 3) a43 = Vector512.Load(r4 + 48);
-        }
-        if (TP.Value > 5)
-        {
-            float* r5 = rows[5];
-            a50 = Vector512.Load(r5); if (TV.Value > 1) a51 = Vector512.Load(r5 + 16); if (TV.Value > 2) a52 = Vector512.Load(r5 + 32); if (TV.Value > 3) a53 = Vector512.Load(r5 + 48);
+            float* r0 = rows[0];
+            a00 = Vector512.Load(r0); if (TV.Value > 1) a01 = Vector512.Load(r0 + 16); if (TV.Value > 2) a02 = Vector512.Load(r0 + 32); if (TV.Value > 3) a03 = Vector512.Load(r0 + 48);
+            if (TP.Value > 1)
+            {
+                float* r1 = rows[1];
+                a10 = Vector512.Load(r1); if (TV.Value > 1) a11 = Vector512.Load(r1 + 16); if (TV.Value > 2) a12 = Vector512.Load(r1 + 32); if (TV.Value > 3) a13 = Vector512.Load(r1 + 48);
+            }
+            if (TP.Value > 2)
+            {
+                float* r2 = rows[2];
+                a20 = Vector512.Load(r2); if (TV.Value > 1) a21 = Vector512.Load(r2 + 16); if (TV.Value > 2) a22 = Vector512.Load(r2 + 32); if (TV.Value > 3) a23 = Vector512.Load(r2 + 48);
+            }
+            if (TP.Value > 3)
+            {
+                float* r3 = rows[3];
+                a30 = Vector512.Load(r3); if (TV.Value > 1) a31 = Vector512.Load(r3 + 16); if (TV.Value > 2) a32 = Vector512.Load(r3 + 32); if (TV.Value > 3) a33 = Vector512.Load(r3 + 48);
+            }
+            if (TP.Value > 4)
+            {
+                float* r4 = rows[4];
+                a40 = Vector512.Load(r4); if (TV.Value > 1) a41 = Vector512.Load(r4 + 16); if (TV.Value > 2) a42 = Vector512.Load(r4 + 32); if (TV.Value > 3) a43 = Vector512.Load(r4 + 48);
+            }
+            if (TP.Value > 5)
+            {
+                float* r5 = rows[5];
+                a50 = Vector512.Load(r5); if (TV.Value > 1) a51 = Vector512.Load(r5 + 16); if (TV.Value > 2) a52 = Vector512.Load(r5 + 32); if (TV.Value > 3) a53 = Vector512.Load(r5 + 48);
+            }
         }
         int t = 0;
         if (TP.Value == 1)

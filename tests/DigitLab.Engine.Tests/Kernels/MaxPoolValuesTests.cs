@@ -10,6 +10,7 @@ public class MaxPoolValuesTests
     [Theory]
     [InlineData(2, 3, 28, 28, 2, 2, 0)]
     [InlineData(1, 2, 7, 9, 2, 2, 0)]    // odd sizes: the last row/column is dropped
+    [InlineData(3, 5, 14, 14, 2, 2, 0)]  // cnn's second pool: rows narrower than a vector, the last plane's on the scalar path
     [InlineData(2, 64, 14, 14, 3, 2, 1)] // resnet18's stem pool
     [InlineData(1, 4, 6, 6, 3, 3, 0)]
     [InlineData(3, 2, 5, 7, 2, 1, 1)]    // stride 1, padding on both sides

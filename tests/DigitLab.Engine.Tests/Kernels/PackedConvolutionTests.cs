@@ -25,6 +25,9 @@ public class PackedConvolutionTests
         [1, 4, 5, 5, 17, 1, 2, 0],    // 1×1 kernel, stride 2
         [4, 2, 10, 8, 1, 2, 1, 0],    // one output channel, even kernel
         [13, 3, 3, 3, 20, 3, 1, 2],   // padding 2 on a 3×3 map: a 5×5 output whose corners read one tap
+        [2, 16, 9, 8, 32, 3, 1, 1],   // tap-major with interior tiles walked in one go, border tiles per kernel tap
+        [3, 20, 6, 10, 48, 5, 1, 0],  // no padding: every tile walked in one go; rows of 6 stored transposed
+        [2, 32, 14, 14, 64, 3, 1, 1], // cnn's second convolution
     ];
 
     [Theory, MemberData(nameof(Geometries))]

@@ -47,6 +47,8 @@ internal sealed class PreparedConvolution : Module
     private readonly Lazy<Slice[]> _slices;
     /// <summary>Weights packed for <see cref="PackedConvolution"/>, one plan per input size (built on first use; each is immutable).</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(int Height, int Width), PackedConvolution.Plan> _plans = new();
+    /// <summary>Weights transformed for <see cref="WinogradConvolution"/>, one plan per input size (built on first use; each is immutable).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(int Height, int Width), WinogradConvolution.Plan> _winograd = new();
     /// <summary>Single-image packs for tiny output planes where the packed route is not taken, one per input size.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(int Height, int Width), SmallPlaneConvolution> _smallPlanes = new();
 
@@ -92,16 +94,30 @@ internal sealed class PreparedConvolution : Module
     /// <summary>
     /// Whether <paramref name="g"/> runs on <see cref="PackedConvolution"/>: strided layers and small planes (where the other
     /// routes pack weights per call or multiply padding), and large stride-1 planes with at least <see cref="PackedMinTaps"/>
-    /// taps per output and two vectors of output channels — for a single image only with 5×5 kernels or larger: cnn's and
-    /// best's 3×3 layers on 14×14 and 28×28 planes ran a single image faster split by output channels (0.092–0.100 against
-    /// 0.125–0.131 ms for cnn, 0.196–0.200 against 0.27 ms for best, `bench infer`, idle 2-core machine). Below that (one-channel first layers, 16- or 24-channel layers)
+    /// taps per output and two vectors of output channels, single images included since the packed tiles store transposed
+    /// and walk every tap in one go (cnn's single image 0.144–0.145 → 0.085–0.089 ms, best's 0.33 → 0.20–0.21 ms, one
+    /// thread, `bench infer --threads 1`; before that, split by output channels had been faster on two threads: 0.092–0.100
+    /// against 0.125–0.131 ms for cnn). Below that (one-channel first layers, 16- or 24-channel layers)
     /// its tiles are short of work for their loads and strided stores, and the direct or GEMM routes ran faster
     /// (measured per layer on the zoo's shapes, batch 1 and 200). A context without direct routes (im2col + GEMM
     /// everywhere, for comparisons) does not take it either.
     /// </summary>
     internal static bool Packs(ComputeContext compute, in ConvGeometry g) =>
         PackedConvolution.Fast && compute.DirectConvolution && (g.Stride > 1 || g.OutPlane < Convolution.MinImagePlane
-            || ((g.Batch > 1 || g.Kernel >= 5) && g.ColumnRows >= PackedMinTaps && g.OutChannels >= 2 * PackedConvolution.Lanes));
+            || (g.ColumnRows >= PackedMinTaps && g.OutChannels >= 2 * PackedConvolution.Lanes));
+
+    /// <summary>
+    /// Whether <paramref name="g"/> runs on <see cref="WinogradConvolution"/>: 3×3 stride-1 layers with at least 8 input and
+    /// 16 output channels on planes of 8×8 or more (cnn's second layer, best's and fast's 14×14 and 28×28 ones), for as
+    /// many images as threads (one image per thread: a single image on two threads is split over the threads on the
+    /// packed route instead). One thread, `bench infer --threads 1`, before and after this route: cnn 15.1–15.4k → 19.0–19.3k
+    /// img/s, best 5.5–5.8k → 6.8–6.9k (cnn's layer alone 49.6 → 34.1 µs per image); fast's 12 → 24 layer (taken from 8 input
+    /// and 16 output channels) 23.5k → 28.0k img/s and 0.052 → 0.033 ms.
+    /// Planes of 7×7 (ResNet's layer1, fast's third layer) gained nothing measurable and stay packed.
+    /// </summary>
+    internal static bool Winograd(ComputeContext compute, in ConvGeometry g) =>
+        WinogradConvolution.Fast && compute.DirectConvolution && WinogradConvolution.Supports(g) && g.Batch >= compute.Threads
+        && g.InChannels >= 8 && g.OutChannels >= PackedConvolution.Lanes && g.OutPlane >= 64;
 
     /// <summary>Taps per output (C·K·K) from which a stride-1 layer on a large plane is packed.</summary>
     private const int PackedMinTaps = 32;
@@ -119,6 +135,15 @@ internal sealed class PreparedConvolution : Module
         state.Output.Resize(shape);
         residual?.RequireShape(shape, "prepared residual block (the shortcut must match the last convolution's output)");
         var g = new ConvGeometry(s[0], _in, s[2], s[3], _out, _kernel, _stride, _padding);
+        if (residual is null && Winograd(compute, g))
+        {
+            var plan = _winograd.GetOrAdd((s[2], s[3]), static (key, layer) => new WinogradConvolution.Plan(layer._weight, layer._bias,
+                layer._in, layer._out, layer._padding, key.Height, key.Width), this);
+            int length = plan.WorkspaceLength(compute);
+            if (state.Scratch.Length < length) state.Scratch = new float[length];
+            WinogradConvolution.Forward(compute, plan, s[0], input.Data, state.Output.Data, relu, state.Scratch);
+            return state.Output;
+        }
         if (Packs(compute, g))
         {
             var plan = _plans.GetOrAdd((s[2], s[3]), static (key, layer) => new PackedConvolution.Plan(layer._weight, layer._bias,
@@ -200,6 +225,13 @@ internal sealed class PreparedConvolution : Module
         return [inputShape[0], _out, (inputShape[2] + 2 * _padding - _kernel) / _stride + 1, (inputShape[3] + 2 * _padding - _kernel) / _stride + 1];
     }
 
+    /// <summary>Multiply-adds of one call on an input of <paramref name="inputShape"/> (N, C, H, W): N·O·OH·OW·C·K·K.</summary>
+    internal long MultiplyAdds(int[] inputShape)
+    {
+        var o = OutputShape(inputShape);
+        return (long)o[0] * o[1] * o[2] * o[3] * _in * _kernel * _kernel;
+    }
+
     public override string ToString() => $"PreparedConvolution({_in} -> {_out}, k={_kernel}, s={_stride}, p={_padding}{(_relu ? ", relu" : "")})";
 }
 
@@ -265,6 +297,9 @@ internal sealed class PreparedLinear : Module
             throw new ArgumentException($"{this} expects input (N, {_in}), found {Tensor.Format(inputShape)}.");
         return [inputShape[0], _out];
     }
+
+    /// <summary>Multiply-adds of one call on an input of <paramref name="inputShape"/> (N, in): N·out·in.</summary>
+    internal long MultiplyAdds(int[] inputShape) => (long)OutputShape(inputShape)[0] * _out * _in;
 
     public override string ToString() => $"PreparedLinear({_in} -> {_out}{(_relu ? ", relu" : "")})";
 }
@@ -333,6 +368,49 @@ internal sealed class PreparedMaxPool(MaxPool2d pool) : Module
         state.Output.Resize(shape);
         var s = input.Shape;
         MaxPoolValues.Forward(workspace.Compute, new ConvGeometry(s[0], s[1], s[2], s[3], s[1], pool.KernelSize, pool.Stride, pool.Padding),
+            input.Data, state.Output.Data);
+        return state.Output;
+    }
+
+    public override Tensor Backward(Tensor outputGrad, Workspace workspace) => throw new NotSupportedException("Prepared layers only evaluate.");
+
+    public override int[] OutputShape(int[] inputShape) => pool.OutputShape(inputShape);
+
+    public override string ToString() => $"Prepared{pool}";
+}
+
+/// <summary>Sigmoid for inference on <see cref="InferencePointwise.Sigmoid"/>: any shape, output shaped as the input.</summary>
+internal sealed class PreparedSigmoid : Module
+{
+    private sealed class State { public readonly Tensor Output = new(0); }
+
+    public override Tensor Forward(Tensor input, Workspace workspace)
+    {
+        var state = workspace.StateOf<State>(this);
+        state.Output.Resize(input.Shape);
+        InferencePointwise.Sigmoid(workspace.Compute, input.Data, state.Output.Data, input.Length);
+        return state.Output;
+    }
+
+    public override Tensor Backward(Tensor outputGrad, Workspace workspace) => throw new NotSupportedException("Prepared layers only evaluate.");
+
+    public override int[] OutputShape(int[] inputShape) => (int[])inputShape.Clone();
+
+    public override string ToString() => "PreparedSigmoid()";
+}
+
+/// <summary>AvgPool2d on <see cref="InferencePointwise.AvgPool"/>. Input (N, C, H, W), output (N, C, OH, OW).</summary>
+internal sealed class PreparedAvgPool(AvgPool2d pool) : Module
+{
+    private sealed class State { public readonly Tensor Output = new(0); }
+
+    public override Tensor Forward(Tensor input, Workspace workspace)
+    {
+        var shape = pool.OutputShape(input.Shape);
+        var state = workspace.StateOf<State>(this);
+        state.Output.Resize(shape);
+        var s = input.Shape;
+        InferencePointwise.AvgPool(workspace.Compute, new ConvGeometry(s[0], s[1], s[2], s[3], s[1], pool.KernelSize, pool.Stride, 0),
             input.Data, state.Output.Data);
         return state.Output;
     }

@@ -102,6 +102,39 @@ public class PreparedModelTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// A batch larger than a group runs the whole network group by group (one image per thread per group here, the last
+    /// group short): every image's probabilities equal the plain eval pass's as closely as the ungrouped batch's do.
+    /// </summary>
+    [Theory]
+    [InlineData("cnn", 1)]
+    [InlineData("cnn", 3)]
+    [InlineData("best", 2)]
+    public void ALargeBatchRunsInGroupsWithTheSameAnswers(string name, int threads)
+    {
+        var model = RandomisedModel(name);
+        var prepared = PreparedModel.Prepare(model);
+        using var compute = new ComputeContext(threads);
+        var images = Images(7);
+        var plain = Probabilities(model.Forward(images, new Workspace(compute, training: false)));
+        prepared.GroupBudget = 1; // one image per thread in a group: groups of `threads` images
+        prepared.MinGroupedActivations = 0; // however small the batch
+        var grouped = Probabilities(prepared.Forward(images, new Workspace(compute, training: false)));
+        double worst = 0;
+        for (int i = 0; i < plain.Length; i++) worst = Math.Max(worst, Math.Abs(plain[i] - grouped[i]));
+        output.WriteLine($"{name} batch 7 in groups of {threads}: largest probability difference {worst:E2} (tolerance {ProbabilityTolerance:E0})");
+        Assert.True(worst <= ProbabilityTolerance, $"{name}: grouped probabilities differ by {worst:E3} > {ProbabilityTolerance:E0}.");
+        Assert.Equal(grouped, Probabilities(prepared.Forward(images, new Workspace(compute, training: false)))); // the same bits again
+    }
+
+    [Fact]
+    public void WeightsAreCountedForTheGroupingRule()
+    {
+        // cnn: conv 1→32 and 32→64 (3×3), linear 3136→128 and 128→10; resnet18's 11 million are past the grouping limit.
+        Assert.Equal(32 * 9 + 64 * 32 * 9 + 3136 * 128 + 128 * 10, PreparedModel.Prepare(ModelZoo.Create("cnn", 1)).WeightFloats);
+        Assert.True(PreparedModel.Prepare(ModelZoo.Create("resnet18", 1)).WeightFloats > 11_000_000);
+    }
+
     [Fact]
     public void PreparationFoldsEveryBatchNormOfResNetAndRemovesDropout()
     {

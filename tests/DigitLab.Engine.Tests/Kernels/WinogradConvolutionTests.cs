@@ -1,0 +1,72 @@
+// WinogradConvolution (the prepared model's F(2×2, 3×3) route for 3×3 stride-1 batches) against the direct reference
+// loops, over odd plane sizes, paddings 0–2 and channel counts, at 1, 2 and 3 threads.
+using DigitLab.Kernels;
+using DigitLab.Runtime;
+using DigitLab.Tensors;
+
+namespace DigitLab.Tests.Kernels;
+
+public class WinogradConvolutionTests
+{
+    // (batch, in, H, W, out, padding): the zoo's shapes and odd ones around them: odd output sizes (a last tile row or
+    // column half outside), tile rows longer than one 15-tile vector, partial last blocks of six tiles, 1–5 output vectors.
+    public static IEnumerable<object[]> Geometries() =>
+    [
+        [2, 32, 14, 14, 64, 1],  // cnn's second convolution
+        [3, 16, 28, 28, 32, 1],  // best-like 28×28 plane: 14 tiles per row
+        [2, 5, 7, 9, 20, 1],     // odd output 7×9, 20 channels (a 2-vector chunk, the second partial)
+        [1, 3, 10, 11, 70, 0],   // no padding: 8×9 output; 70 channels = a 4-vector and a 1-vector chunk
+        [2, 4, 6, 5, 17, 2],     // padding 2: 8×7 output
+        [1, 2, 40, 36, 16, 1],   // 20 × 18 tiles: a tile row spans two input-transform vectors
+        [3, 1, 3, 3, 1, 1],      // one input and one output channel, 2×2 tiles on a 3×3 output
+    ];
+
+    [Theory, MemberData(nameof(Geometries))]
+    public void MatchesTheReference(int n, int c, int h, int w, int o, int p)
+    {
+        var g = new ConvGeometry(n, c, h, w, o, 3, 1, p);
+        var rng = new Rng((ulong)(n * 1000 + c * 100 + o + p));
+        var x = TestUtil.RandomArray(rng, g.InputLength);
+        var weight = TestUtil.RandomArray(rng, g.WeightLength);
+        var bias = TestUtil.RandomArray(rng, o);
+        var conv = new float[g.OutputLength];
+        ConvolutionReference.Forward(g, x, weight, bias, conv);
+        var plan = new WinogradConvolution.Plan(weight, bias, c, o, p, h, w);
+        float[]? first = null;
+        foreach (bool relu in new[] { false, true })
+            foreach (int threads in new[] { 1, 2, 3 })
+            {
+                var expected = relu ? conv.Select(v => Math.Max(v, 0f)).ToArray() : conv;
+                using var compute = new ComputeContext(threads);
+                float[] Run()
+                {
+                    var ws = new float[plan.WorkspaceLength(compute)];
+                    Array.Fill(ws, float.NaN); // nothing may depend on what the workspace held
+                    var y = new float[g.OutputLength];
+                    Array.Fill(y, 7f);
+                    WinogradConvolution.Forward(compute, plan, n, x, y, relu, ws);
+                    return y;
+                }
+                var y = Run();
+                TestUtil.AssertClose(expected, y, EngineTolerances.SumAbsolute, EngineTolerances.SumRelative, $"{g} relu={relu} threads={threads}");
+                Assert.Equal(y, Run()); // the same bits again
+                if (!relu)
+                {
+                    // Each image is one thread's, in a fixed order: the same bits at every thread count.
+                    first ??= y;
+                    Assert.Equal(first, y);
+                }
+            }
+    }
+
+    [Fact]
+    public void OtherGeometriesAreRefusedWithAMessage()
+    {
+        var error = Assert.Throws<ArgumentException>(() => new WinogradConvolution.Plan(new float[2 * 3 * 9], new float[2], 3, 2, 3, 8, 8));
+        Assert.Contains("3×3", error.Message);
+        var plan = new WinogradConvolution.Plan(new float[2 * 3 * 9], new float[2], 3, 2, 1, 4, 4);
+        using var compute = new ComputeContext(1);
+        error = Assert.Throws<ArgumentException>(() => WinogradConvolution.Forward(compute, plan, 2, new float[3 * 16], new float[2 * 2 * 16], false, new float[plan.WorkspaceLength(compute)]));
+        Assert.Contains("Input has 48 floats", error.Message);
+    }
+}

@@ -1,6 +1,5 @@
 // Bias: adding a bias vector and summing gradients into it, for rows (Linear) and channels (Conv2d).
-// These loops are their own reference: each is one line of arithmetic over a TensorPrimitives call.
-using System.Numerics.Tensors;
+// These loops are their own reference: each is one line of arithmetic over an Elementwise call.
 
 namespace DigitLab.Kernels;
 
@@ -14,7 +13,7 @@ public static class Bias
         for (int start = 0; start + f <= rows.Length; start += f)
         {
             var row = rows.Slice(start, f);
-            TensorPrimitives.Add(row, bias, row);
+            Elementwise.Add(row, bias, row);
         }
     }
 
@@ -23,7 +22,7 @@ public static class Bias
     {
         int f = sums.Length;
         for (int start = 0; start + f <= rows.Length; start += f)
-            TensorPrimitives.Add(sums, rows.Slice(start, f), sums);
+            Elementwise.Add(sums, rows.Slice(start, f), sums);
     }
 
     /// <summary>data[n, c, :] += bias[c] for planes of <paramref name="planeSize"/> values.</summary>
@@ -33,7 +32,7 @@ public static class Bias
         for (int plane = 0; plane * planeSize < data.Length; plane++)
         {
             var span = data.Slice(plane * planeSize, planeSize);
-            TensorPrimitives.Add(span, bias[plane % channels], span);
+            Elementwise.Add(span, bias[plane % channels], span);
         }
     }
 
@@ -42,6 +41,6 @@ public static class Bias
     {
         int channels = sums.Length;
         for (int plane = 0; plane * planeSize < data.Length; plane++)
-            sums[plane % channels] += TensorPrimitives.Sum(data.Slice(plane * planeSize, planeSize));
+            sums[plane % channels] += Elementwise.Sum(data.Slice(plane * planeSize, planeSize));
     }
 }

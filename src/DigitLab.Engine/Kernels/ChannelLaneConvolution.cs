@@ -538,7 +538,7 @@ public static unsafe class ChannelLaneConvolution
                             var row = new ReadOnlySpan<float>(acc + r * chunk, chunk);
                             var dst = new Span<float>(sum + (long)((c0 + r) * kk + ky * k + kx) * o + oc, chunk);
                             if (first) row.CopyTo(dst);
-                            else System.Numerics.Tensors.TensorPrimitives.Add(dst, row, dst);
+                            else Elementwise.Add(dst, row, dst);
                         }
                     }
                 }

@@ -188,7 +188,7 @@ public static unsafe class DirectConvolution
         });
         var total = weightGrad.AsSpan(0, length);
         for (int p = 1; p < parts; p++)
-            System.Numerics.Tensors.TensorPrimitives.Add(total, workspace.AsSpan(l.SharedLength + p * l.PartLength + sumOffset, length), total);
+            Elementwise.Add(total, workspace.AsSpan(l.SharedLength + p * l.PartLength + sumOffset, length), total);
     }
 
     private static int CheckedParts(ComputeContext compute, in ConvGeometry g, in Layout l, float[] input, float[] output, float[] workspace)
@@ -332,7 +332,7 @@ public static unsafe class DirectConvolution
                 var from = new ReadOnlySpan<float>(wide + (long)ch * ld + y * wideWidth, width);
                 var to = new Span<float>(dst + ((long)ch * height + y) * width, width);
                 if (bias is null) from.CopyTo(to);
-                else System.Numerics.Tensors.TensorPrimitives.Add(from, b, to);
+                else Elementwise.Add(from, b, to);
             }
         }
     }

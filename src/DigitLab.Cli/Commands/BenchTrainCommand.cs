@@ -150,7 +150,7 @@ internal static class BenchTrainCommand
     internal static Result Measure(string name, MnistDataset data, ComputeContext compute, int steps, int warmup, int batchSize, int inferenceBatch, int repeat, bool profile)
     {
         var model = ModelZoo.Create(name, seed: 1);
-        var optimizer = new Adam(model.NamedParameters(), 1e-3);
+        var optimizer = new Adam(model.NamedParameters(), 1e-3) { Compute = compute };
         var loss = new SoftmaxCrossEntropy();
         var batcher = new Batcher(data, batchSize, Normalization.Mnist, seed: 1);
         batcher.StartEpoch();

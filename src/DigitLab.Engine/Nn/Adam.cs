@@ -55,10 +55,20 @@ public class Adam : Optimizer
         set { RequireRange(value, 0, 1, nameof(Momentum)); _beta1 = value; }
     }
 
+    /// <summary>Fewest elements per thread when <see cref="Optimizer.Compute"/> splits a parameter's update.</summary>
+    private const int MinPerThread = 1 << 16;
+
     protected override void Update(int index, Parameter parameter)
     {
-        Apply(parameter.Value.Span, parameter.Grad.ReadOnlySpan, _expAvg[index].Span, _expAvgSq[index].Span,
-            Coefficients(LearningRate, _beta1, Beta2, Epsilon, WeightDecay, _decoupled, StepCount));
+        var c = Coefficients(LearningRate, _beta1, Beta2, Epsilon, WeightDecay, _decoupled, StepCount);
+        if (Compute is null)
+        {
+            Apply(parameter.Value.Span, parameter.Grad.ReadOnlySpan, _expAvg[index].Span, _expAvgSq[index].Span, c);
+            return;
+        }
+        // Contiguous ranges over the threads; every element's update is the same whatever range it falls in.
+        Compute.For(parameter.Length, MinPerThread, (parameter, m: _expAvg[index], v: _expAvgSq[index], c), static (a, s, e) =>
+            Apply(a.parameter.Value.Span[s..e], a.parameter.Grad.ReadOnlySpan[s..e], a.m.Span[s..e], a.v.Span[s..e], a.c));
     }
 
     public override IEnumerable<(string Name, Tensor Tensor)> NamedState()

@@ -41,6 +41,7 @@ public sealed class Trainer
         Optimizer = options.Optimizer == OptimizerKind.Sgd
             ? new Sgd(model.NamedParameters(), options.LearningRate, options.Momentum, weightDecay: options.WeightDecay)
             : new Adam(model.NamedParameters(), options.LearningRate, weightDecay: options.WeightDecay);
+        Optimizer.Compute = Compute;
         Log = new RunLog
         {
             Model = options.Model,

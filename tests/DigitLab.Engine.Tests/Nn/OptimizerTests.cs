@@ -117,6 +117,44 @@ public class OptimizerTests
             }
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void AdamOnThreadsGivesTheSameBitsAsOnTheCallingThread(int threads)
+    {
+        // One parameter long enough to be split (several times the per-thread minimum, an odd length), one too short.
+        static List<(string, Parameter)> Make()
+        {
+            var rng = new Rng(9);
+            var list = new List<(string, Parameter)>();
+            foreach (var (name, length) in new[] { ("big", 3 * 65536 + 77), ("small", 1000) })
+            {
+                var p = new Parameter(name, length);
+                for (int i = 0; i < length; i++) { p.Value.Span[i] = rng.Uniform(-1f, 1f); p.Grad.Span[i] = rng.Uniform(-1f, 1f); }
+                list.Add((name, p));
+            }
+            return list;
+        }
+        var alone = Make();
+        var split = Make();
+        var single = new Adam(alone, lr: 0.01, weightDecay: 0.1);
+        using var compute = new DigitLab.Runtime.ComputeContext(threads);
+        var parallel = new Adam(split, lr: 0.01, weightDecay: 0.1) { Compute = compute };
+        for (int step = 0; step < 3; step++) { single.Step(); parallel.Step(); }
+        for (int k = 0; k < alone.Count; k++)
+        {
+            var a = alone[k].Item2.Value.Span;
+            var b = split[k].Item2.Value.Span;
+            for (int i = 0; i < a.Length; i++)
+                Assert.True(BitConverter.SingleToInt32Bits(a[i]) == BitConverter.SingleToInt32Bits(b[i]),
+                    $"{alone[k].Item1}[{i}] on {threads} threads is {b[i]:R}, on the calling thread {a[i]:R}.");
+        }
+        var stateA = single.NamedState().ToList();
+        var stateB = parallel.NamedState().ToList();
+        for (int k = 0; k < stateA.Count; k++) Assert.True(stateA[k].Tensor.Span.SequenceEqual(stateB[k].Tensor.Span), stateA[k].Name);
+    }
+
     [Fact]
     public void StepAllocatesNothingInSteadyState()
     {

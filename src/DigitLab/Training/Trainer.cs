@@ -123,6 +123,7 @@ public sealed class Trainer
             State = null;
         }
 
+        Optimizer.ZeroGrad(); // once: each step then leaves the gradients zero (StepAndZeroGrad)
         for (int epoch = startEpoch; epoch < Options.Epochs; epoch++)
         {
             int batch = 0;
@@ -137,13 +138,12 @@ public sealed class Trainer
             while (batcher.Next())
             {
                 schedule.Apply(Optimizer, Optimizer.StepCount);
-                Optimizer.ZeroGrad();
                 var logits = Model.Forward(batcher.Images, workspace);      // (n, 10)
                 float loss = lossFunction.Forward(logits, batcher.LabelSpan);
                 FiniteCheck.Loss(loss, epoch + 1, batch + 1, Optimizer.StepCount + 1, Optimizer.LearningRate); // stop before a NaN reaches the weights
                 Model.Backward(lossFunction.Backward(), workspace);
                 if (Options.ClipNorm > 0) GradientClipping.ClipByNorm(parameters, Options.ClipNorm);
-                Optimizer.Step();
+                Optimizer.StepAndZeroGrad(); // the next batch starts from zero gradients
 
                 int n = batcher.Count;
                 lossSum += (double)loss * n;

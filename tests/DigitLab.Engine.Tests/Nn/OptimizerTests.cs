@@ -155,6 +155,53 @@ public class OptimizerTests
         for (int k = 0; k < stateA.Count; k++) Assert.True(stateA[k].Tensor.Span.SequenceEqual(stateB[k].Tensor.Span), stateA[k].Name);
     }
 
+    [Theory]
+    [InlineData("adam", 0)]
+    [InlineData("adam", 2)]
+    [InlineData("sgd", 0)]
+    public void StepAndZeroGradEqualsStepThenZeroGrad(string kind, int threads)
+    {
+        // Lengths around the vector widths (tails) and one long enough for threads to split.
+        static List<(string, Parameter)> Make()
+        {
+            var rng = new Rng(4);
+            var list = new List<(string, Parameter)>();
+            foreach (int length in new[] { 1, 15, 17, 33, 2 * 65536 + 5 })
+            {
+                var p = new Parameter("p" + length, length);
+                for (int i = 0; i < length; i++) p.Value.Span[i] = rng.Uniform(-1f, 1f);
+                list.Add(("p" + length, p));
+            }
+            return list;
+        }
+        static void Gradients(List<(string, Parameter)> list, int step)
+        {
+            var rng = new Rng((ulong)step + 100);
+            foreach (var (_, p) in list)
+                for (int i = 0; i < p.Length; i++) p.Grad.Span[i] += rng.Uniform(-1f, 1f); // accumulates, as a backward pass
+        }
+        var separate = Make();
+        var fused = Make();
+        using var compute = threads > 0 ? new DigitLab.Runtime.ComputeContext(threads) : null;
+        Optimizer Create(List<(string, Parameter)> list) =>
+            kind == "adam" ? new Adam(list, lr: 0.01) { Compute = compute } : new Sgd(list, lr: 0.1, momentum: 0.9);
+        var a = Create(separate);
+        var b = Create(fused);
+        for (int step = 0; step < 3; step++)
+        {
+            a.ZeroGrad();
+            Gradients(separate, step);
+            a.Step();
+            Gradients(fused, step);
+            b.StepAndZeroGrad();
+            foreach (var (name, p) in fused)
+                Assert.True(p.Grad.ReadOnlySpan.IndexOfAnyExcept(0f) < 0, $"{kind}: the gradient of {name} is not all zero after StepAndZeroGrad.");
+        }
+        for (int k = 0; k < separate.Count; k++)
+            Assert.True(separate[k].Item2.Value.ReadOnlySpan.SequenceEqual(fused[k].Item2.Value.ReadOnlySpan),
+                $"{kind}: {separate[k].Item1} differs between Step + ZeroGrad and StepAndZeroGrad.");
+    }
+
     [Fact]
     public void StepAllocatesNothingInSteadyState()
     {

@@ -1,6 +1,8 @@
 // Bias: adding a bias vector and summing gradients into it, for rows (Linear) and channels (Conv2d).
 // These loops are their own reference: each is one line of arithmetic over an Elementwise call.
 
+using DigitLab.Runtime;
+
 namespace DigitLab.Kernels;
 
 /// <summary>Bias broadcast and reduction for (N, F) rows and (N, C, H·W) channel planes.</summary>
@@ -34,6 +36,25 @@ public static class Bias
             var span = data.Slice(plane * planeSize, planeSize);
             Elementwise.Add(span, bias[plane % channels], span);
         }
+    }
+
+    /// <summary>
+    /// As <see cref="AccumulateChannelSums(ReadOnlySpan{float}, Span{float}, int)"/> over data (N, C, P), its first
+    /// N·C·P values, with the channels split over <paramref name="compute"/>'s threads: each channel is summed by one
+    /// thread in batch order, so the result is the same for any thread count.
+    /// </summary>
+    public static void AccumulateChannelSums(ComputeContext compute, float[] data, int batch, int channels, int planeSize, float[] sums)
+    {
+        if (data.Length < (long)batch * channels * planeSize || sums.Length < channels)
+            throw new ArgumentException($"Bias gradient of ({batch}, {channels}, {planeSize}) needs {(long)batch * channels * planeSize} values and {channels} sums; found {data.Length} and {sums.Length}.");
+        // At least 64 K values per thread (a few channels of a large layer): below that a thread costs more than it saves.
+        int perThread = Math.Max(1, (1 << 16) / Math.Max(1, batch * planeSize));
+        compute.For(channels, perThread, (data, batch, channels, planeSize, sums), static (a, c0, c1) =>
+        {
+            for (int n = 0; n < a.batch; n++)
+                for (int c = c0; c < c1; c++)
+                    a.sums[c] += Elementwise.Sum(a.data.AsSpan((n * a.channels + c) * a.planeSize, a.planeSize));
+        });
     }
 
     /// <summary>sums[c] += Σ_{n, i} data[n, c, i] (the bias gradient of a convolution), one plane at a time in batch order.</summary>

@@ -206,7 +206,7 @@ public static class Convolution
         }
         Check(compute, g, input, outputGrad, workspace);
         int group = GroupSize(g), plane = g.OutPlane, rows = g.ColumnRows, o = g.OutChannels;
-        if (biasGrad is not null) Bias.AccumulateChannelSums(outputGrad.AsSpan(0, g.OutputLength), biasGrad.AsSpan(0, o), plane);
+        if (biasGrad is not null) Bias.AccumulateChannelSums(compute, outputGrad, g.Batch, o, plane, biasGrad);
         if (ByImage(g))
         {
             int partLength = PartLength(g), parts = Math.Min(Parts(compute, g), workspace.Length / partLength), sumOffset = partLength - o * rows;

@@ -164,7 +164,7 @@ public static unsafe class DirectConvolution
             throw new ArgumentException($"Input gradient has {inputGrad.Length} floats, {g} needs {g.InputLength}.");
         if (weightGrad.Length < g.WeightLength)
             throw new ArgumentException($"Weight gradient has {weightGrad.Length} floats, {g} needs {g.WeightLength}.");
-        if (biasGrad is not null) Bias.AccumulateChannelSums(outputGrad.AsSpan(0, g.OutputLength), biasGrad.AsSpan(0, g.OutChannels), g.OutPlane);
+        if (biasGrad is not null) Bias.AccumulateChannelSums(compute, outputGrad, g.Batch, g.OutChannels, g.OutPlane, biasGrad);
         if (inputGrad is not null) PackInputGradient(g, weight, workspace, l);
         int sumOffset = l.SumOffset, length = g.WeightLength;
         var call = new Call { G = g, L = l, Input = input, OutputGrad = outputGrad, InputGrad = inputGrad, WeightGrad = weightGrad,

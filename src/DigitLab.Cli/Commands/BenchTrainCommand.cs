@@ -154,7 +154,8 @@ internal static class BenchTrainCommand
         var loss = new SoftmaxCrossEntropy();
         var batcher = new Batcher(data, batchSize, Normalization.Mnist, seed: 1);
         batcher.StartEpoch();
-        var workspace = new Workspace(compute, training: true);
+        // As the trainer: nothing reads the images' gradient, so the first layer skips it.
+        var workspace = new Workspace(compute, training: true) { InputWithoutGradient = batcher.Images };
 
         void Step()
         {

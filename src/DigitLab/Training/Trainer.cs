@@ -124,6 +124,7 @@ public sealed class Trainer
         }
 
         Optimizer.ZeroGrad(); // once: each step then leaves the gradients zero (StepAndZeroGrad)
+        workspace.InputWithoutGradient = batcher.Images; // nothing reads the images' gradient: the first layer skips it
         for (int epoch = startEpoch; epoch < Options.Epochs; epoch++)
         {
             int batch = 0;

@@ -16,7 +16,7 @@ public static class Activations
     public static void ReluForward(ReadOnlySpan<float> x, Span<float> y)
     {
         CheckLengths(x.Length, y.Length, "ReLU forward");
-        TensorPrimitives.Max(x, 0f, y);
+        Elementwise.Max(x, 0f, y);
     }
 
     /// <summary>dx = dy where y &gt; 0, else 0 (PyTorch's convention: the gradient at 0 is 0).</summary>

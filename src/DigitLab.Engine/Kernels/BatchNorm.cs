@@ -1,5 +1,4 @@
 // BatchNorm: batch normalisation forward (training and inference) and backward, per channel. Reference: BatchNormReference.
-using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using DigitLab.Tensors;
@@ -87,7 +86,7 @@ public static class BatchNorm
                             shift[(ch - b0) * s + j] = (float)(beta[ch] - runningMean[ch] * gamma[ch] * (double)savedInvStd[ch]);
                         }
                     for (int i = 0; i < n; i++)
-                        TensorPrimitives.FusedMultiplyAdd(x.AsSpan(i * c * s + b0 * s, width), scale, shift, y.AsSpan(i * c * s + b0 * s, width));
+                        Elementwise.FusedMultiplyAdd(x.AsSpan(i * c * s + b0 * s, width), scale, shift, y.AsSpan(i * c * s + b0 * s, width));
                 }
             }
         });
@@ -184,7 +183,7 @@ public static class BatchNorm
         {
             var xRow = x.AsSpan(i * rowLength + first, width);
             var yRow = y.AsSpan(i * rowLength + first, width);
-            System.Numerics.Tensors.TensorPrimitives.FusedMultiplyAdd(xRow, scale, shift, yRow);
+            Elementwise.FusedMultiplyAdd(xRow, scale, shift, yRow);
         }
     }
 

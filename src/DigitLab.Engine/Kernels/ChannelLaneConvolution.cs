@@ -139,7 +139,7 @@ public static unsafe class ChannelLaneConvolution
             throw new ArgumentException($"Input gradient has {inputGrad.Length} floats, {g} needs {g.InputLength}.");
         if (weightGrad.Length < g.WeightLength)
             throw new ArgumentException($"Weight gradient has {weightGrad.Length} floats, {g} needs {g.WeightLength}.");
-        if (biasGrad is not null) Bias.AccumulateChannelSums(outputGrad.AsSpan(0, g.OutputLength), biasGrad.AsSpan(0, g.OutChannels), g.OutPlane);
+        if (biasGrad is not null) Bias.AccumulateChannelSums(compute, outputGrad, g.Batch, g.OutChannels, g.OutPlane, biasGrad);
         if (inputGrad is not null)
             PackChannelsLast(weight, g.OutChannels, g.InChannels, g.Kernel, LiveTaps(g.Height, g.Width, g.Padding, g.Kernel, g.Stride, g.OutHeight, g.OutWidth), workspace);
         for (int start = 0; start < g.Batch; start += l.Group)
@@ -538,7 +538,7 @@ public static unsafe class ChannelLaneConvolution
                             var row = new ReadOnlySpan<float>(acc + r * chunk, chunk);
                             var dst = new Span<float>(sum + (long)((c0 + r) * kk + ky * k + kx) * o + oc, chunk);
                             if (first) row.CopyTo(dst);
-                            else System.Numerics.Tensors.TensorPrimitives.Add(dst, row, dst);
+                            else Elementwise.Add(dst, row, dst);
                         }
                     }
                 }

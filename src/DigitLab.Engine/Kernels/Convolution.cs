@@ -179,7 +179,7 @@ public static class Convolution
                     {
                         var dst = c.Output.AsSpan(((c.Start + i) * o + ch) * plane, plane);
                         c.Workspace.AsSpan(rows * ld + ch * ld + i * plane, plane).CopyTo(dst);
-                        if (c.Bias is not null) System.Numerics.Tensors.TensorPrimitives.Add(dst, c.Bias[ch], dst);
+                        if (c.Bias is not null) Elementwise.Add(dst, c.Bias[ch], dst);
                     }
             });
         }
@@ -206,7 +206,7 @@ public static class Convolution
         }
         Check(compute, g, input, outputGrad, workspace);
         int group = GroupSize(g), plane = g.OutPlane, rows = g.ColumnRows, o = g.OutChannels;
-        if (biasGrad is not null) Bias.AccumulateChannelSums(outputGrad.AsSpan(0, g.OutputLength), biasGrad.AsSpan(0, o), plane);
+        if (biasGrad is not null) Bias.AccumulateChannelSums(compute, outputGrad, g.Batch, o, plane, biasGrad);
         if (ByImage(g))
         {
             int partLength = PartLength(g), parts = Math.Min(Parts(compute, g), workspace.Length / partLength), sumOffset = partLength - o * rows;
@@ -227,7 +227,7 @@ public static class Convolution
             });
             var total = weightGrad.AsSpan(0, o * rows);
             for (int p = 1; p < parts; p++)
-                System.Numerics.Tensors.TensorPrimitives.Add(total, workspace.AsSpan(p * partLength + sumOffset, o * rows), total);
+                Elementwise.Add(total, workspace.AsSpan(p * partLength + sumOffset, o * rows), total);
             return;
         }
         if (ConvolutionTaps.Applies(g))
@@ -293,7 +293,7 @@ public static class Convolution
                 {
                     var dst = output.AsSpan(((start + i) * o + ch) * plane, plane);
                     result.Slice(ch * ld + i * plane, plane).CopyTo(dst);
-                    if (bias is not null) System.Numerics.Tensors.TensorPrimitives.Add(dst, bias[ch], dst);
+                    if (bias is not null) Elementwise.Add(dst, bias[ch], dst);
                 }
         }
     }

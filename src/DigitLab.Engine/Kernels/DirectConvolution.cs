@@ -164,7 +164,7 @@ public static unsafe class DirectConvolution
             throw new ArgumentException($"Input gradient has {inputGrad.Length} floats, {g} needs {g.InputLength}.");
         if (weightGrad.Length < g.WeightLength)
             throw new ArgumentException($"Weight gradient has {weightGrad.Length} floats, {g} needs {g.WeightLength}.");
-        if (biasGrad is not null) Bias.AccumulateChannelSums(outputGrad.AsSpan(0, g.OutputLength), biasGrad.AsSpan(0, g.OutChannels), g.OutPlane);
+        if (biasGrad is not null) Bias.AccumulateChannelSums(compute, outputGrad, g.Batch, g.OutChannels, g.OutPlane, biasGrad);
         if (inputGrad is not null) PackInputGradient(g, weight, workspace, l);
         int sumOffset = l.SumOffset, length = g.WeightLength;
         var call = new Call { G = g, L = l, Input = input, OutputGrad = outputGrad, InputGrad = inputGrad, WeightGrad = weightGrad,
@@ -188,7 +188,7 @@ public static unsafe class DirectConvolution
         });
         var total = weightGrad.AsSpan(0, length);
         for (int p = 1; p < parts; p++)
-            System.Numerics.Tensors.TensorPrimitives.Add(total, workspace.AsSpan(l.SharedLength + p * l.PartLength + sumOffset, length), total);
+            Elementwise.Add(total, workspace.AsSpan(l.SharedLength + p * l.PartLength + sumOffset, length), total);
     }
 
     private static int CheckedParts(ComputeContext compute, in ConvGeometry g, in Layout l, float[] input, float[] output, float[] workspace)
@@ -271,18 +271,65 @@ public static unsafe class DirectConvolution
         for (int ob = 0; ob < outChannels / TileRows; ob++)
         {
             float* a = pack + (long)ob * taps * TileRows, c = wide + (long)ob * TileRows * ld;
-            for (int q = 0; q < ld; q += TileCols) Tile(taps, a, x + q, offsets, c + q, ld);
+            for (int q = 0; q < ld; q += TileCols) Tile(taps, a, x + q, offsets, c + q, ld, accumulate: false);
         }
     }
 
-    /// <summary>c[r, 0..48] = Σ_p a[p·8 + r] · x[offsets[p] + 0..48] for r &lt; 8: 24 accumulators, 3 loads and 8 broadcasts per tap.</summary>
+    /// <summary>
+    /// The input gradient's <see cref="WideConvolution"/> over dY padded by q = K−1−P: wide row y of dX reads padded rows
+    /// y + ky, of which only [q, q + OH) hold dY, so a tile (48 positions, one to three wide rows) visits only the kernel
+    /// rows ky that reach them, per output channel o a run of its taps (o, ky, 0..K−1). With P = 0 the first and last
+    /// K−1 rows lose taps: 14 % of net3's conv2 input gradient (5×5 on 24×24) is products with zeros. The products left
+    /// out are exactly zero and an accumulator that starts at +0 never holds −0, so the sums keep their bits.
+    /// </summary>
+    private static void InputGradientConvolution(in ConvGeometry g, in Layout l, float* pack, int* offsets, float* dyPad, float* dxWide)
+    {
+        int k = g.Kernel, q = k - 1 - g.Padding, o = g.OutChannels, taps = o * k * k;
+        for (int cb = 0; cb < g.InChannels / TileRows; cb++)
+        {
+            float* a = pack + (long)cb * taps * TileRows, c = dxWide + (long)cb * TileRows * l.DxLd;
+            for (int p = 0; p < l.DxLd; p += TileCols)
+            {
+                int first = p / l.Wq, last = (p + TileCols - 1) / l.Wq; // the wide rows this tile touches
+                int kyLo = Math.Max(0, q - last), kyHi = Math.Min(k - 1, q + g.OutHeight - 1 - first);
+                if (kyLo == 0 && kyHi == k - 1)
+                {
+                    Tile(taps, a, dyPad + p, offsets, c + p, l.DxLd, accumulate: false);
+                    continue;
+                }
+                int run = Math.Max(0, kyHi - kyLo + 1) * k;
+                for (int ch = 0; ch < o; ch++)
+                {
+                    int t0 = (ch * k + Math.Min(kyLo, k - 1)) * k;
+                    Tile(run, a + (long)t0 * TileRows, dyPad + p, offsets + t0, c + p, l.DxLd, accumulate: ch > 0);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// c[r, 0..48] = Σ_p a[p·8 + r] · x[offsets[p] + 0..48] for r &lt; 8 (added to c's values when <paramref name="accumulate"/>,
+    /// continuing their FMA chains: a sum split into runs keeps its bits): 24 accumulators, 3 loads and 8 broadcasts per tap.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile(int taps, float* a, float* x, int* offsets, float* c, int ldc)
+    private static void Tile(int taps, float* a, float* x, int* offsets, float* c, int ldc, bool accumulate)
     {
         Vector512<float> c00 = default, c01 = default, c02 = default, c10 = default, c11 = default, c12 = default;
         Vector512<float> c20 = default, c21 = default, c22 = default, c30 = default, c31 = default, c32 = default;
         Vector512<float> c40 = default, c41 = default, c42 = default, c50 = default, c51 = default, c52 = default;
         Vector512<float> c60 = default, c61 = default, c62 = default, c70 = default, c71 = default, c72 = default;
+        if (accumulate)
+        {
+            float* r = c;
+            c00 = Vector512.Load(r); c01 = Vector512.Load(r + 16); c02 = Vector512.Load(r + 32); r += ldc;
+            c10 = Vector512.Load(r); c11 = Vector512.Load(r + 16); c12 = Vector512.Load(r + 32); r += ldc;
+            c20 = Vector512.Load(r); c21 = Vector512.Load(r + 16); c22 = Vector512.Load(r + 32); r += ldc;
+            c30 = Vector512.Load(r); c31 = Vector512.Load(r + 16); c32 = Vector512.Load(r + 32); r += ldc;
+            c40 = Vector512.Load(r); c41 = Vector512.Load(r + 16); c42 = Vector512.Load(r + 32); r += ldc;
+            c50 = Vector512.Load(r); c51 = Vector512.Load(r + 16); c52 = Vector512.Load(r + 32); r += ldc;
+            c60 = Vector512.Load(r); c61 = Vector512.Load(r + 16); c62 = Vector512.Load(r + 32); r += ldc;
+            c70 = Vector512.Load(r); c71 = Vector512.Load(r + 16); c72 = Vector512.Load(r + 32);
+        }
         for (int p = 0; p < taps; p++)
         {
             float* b = x + offsets[p];
@@ -332,7 +379,7 @@ public static unsafe class DirectConvolution
                 var from = new ReadOnlySpan<float>(wide + (long)ch * ld + y * wideWidth, width);
                 var to = new Span<float>(dst + ((long)ch * height + y) * width, width);
                 if (bias is null) from.CopyTo(to);
-                else System.Numerics.Tensors.TensorPrimitives.Add(from, b, to);
+                else Elementwise.Add(from, b, to);
             }
         }
     }
@@ -345,7 +392,7 @@ public static unsafe class DirectConvolution
         for (int i = first; i < last; i++)
         {
             PadPlanes(dy + (long)i * outLength, g.OutChannels, g.OutHeight, g.OutWidth, q, dyPad, l.DyPadLength);
-            WideConvolution(g.OutChannels * g.Kernel * g.Kernel, g.InChannels, pack, offsets, dyPad, dxWide, l.DxLd);
+            InputGradientConvolution(g, l, pack, offsets, dyPad, dxWide);
             Compact(dxWide, l.DxLd, g.InChannels, g.Height, g.Width, l.Wq, null, dx + (long)i * inLength);
         }
     }
@@ -362,13 +409,9 @@ public static unsafe class DirectConvolution
                 float* image = part + (long)i * stride;
                 PadPlanes(x + (long)(start + i) * inLength, g.InChannels, g.Height, g.Width, g.Padding, image, l.PadLength);
                 // dY on the wide plane: each row of OW values at the start of a row of Wp, zeros elsewhere.
-                float* wide = image + l.PadLength;
-                new Span<float>(wide, l.DyLength).Clear();
-                float* source = dy + (long)(start + i) * outLength;
+                float* wide = image + l.PadLength, source = dy + (long)(start + i) * outLength;
                 for (int o = 0; o < g.OutChannels; o++)
-                    for (int y = 0; y < g.OutHeight; y++)
-                        new ReadOnlySpan<float>(source + (long)o * g.OutPlane + y * g.OutWidth, g.OutWidth)
-                            .CopyTo(new Span<float>(wide + (long)o * l.DyLd + y * l.Wp, g.OutWidth));
+                    WidenRows(source + (long)o * g.OutPlane, g.OutHeight, g.OutWidth, l.Wp, wide + (long)o * l.DyLd, l.DyLd);
             }
             int k = g.Kernel, kk = k * k, taps = g.ColumnRows, rows = k == 5 ? 4 : 8;
             for (int ob = 0; ob < g.OutChannels; ob += rows)
@@ -381,6 +424,24 @@ public static unsafe class DirectConvolution
                         else WeightRow3(part, count, stride, l.PadLength, xOffset, dyOffset, l.DyLd, dst, taps);
                     }
         }
+    }
+
+    /// <summary>
+    /// dst[0..ld) = the rows × width plane at <paramref name="source"/> laid on rows of <paramref name="wideWidth"/>, zeros
+    /// in each row's last wideWidth − width columns and after the last row: one pass of vector stores (a Clear of the
+    /// whole wide plane and a copy call per 24-float row took half of net3's first-layer weight gradient).
+    /// </summary>
+    private static void WidenRows(float* source, int rows, int width, int wideWidth, float* dst, int ld)
+    {
+        for (int y = 0; y < rows; y++, source += width, dst += wideWidth)
+        {
+            int j = 0;
+            for (; j <= width - Lanes; j += Lanes) Vector512.Store(Vector512.Load(source + j), dst + j);
+            if (j <= width - 8) { Vector256.Store(Vector256.Load(source + j), dst + j); j += 8; }
+            for (; j < width; j++) dst[j] = source[j];
+            for (; j < wideWidth; j++) dst[j] = 0f;
+        }
+        new Span<float>(dst, ld - rows * wideWidth).Clear();
     }
 
     /// <summary>

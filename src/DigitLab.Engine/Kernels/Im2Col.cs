@@ -70,7 +70,7 @@ public static class Im2Col
                         if (s == 1)
                         {
                             var d = dst.Slice(ix, last - first);
-                            System.Numerics.Tensors.TensorPrimitives.Add(d, src[first..last], d);
+                            Elementwise.Add(d, src[first..last], d);
                         }
                         else for (int x = first; x < last; x++, ix += s) dst[ix] += src[x];
                     }
@@ -124,7 +124,7 @@ public static class Im2Col
                     int shift = (kh - pad) * w + dx;
                     ZeroWrapped(row, y0, y1, w, dx); // they belong to no pixel; zero them so one add covers the rest
                     var target = plane[start..end];
-                    System.Numerics.Tensors.TensorPrimitives.Add(target, row[(start - shift)..(end - shift)], target);
+                    Elementwise.Add(target, row[(start - shift)..(end - shift)], target);
                 }
         }
     }

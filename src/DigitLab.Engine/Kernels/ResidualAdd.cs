@@ -1,7 +1,5 @@
 // ResidualAdd: y = a + b, optionally through ReLU, for residual blocks. Its own reference: one
-// TensorPrimitives call per step; the ReLU backward is Activations.ReluBackward.
-using System.Numerics.Tensors;
-
+// element-wise call (Elementwise, tested against TensorPrimitives); the ReLU backward is Activations.ReluBackward.
 namespace DigitLab.Kernels;
 
 public static class ResidualAdd
@@ -12,7 +10,7 @@ public static class ResidualAdd
         Activations.CheckLengths(a.Length, b.Length, "Residual add");
         Activations.CheckLengths(a.Length, y.Length, "Residual add");
         if (a.Length == 0) return;
-        TensorPrimitives.Add(a, b, y);
-        if (relu) TensorPrimitives.Max(y, 0f, y);
+        if (relu) Elementwise.AddRelu(a, b, y); // one pass: the same bits as the sum, then the max
+        else Elementwise.Add(a, b, y);
     }
 }

@@ -1,5 +1,5 @@
 // BasicBlock: torchvision's ResNet basic block, conv-bn-relu-conv-bn plus a shortcut, then ReLU.
-using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using DigitLab.Kernels;
 using DigitLab.Nn;
 using DigitLab.Tensors;
 
@@ -48,8 +48,7 @@ public sealed class BasicBlock : Module
         body.RequireShape(shortcut.Shape, "residual sum (body vs shortcut)");
         var output = ws.StateOf<State>(this).Output;
         output.Resize(body.Shape);
-        TensorPrimitives.Add(body.ReadOnlySpan, shortcut.ReadOnlySpan, output.Span);
-        TensorPrimitives.Max(output.ReadOnlySpan, 0f, output.Span);
+        Elementwise.AddRelu(body.ReadOnlySpan, shortcut.ReadOnlySpan, output.Span); // relu(body + shortcut) in one pass
         return output;
     }
 
@@ -66,7 +65,7 @@ public sealed class BasicBlock : Module
         inputGrad.Resize(bodyGrad.Shape);
         bodyGrad.ReadOnlySpan.CopyTo(inputGrad.Span);
         var shortcutGrad = Downsample?.Backward(sumGrad, ws) ?? sumGrad;
-        TensorPrimitives.Add(inputGrad.ReadOnlySpan, shortcutGrad.ReadOnlySpan, inputGrad.Span);
+        Elementwise.Add(inputGrad.ReadOnlySpan, shortcutGrad.ReadOnlySpan, inputGrad.Span);
         return inputGrad;
     }
 

@@ -55,10 +55,24 @@ public class Adam : Optimizer
         set { RequireRange(value, 0, 1, nameof(Momentum)); _beta1 = value; }
     }
 
-    protected override void Update(int index, Parameter parameter)
+    /// <summary>Fewest elements per thread when <see cref="Optimizer.Compute"/> splits a parameter's update.</summary>
+    private const int MinPerThread = 1 << 16;
+
+    protected override void Update(int index, Parameter parameter) => Update(index, parameter, zeroGrad: false);
+
+    protected override void UpdateAndZeroGrad(int index, Parameter parameter) => Update(index, parameter, zeroGrad: true);
+
+    private void Update(int index, Parameter parameter, bool zeroGrad)
     {
-        Apply(parameter.Value.Span, parameter.Grad.ReadOnlySpan, _expAvg[index].Span, _expAvgSq[index].Span,
-            Coefficients(LearningRate, _beta1, Beta2, Epsilon, WeightDecay, _decoupled, StepCount));
+        var c = Coefficients(LearningRate, _beta1, Beta2, Epsilon, WeightDecay, _decoupled, StepCount);
+        if (Compute is null)
+        {
+            Apply(parameter.Value.Span, parameter.Grad.Span, _expAvg[index].Span, _expAvgSq[index].Span, c, zeroGrad);
+            return;
+        }
+        // Contiguous ranges over the threads; every element's update is the same whatever range it falls in.
+        Compute.For(parameter.Length, MinPerThread, (parameter, m: _expAvg[index], v: _expAvgSq[index], c, zeroGrad), static (a, s, e) =>
+            Apply(a.parameter.Value.Span[s..e], a.parameter.Grad.Span[s..e], a.m.Span[s..e], a.v.Span[s..e], a.c, a.zeroGrad));
     }
 
     public override IEnumerable<(string Name, Tensor Tensor)> NamedState()
@@ -118,7 +132,18 @@ public class Adam : Optimizer
 
     /// <summary>The fast update: Vector512 (or Vector256) lanes, then the reference for the tail; bit-identical to it.</summary>
     public static void Apply(Span<float> param, ReadOnlySpan<float> grad, Span<float> expAvg, Span<float> expAvgSq,
-        in AdamCoefficients c)
+        in AdamCoefficients c) => Apply(param, grad, expAvg, expAvgSq, c, default);
+
+    /// <summary>
+    /// <see cref="Apply(Span{float}, ReadOnlySpan{float}, Span{float}, Span{float}, in AdamCoefficients)"/>, then the
+    /// gradient set to zero when <paramref name="zeroGrad"/>, each vector as soon as it is read.
+    /// </summary>
+    public static void Apply(Span<float> param, Span<float> grad, Span<float> expAvg, Span<float> expAvgSq, in AdamCoefficients c, bool zeroGrad) =>
+        Apply(param, grad, expAvg, expAvgSq, c, zeroGrad ? grad : default);
+
+    /// <summary>The update; <paramref name="clear"/> is the gradient itself (zeroed as it is read) or empty.</summary>
+    private static void Apply(Span<float> param, ReadOnlySpan<float> grad, Span<float> expAvg, Span<float> expAvgSq,
+        in AdamCoefficients c, Span<float> clear)
     {
         if (grad.Length != param.Length || expAvg.Length != param.Length || expAvgSq.Length != param.Length)
             throw new ArgumentException($"Adam spans differ in length: param {param.Length}, grad {grad.Length}, exp_avg {expAvg.Length}, exp_avg_sq {expAvgSq.Length}.");
@@ -134,6 +159,7 @@ public class Adam : Optimizer
             {
                 var p = Vector512.Create(param.Slice(i, W));
                 var g = Vector512.Create(grad.Slice(i, W));
+                if (!clear.IsEmpty) Vector512<float>.Zero.CopyTo(clear.Slice(i));
                 if (c.L2WeightDecay != 0) g = Vector512.FusedMultiplyAdd(p, wd, g);
                 if (c.DecoupledDecay != 1) p *= decay;
                 var m = Vector512.FusedMultiplyAdd(g, omb1, Vector512.Create(expAvg.Slice(i, W)) * b1);
@@ -155,6 +181,7 @@ public class Adam : Optimizer
             {
                 var p = Vector256.Create(param.Slice(i, W));
                 var g = Vector256.Create(grad.Slice(i, W));
+                if (!clear.IsEmpty) Vector256<float>.Zero.CopyTo(clear.Slice(i));
                 if (c.L2WeightDecay != 0) g = Vector256.FusedMultiplyAdd(p, wd, g);
                 if (c.DecoupledDecay != 1) p *= decay;
                 var m = Vector256.FusedMultiplyAdd(g, omb1, Vector256.Create(expAvg.Slice(i, W)) * b1);
@@ -166,6 +193,7 @@ public class Adam : Optimizer
             }
         }
         ApplyReference(param[i..], grad[i..], expAvg[i..], expAvgSq[i..], c);
+        if (!clear.IsEmpty) clear[i..].Clear();
     }
 }
 

@@ -26,7 +26,8 @@ public sealed class Conv2d : Module
 
     /// <summary>
     /// When false, Backward still accumulates the weight and bias gradients but skips dL/d(input)
-    /// (a third of the work) and returns zeros. For the first layer of a model, whose input is data.
+    /// (a third of the work) and returns zeros. For the first layer of a model, whose input is data; a training
+    /// loop can instead name its batch in <see cref="Workspace.InputWithoutGradient"/>, leaving the model unchanged.
     /// </summary>
     public bool ComputeInputGradient { get; set; } = true;
 
@@ -76,8 +77,9 @@ public sealed class Conv2d : Module
         ShapeCheck.Grad(this, outputGrad, state.Output.Shape);
         var inputGrad = state.InputGrad;
         inputGrad.Resize(input.Shape);
-        if (!ComputeInputGradient) inputGrad.Zero();
-        Convolution.Backward(workspace.Compute, state.Geometry, input.Data, Weight.Value.Data, outputGrad.Data, ComputeInputGradient ? inputGrad.Data : null,
+        bool wanted = ComputeInputGradient && !ReferenceEquals(input, workspace.InputWithoutGradient);
+        if (!wanted) inputGrad.Zero();
+        Convolution.Backward(workspace.Compute, state.Geometry, input.Data, Weight.Value.Data, outputGrad.Data, wanted ? inputGrad.Data : null,
             Weight.Grad.Data, Bias?.Grad.Data, state.Scratch, state.ColumnsReady);
         state.ColumnsReady = false; // Backward wrote the input gradient's columns over them
         return inputGrad;

@@ -1,4 +1,5 @@
 // Optimizer: the base of SGD, Adam and AdamW. Holds the parameters, the step count and the learning rate.
+using DigitLab.Runtime;
 using DigitLab.Tensors;
 
 namespace DigitLab.Nn;
@@ -38,6 +39,13 @@ public abstract class Optimizer
         LearningRate = learningRate;
     }
 
+    /// <summary>
+    /// Where <see cref="Step"/> runs: null (the default) on the calling thread; a context lets an optimizer split the
+    /// update of a large parameter over its threads (Adam does: each element is updated on its own, so the result does
+    /// not depend on the split; resnet18's 11 M parameters took 6.3 of its 98 ms per step on one thread of two).
+    /// </summary>
+    public ComputeContext? Compute { get; set; }
+
     /// <summary>The parameters this optimizer updates, in the order given.</summary>
     public IReadOnlyList<(string Name, Parameter Parameter)> NamedParameters { get; }
 
@@ -73,7 +81,17 @@ public abstract class Optimizer
     }
 
     /// <summary>Applies one update to every parameter from its current gradient, then counts the step.</summary>
-    public void Step()
+    public void Step() => Step(zeroGrad: false);
+
+    /// <summary>
+    /// <see cref="Step"/>, then every gradient set to zero, as <see cref="ZeroGrad"/> at the start of the next step
+    /// would (a training loop calls <see cref="ZeroGrad"/> once before its first step, then this after each backward
+    /// pass). Adam clears each gradient in the same pass that reads it: on resnet18 the separate ZeroGrad wrote 44 MB
+    /// per step (2 ms on one thread).
+    /// </summary>
+    public void StepAndZeroGrad() => Step(zeroGrad: true);
+
+    private void Step(bool zeroGrad)
     {
         // Plain for loops over the list: a foreach through the interface would allocate an enumerator per step.
         for (int i = 0; i < NamedParameters.Count; i++)
@@ -82,11 +100,22 @@ public abstract class Optimizer
             if (p.Grad.Length != p.Length) p.Grad.RequireShape(p.Shape, $"gradient of {NamedParameters[i].Name}");
         }
         StepCount++;
-        for (int i = 0; i < NamedParameters.Count; i++) Update(i, NamedParameters[i].Parameter);
+        for (int i = 0; i < NamedParameters.Count; i++)
+        {
+            if (zeroGrad) UpdateAndZeroGrad(i, NamedParameters[i].Parameter);
+            else Update(i, NamedParameters[i].Parameter);
+        }
     }
 
     /// <summary>Updates parameter <paramref name="index"/>; <see cref="StepCount"/> already counts this step.</summary>
     protected abstract void Update(int index, Parameter parameter);
+
+    /// <summary><see cref="Update"/>, then the parameter's gradient set to zero; an optimizer may do both in one pass.</summary>
+    protected virtual void UpdateAndZeroGrad(int index, Parameter parameter)
+    {
+        Update(index, parameter);
+        parameter.Grad.Zero();
+    }
 
     /// <summary>Sets every gradient to zero (PyTorch's <c>zero_grad(set_to_none=False)</c>).</summary>
     public void ZeroGrad()

@@ -52,7 +52,7 @@ public sealed class Residual : Module
         var bodyGrad = Body.Backward(sumGrad, workspace);
         var skipGrad = Shortcut?.Backward(sumGrad, workspace) ?? sumGrad;
         state.InputGrad.Resize(bodyGrad.Shape);
-        System.Numerics.Tensors.TensorPrimitives.Add(bodyGrad.ReadOnlySpan, skipGrad.ReadOnlySpan, state.InputGrad.Span);
+        Elementwise.Add(bodyGrad.ReadOnlySpan, skipGrad.ReadOnlySpan, state.InputGrad.Span);
         return state.InputGrad;
     }
 

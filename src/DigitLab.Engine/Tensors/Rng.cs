@@ -63,6 +63,29 @@ public sealed class Rng
         _s0 = s0; _s1 = s1; _s2 = s2; _s3 = s3;
     }
 
+    /// <summary>
+    /// Dropout's mask from the next <paramref name="mask"/>.Length draws, in order: <paramref name="keep"/> where the
+    /// draw's 24 bits k (those <see cref="NextFloat"/> scales by 2⁻²⁴) are at least <paramref name="threshold"/>, else 0.
+    /// The same state afterwards as <see cref="NextFloats"/> over the same span.
+    /// </summary>
+    public void NextDropMask(Span<float> mask, uint threshold, float keep)
+    {
+        ulong s0 = _s0, s1 = _s1, s2 = _s2, s3 = _s3;
+        uint keepBits = BitConverter.SingleToUInt32Bits(keep);
+        for (int i = 0; i < mask.Length; i++)
+        {
+            ulong result = ulong.RotateLeft(s1 * 5, 7) * 9;
+            ulong t = s1 << 17;
+            s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3;
+            s2 ^= t;
+            s3 = ulong.RotateLeft(s3, 45);
+            // Branch-free (a drop is a coin flip, which a branch mispredicts): all ones when k < threshold, else zero.
+            uint dropped = (uint)(((long)(result >> 40) - threshold) >> 63);
+            mask[i] = BitConverter.UInt32BitsToSingle(keepBits & ~dropped);
+        }
+        _s0 = s0; _s1 = s1; _s2 = s2; _s3 = s3;
+    }
+
     /// <summary>Uniform in [0, 1) with 53 bits of precision.</summary>
     public double NextDouble() => (NextUInt64() >> 11) * (1.0 / (1UL << 53));
 

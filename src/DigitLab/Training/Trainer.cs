@@ -41,6 +41,7 @@ public sealed class Trainer
         Optimizer = options.Optimizer == OptimizerKind.Sgd
             ? new Sgd(model.NamedParameters(), options.LearningRate, options.Momentum, weightDecay: options.WeightDecay)
             : new Adam(model.NamedParameters(), options.LearningRate, weightDecay: options.WeightDecay);
+        Optimizer.Compute = Compute;
         Log = new RunLog
         {
             Model = options.Model,
@@ -122,6 +123,8 @@ public sealed class Trainer
             State = null;
         }
 
+        Optimizer.ZeroGrad(); // once: each step then leaves the gradients zero (StepAndZeroGrad)
+        workspace.InputWithoutGradient = batcher.Images; // nothing reads the images' gradient: the first layer skips it
         for (int epoch = startEpoch; epoch < Options.Epochs; epoch++)
         {
             int batch = 0;
@@ -136,13 +139,12 @@ public sealed class Trainer
             while (batcher.Next())
             {
                 schedule.Apply(Optimizer, Optimizer.StepCount);
-                Optimizer.ZeroGrad();
                 var logits = Model.Forward(batcher.Images, workspace);      // (n, 10)
                 float loss = lossFunction.Forward(logits, batcher.LabelSpan);
                 FiniteCheck.Loss(loss, epoch + 1, batch + 1, Optimizer.StepCount + 1, Optimizer.LearningRate); // stop before a NaN reaches the weights
                 Model.Backward(lossFunction.Backward(), workspace);
                 if (Options.ClipNorm > 0) GradientClipping.ClipByNorm(parameters, Options.ClipNorm);
-                Optimizer.Step();
+                Optimizer.StepAndZeroGrad(); // the next batch starts from zero gradients
 
                 int n = batcher.Count;
                 lossSum += (double)loss * n;

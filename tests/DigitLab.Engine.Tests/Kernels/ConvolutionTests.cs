@@ -152,10 +152,12 @@ public class ConvolutionTests
         TestUtil.AssertClose(dwRef, dw, absolute, EngineTolerances.SumRelative, $"weight grad {g}");
         if (db is not null) TestUtil.AssertClose(dbRef, db, absolute, EngineTolerances.SumRelative, $"bias grad {g}");
 
-        // Without the forward's columns (columnsReady: false) the weight gradient is the same.
+        // Without what the forward left (columnsReady: false: columns or packed weights) both gradients are the same.
         var dw2 = TestUtil.RandomArray(new Rng(5), g.WeightLength);
-        Convolution.Backward(ModuleCalls.Compute, g, x, weight, dy, new float[g.InputLength], dw2, null, workspace, columnsReady: false);
+        var dx2 = new float[g.InputLength];
+        Convolution.Backward(ModuleCalls.Compute, g, x, weight, dy, dx2, dw2, null, new float[workspace.Length], columnsReady: false);
         Assert.Equal(dw, dw2);
+        Assert.Equal(dx, dx2);
 
         // Without the input gradient (a first layer) the weight gradient still matches; the route may differ
         // (the direct route's input gradient needs input channels in eights, its weight gradient does not).

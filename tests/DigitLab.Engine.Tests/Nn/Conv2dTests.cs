@@ -90,6 +90,41 @@ public class Conv2dTests
     }
 
     [Fact]
+    public void AnInputWithoutGradientOnTheWorkspaceSkipsOnlyThatInput()
+    {
+        // net3's first layer (1 channel, 5×5 on 28×28: the direct route once the input gradient is not wanted) and a small one.
+        foreach (var (layer, shape) in new (Conv2d, int[])[] { (new Conv2d(1, 32, 5), [6, 1, 28, 28]), (new Conv2d(2, 3, 3, padding: 1), [2, 2, 5, 5]) })
+        {
+            layer.ResetParameters(new Rng(8));
+            var x = TestUtil.Random(new Rng(9), shape);
+            var other = x.Clone();
+            var compute = ModuleCalls.Compute;
+            var plain = new Workspace(compute, training: true);
+            var y = layer.Forward(x, plain);
+            var g = TestUtil.Random(new Rng(10), y.Shape);
+            var dxFull = layer.Backward(g, plain).ReadOnlySpan.ToArray();
+            var dwFull = layer.Weight.Grad.ReadOnlySpan.ToArray();
+            var dbFull = layer.Bias!.Grad.ReadOnlySpan.ToArray();
+            Assert.Contains(dxFull, v => v != 0f);
+
+            layer.Weight.Grad.Zero();
+            layer.Bias.Grad.Zero();
+            var skipping = new Workspace(compute, training: true) { InputWithoutGradient = x };
+            layer.Forward(x, skipping);
+            var dx = layer.Backward(g, skipping).ReadOnlySpan.ToArray();
+            Assert.All(dx, v => Assert.Equal(0f, v));
+            // The parameter gradients are the same sums, possibly on another route (another order of additions).
+            TestUtil.AssertClose(dwFull, layer.Weight.Grad.ReadOnlySpan.ToArray(), EngineTolerances.SumAbsolute, EngineTolerances.SumRelative, $"weight grad {layer}");
+            TestUtil.AssertClose(dbFull, layer.Bias.Grad.ReadOnlySpan.ToArray(), EngineTolerances.SumAbsolute, EngineTolerances.SumRelative, $"bias grad {layer}");
+
+            // Another tensor named there (even with equal values) leaves this input's gradient computed.
+            var elsewhere = new Workspace(compute, training: true) { InputWithoutGradient = other };
+            layer.Forward(x, elsewhere);
+            Assert.Equal(dxFull, layer.Backward(g, elsewhere).ReadOnlySpan.ToArray());
+        }
+    }
+
+    [Fact]
     public void ToStringAndNames()
     {
         Assert.Equal("Conv2d(1 -> 32, k=3, s=1, p=1)", new Conv2d(1, 32, 3, padding: 1).ToString());

@@ -117,6 +117,91 @@ public class OptimizerTests
             }
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void AdamOnThreadsGivesTheSameBitsAsOnTheCallingThread(int threads)
+    {
+        // One parameter long enough to be split (several times the per-thread minimum, an odd length), one too short.
+        static List<(string, Parameter)> Make()
+        {
+            var rng = new Rng(9);
+            var list = new List<(string, Parameter)>();
+            foreach (var (name, length) in new[] { ("big", 3 * 65536 + 77), ("small", 1000) })
+            {
+                var p = new Parameter(name, length);
+                for (int i = 0; i < length; i++) { p.Value.Span[i] = rng.Uniform(-1f, 1f); p.Grad.Span[i] = rng.Uniform(-1f, 1f); }
+                list.Add((name, p));
+            }
+            return list;
+        }
+        var alone = Make();
+        var split = Make();
+        var single = new Adam(alone, lr: 0.01, weightDecay: 0.1);
+        using var compute = new DigitLab.Runtime.ComputeContext(threads);
+        var parallel = new Adam(split, lr: 0.01, weightDecay: 0.1) { Compute = compute };
+        for (int step = 0; step < 3; step++) { single.Step(); parallel.Step(); }
+        for (int k = 0; k < alone.Count; k++)
+        {
+            var a = alone[k].Item2.Value.Span;
+            var b = split[k].Item2.Value.Span;
+            for (int i = 0; i < a.Length; i++)
+                Assert.True(BitConverter.SingleToInt32Bits(a[i]) == BitConverter.SingleToInt32Bits(b[i]),
+                    $"{alone[k].Item1}[{i}] on {threads} threads is {b[i]:R}, on the calling thread {a[i]:R}.");
+        }
+        var stateA = single.NamedState().ToList();
+        var stateB = parallel.NamedState().ToList();
+        for (int k = 0; k < stateA.Count; k++) Assert.True(stateA[k].Tensor.Span.SequenceEqual(stateB[k].Tensor.Span), stateA[k].Name);
+    }
+
+    [Theory]
+    [InlineData("adam", 0)]
+    [InlineData("adam", 2)]
+    [InlineData("sgd", 0)]
+    public void StepAndZeroGradEqualsStepThenZeroGrad(string kind, int threads)
+    {
+        // Lengths around the vector widths (tails) and one long enough for threads to split.
+        static List<(string, Parameter)> Make()
+        {
+            var rng = new Rng(4);
+            var list = new List<(string, Parameter)>();
+            foreach (int length in new[] { 1, 15, 17, 33, 2 * 65536 + 5 })
+            {
+                var p = new Parameter("p" + length, length);
+                for (int i = 0; i < length; i++) p.Value.Span[i] = rng.Uniform(-1f, 1f);
+                list.Add(("p" + length, p));
+            }
+            return list;
+        }
+        static void Gradients(List<(string, Parameter)> list, int step)
+        {
+            var rng = new Rng((ulong)step + 100);
+            foreach (var (_, p) in list)
+                for (int i = 0; i < p.Length; i++) p.Grad.Span[i] += rng.Uniform(-1f, 1f); // accumulates, as a backward pass
+        }
+        var separate = Make();
+        var fused = Make();
+        using var compute = threads > 0 ? new DigitLab.Runtime.ComputeContext(threads) : null;
+        Optimizer Create(List<(string, Parameter)> list) =>
+            kind == "adam" ? new Adam(list, lr: 0.01) { Compute = compute } : new Sgd(list, lr: 0.1, momentum: 0.9);
+        var a = Create(separate);
+        var b = Create(fused);
+        for (int step = 0; step < 3; step++)
+        {
+            a.ZeroGrad();
+            Gradients(separate, step);
+            a.Step();
+            Gradients(fused, step);
+            b.StepAndZeroGrad();
+            foreach (var (name, p) in fused)
+                Assert.True(p.Grad.ReadOnlySpan.IndexOfAnyExcept(0f) < 0, $"{kind}: the gradient of {name} is not all zero after StepAndZeroGrad.");
+        }
+        for (int k = 0; k < separate.Count; k++)
+            Assert.True(separate[k].Item2.Value.ReadOnlySpan.SequenceEqual(fused[k].Item2.Value.ReadOnlySpan),
+                $"{kind}: {separate[k].Item1} differs between Step + ZeroGrad and StepAndZeroGrad.");
+    }
+
     [Fact]
     public void StepAllocatesNothingInSteadyState()
     {

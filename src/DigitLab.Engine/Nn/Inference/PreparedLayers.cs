@@ -109,14 +109,16 @@ internal sealed class PreparedConvolution : Module
     /// <summary>
     /// Whether <paramref name="g"/> runs on <see cref="WinogradConvolution"/>: 3×3 stride-1 layers with at least 8 input and
     /// 16 output channels on planes of 8×8 or more (cnn's second layer, best's and fast's 14×14 and 28×28 ones), for as
-    /// many images as threads (one image per thread: a single image on two threads is split over the threads on the
-    /// packed route instead). One thread, `bench infer --threads 1`, before and after this route: cnn 15.1–15.4k → 19.0–19.3k
+    /// as many images as threads (one image per thread) and for a single image, which then runs these layers on one thread:
+    /// two threads idle, `bench infer --models cnn,best,fast`, single image on Winograd against split over both threads on
+    /// the packed route: best 0.152 against 0.176–0.191 ms, fast 0.033–0.042 against 0.043–0.049, cnn 0.084–0.100 against
+    /// 0.084–0.090 (two runs each, alternated). One thread, `bench infer --threads 1`, before and after this route: cnn 15.1–15.4k → 19.0–19.3k
     /// img/s, best 5.5–5.8k → 6.8–6.9k (cnn's layer alone 49.6 → 34.1 µs per image); fast's 12 → 24 layer (taken from 8 input
     /// and 16 output channels) 23.5k → 28.0k img/s and 0.052 → 0.033 ms.
     /// Planes of 7×7 (ResNet's layer1, fast's third layer) gained nothing measurable and stay packed.
     /// </summary>
     internal static bool Winograd(ComputeContext compute, in ConvGeometry g) =>
-        WinogradConvolution.Fast && compute.DirectConvolution && WinogradConvolution.Supports(g) && g.Batch >= compute.Threads
+        WinogradConvolution.Fast && compute.DirectConvolution && WinogradConvolution.Supports(g) && (g.Batch >= compute.Threads || g.Batch == 1)
         && g.InChannels >= 8 && g.OutChannels >= PackedConvolution.Lanes && g.OutPlane >= 64;
 
     /// <summary>Taps per output (C·K·K) from which a stride-1 layer on a large plane is packed.</summary>

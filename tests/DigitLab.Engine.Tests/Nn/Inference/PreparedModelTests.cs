@@ -103,8 +103,9 @@ public class PreparedModelTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// A batch larger than a group runs the whole network group by group (one image per thread per group here, the last
-    /// group short): every image's probabilities equal the plain eval pass's as closely as the ungrouped batch's do.
+    /// A batch larger than a group runs the whole network group by group, each thread its own run of the batch (groups of
+    /// one image here; 7 images over 3 threads: runs of 2, 2 and 3): every image's probabilities equal the plain eval
+    /// pass's as closely as the ungrouped batch's do.
     /// </summary>
     [Theory]
     [InlineData("cnn", 1)]

@@ -69,7 +69,7 @@ public static unsafe class InferencePointwise
 
     /// <summary>
     /// y (N, C, OH, OW) = the mean of each K×K window of x (N, C, H, W) at the given stride, no padding (AvgPool2d):
-    /// the window's rows summed left to right, top to bottom, then times 1/(K·K), as the training kernel does.
+    /// the training kernel's own planes (<see cref="Kernels.AvgPool.ForwardPlanes"/>), split over threads by values rather than planes.
     /// </summary>
     public static void AvgPool(ComputeContext compute, in ConvGeometry g, float[] input, float[] output)
     {
@@ -78,32 +78,6 @@ public static unsafe class InferencePointwise
         if (input.Length < g.InputLength) throw new ArgumentException($"Input has {input.Length} floats; {g} needs {g.InputLength}.");
         if (output.Length < g.OutputLength) throw new ArgumentException($"Output has {output.Length} floats; {g} needs {g.OutputLength}.");
         int perThread = Math.Max(1, MinPerThread / Math.Max(1, g.OutPlane));
-        compute.For(g.Batch * g.InChannels, perThread, (G: g, X: input, Y: output), static (c, s, e) => AvgPoolPlanes(c.G, c.X, c.Y, s, e));
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AvgPoolPlanes(in ConvGeometry g, float[] input, float[] output, int start, int end)
-    {
-        int w = g.Width, k = g.Kernel, stride = g.Stride, oh = g.OutHeight, ow = g.OutWidth;
-        float scale = 1f / (k * k);
-        fixed (float* x0 = input, y0 = output)
-            for (int plane = start; plane < end; plane++)
-            {
-                float* x = x0 + (long)plane * g.InPlane, y = y0 + (long)plane * g.OutPlane;
-                for (int oy = 0; oy < oh; oy++)
-                    for (int ox = 0; ox < ow; ox++)
-                    {
-                        float* window = x + oy * stride * w + ox * stride;
-                        float sum = 0f;
-                        for (int ky = 0; ky < k; ky++)
-                        {
-                            // Each row summed on its own first, as TensorPrimitives.Sum does for the training kernel's rows.
-                            float row = 0f;
-                            for (int kx = 0; kx < k; kx++) row += window[ky * w + kx];
-                            sum += row;
-                        }
-                        y[oy * ow + ox] = sum * scale;
-                    }
-            }
+        compute.For(g.Batch * g.InChannels, perThread, (G: g, X: input, Y: output), static (c, s, e) => Kernels.AvgPool.ForwardPlanes(c.G, c.X, c.Y, s, e));
     }
 }

@@ -1,5 +1,5 @@
-// WinogradConvolution: inference-only 3×3 stride-1 convolution by Winograd's F(2×2, 3×3) over weights transformed once,
-// bias and ReLU applied as each tile's outputs are stored. Reference: ConvolutionReference plus the epilogue.
+// WinogradConvolution: inference-only 3×3 and 5×5 stride-1 convolution by Winograd's F(2×2, 3×3) and F(2×2, 5×5) over
+// weights transformed once, bias and ReLU applied as each tile's outputs are stored. Reference: ConvolutionReference plus the epilogue.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -8,18 +8,20 @@ using DigitLab.Runtime;
 namespace DigitLab.Kernels;
 
 /// <summary>
-/// y (N, O, OH, OW) = act(conv(x (N, C, H, W), W) + b) for 3×3 kernels at stride 1 (any padding up to 2) by Winograd's
-/// minimal filtering F(2×2, 3×3) (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2016): the output
-/// is cut into 2×2 tiles, each read from a 4×4 input patch d; per input channel U = Bᵀ d B, per (output, input channel)
-/// V = G g Gᵀ (transformed once, in double, when the <see cref="Plan"/> is built), then for each of the 16 elements ξ
-/// M_ξ[tile][o] = Σ_c U_ξ[c][tile] · V_ξ[c][o] — 16 products of (tiles × C) by (C × O), 2.25 times fewer multiply-adds
-/// than the direct 3×3 sum — and the outputs Y = Aᵀ M A. The 16 products run on <see cref="PackedConvolution"/>'s
-/// register tile (six tiles × up to 64 output channels in the lanes); the input transform runs sixteen tiles of a tile
-/// row per vector (even and odd columns separated by permutes).
+/// y (N, O, OH, OW) = act(conv(x (N, C, H, W), W) + b) for K×K kernels, K = 3 or 5, at stride 1 (any padding up to K − 1)
+/// by Winograd's minimal filtering F(2×2, K×K) (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks",
+/// 2016): the output is cut into 2×2 tiles, each read from an n×n input patch d (n = K + 1); per input channel U = Bᵀ d B,
+/// per (output, input channel) V = G g Gᵀ (transformed once, in double, when the <see cref="Plan"/> is built), then for
+/// each of the n² elements ξ M_ξ[tile][o] = Σ_c U_ξ[c][tile] · V_ξ[c][o] — n² products of (tiles × C) by (C × O): for 3×3
+/// 16 instead of 36 multiply-adds per tile, for 5×5 36 instead of 100 — and the outputs Y = Aᵀ M A. The n² products run on
+/// <see cref="PackedConvolution"/>'s register tile (six tiles × up to 64 output channels in the lanes); the input
+/// transform runs a tile row's tiles 15 (3×3) or 14 (5×5) to a vector (the patch columns separated by permutes).
 /// </summary>
 /// <remarks>
-/// The transforms' coefficients are 0, ±1 and ±½, so the result differs from the direct sum only by rounding: measured
-/// in the tests against the double-precision reference within the engine's sum tolerances. Threads: a batch is split
+/// F(2×2, 3×3) interpolates at 0, ±1, ∞: its coefficients are 0, ±1 and ±½, so the result differs from the direct sum
+/// only by rounding. F(2×2, 5×5) interpolates at 0, ±1, ±2, ∞ (its Bᵀ is the one F(4×4, 3×3) uses: coefficients up to 5;
+/// G holds 1/24 … 2/3), which rounds a little more: both measured in the tests against the double-precision reference
+/// within the engine's sum tolerances. Threads: a batch is split
 /// into one run of images per thread, each image computed by one thread in a fixed order, so results do not depend on
 /// the thread count. Needs AVX-512 (<see cref="Fast"/>).
 /// </remarks>
@@ -29,45 +31,64 @@ public static unsafe class WinogradConvolution
     private const int MaxVectors = 4;
     /// <summary>Tiles per register tile (the packed kernel's six positions).</summary>
     private const int Block = PackedConvolution.TilePositions;
-    /// <summary>Tiles of one tile row per input-transform vector (15: the permutes read columns 2t .. 2t + 3 of 32 loaded).</summary>
-    private const int RowTiles = 15;
+
+    /// <summary>Tiles of one tile row per input-transform vector: the permutes read columns 2t .. 2t + K of 32 loaded (15 for 3×3, 14 for 5×5).</summary>
+    private static int RowTiles(int kernel) => 16 - (kernel - 1) / 2;
+
+    /// <summary>G of F(2×2, 3×3) (4×3, points 0, 1, −1, ∞).</summary>
+    private static readonly double[,] G3 = { { 1, 0, 0 }, { 0.5, 0.5, 0.5 }, { 0.5, -0.5, 0.5 }, { 0, 0, 1 } };
+
+    /// <summary>G of F(2×2, 5×5) (6×5, points 0, 1, −1, 2, −2, ∞; rows scaled so that Bᵀ has integer entries).</summary>
+    private static readonly double[,] G5 =
+    {
+        { 1 / 4.0, 0, 0, 0, 0 },
+        { 1 / 6.0, 1 / 6.0, 1 / 6.0, 1 / 6.0, 1 / 6.0 },
+        { 1 / 6.0, -1 / 6.0, 1 / 6.0, -1 / 6.0, 1 / 6.0 },
+        { 1 / 24.0, 1 / 12.0, 1 / 6.0, 1 / 3.0, 2 / 3.0 },
+        { 1 / 24.0, -1 / 12.0, 1 / 6.0, -1 / 3.0, 2 / 3.0 },
+        { 0, 0, 0, 0, 1 },
+    };
 
     /// <summary>Whether this machine runs the kernel (AVX-512 in hardware).</summary>
     public static bool Fast => Avx512F.IsSupported && PackedConvolution.Fast;
 
-    /// <summary>Whether <paramref name="g"/> is a convolution this kernel computes: 3×3, stride 1, padding 0 to 2.</summary>
-    public static bool Supports(in ConvGeometry g) => g.Kernel == 3 && g.Stride == 1 && g.Padding <= 2 && g.OutHeight >= 1 && g.OutWidth >= 1;
+    /// <summary>Whether <paramref name="g"/> is a convolution this kernel computes: 3×3 or 5×5, stride 1, padding 0 to K − 1.</summary>
+    public static bool Supports(in ConvGeometry g) =>
+        (g.Kernel == 3 || g.Kernel == 5) && g.Stride == 1 && g.Padding <= g.Kernel - 1 && g.OutHeight >= 1 && g.OutWidth >= 1;
 
     /// <summary>One layer's transformed weights for one input size; immutable, shared by every caller.</summary>
     public sealed class Plan
     {
         public ConvGeometry Geometry { get; }
         internal readonly int TilesHigh, TilesWide, Tiles, Hp, Wp, PadLength, ElementStride, ULength;
+        internal readonly int Patch, Elements;  // n = K + 1 and n²
         internal readonly int[] ChannelOffsets; // (C): c·Tiles, a channel's row in one element's U
         internal readonly Chunk[] Chunks;
-        internal readonly float[] Weights;      // per chunk: (16, C, Vectors·16)
+        internal readonly float[] Weights;      // per chunk: (n², C, Vectors·16)
         internal readonly float[] Bias;         // (O rounded up to whole vectors)
 
         internal readonly record struct Chunk(int Channel, int Vectors, int Offset);
 
-        /// <summary>Transforms <paramref name="weight"/> (O, C, 3, 3) and copies <paramref name="bias"/> (O) for inputs of <paramref name="height"/> × <paramref name="width"/>.</summary>
-        public Plan(ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int inChannels, int outChannels, int padding, int height, int width)
+        /// <summary>Transforms <paramref name="weight"/> (O, C, K, K) and copies <paramref name="bias"/> (O) for inputs of <paramref name="height"/> × <paramref name="width"/>.</summary>
+        public Plan(ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int inChannels, int outChannels, int kernel, int padding, int height, int width)
         {
-            var g = new ConvGeometry(1, inChannels, height, width, outChannels, 3, 1, padding);
+            var g = new ConvGeometry(1, inChannels, height, width, outChannels, kernel, 1, padding);
             g.Validate();
-            if (!Supports(g)) throw new ArgumentException($"WinogradConvolution computes 3×3 stride-1 convolutions with padding 0 to 2; found {g}.");
-            if (weight.Length != g.WeightLength) throw new ArgumentException($"Weight has {weight.Length} floats; {g} needs {g.WeightLength} (O·C·3·3).");
+            if (!Supports(g)) throw new ArgumentException($"WinogradConvolution computes 3×3 or 5×5 stride-1 convolutions with padding 0 to K − 1; found {g}.");
+            if (weight.Length != g.WeightLength) throw new ArgumentException($"Weight has {weight.Length} floats; {g} needs {g.WeightLength} (O·C·K·K).");
             if (bias.Length != outChannels) throw new ArgumentException($"Bias has {bias.Length} floats; {g} needs {outChannels}.");
             Geometry = g;
             TilesHigh = (g.OutHeight + 1) / 2;
             TilesWide = (g.OutWidth + 1) / 2;
             Tiles = TilesHigh * TilesWide;
-            // The padded plane covers every tile's 4×4 patch; the input sits at (padding, padding), zeros around it.
-            Hp = 2 * TilesHigh + 2;
-            Wp = 2 * TilesWide + 2;
+            Patch = kernel + 1;
+            Elements = Patch * Patch;
+            // The padded plane covers every tile's n×n patch; the input sits at (padding, padding), zeros around it.
+            Hp = 2 * TilesHigh + kernel - 1;
+            Wp = 2 * TilesWide + kernel - 1;
             PadLength = inChannels * Hp * Wp + 2 * Lanes; // slack: the last row's vector loads read past the plane
             ElementStride = inChannels * Tiles + Lanes;   // slack: a tile row's last store writes up to 16 lanes
-            ULength = 16 * ElementStride;
+            ULength = Elements * ElementStride;
             ChannelOffsets = new int[inChannels];
             for (int c = 0; c < inChannels; c++) ChannelOffsets[c] = c * Tiles;
             int vectors = (outChannels + Lanes - 1) / Lanes;
@@ -76,13 +97,15 @@ public static unsafe class WinogradConvolution
             {
                 int n = Math.Min(MaxVectors, vectors - v);
                 chunks.Add(new Chunk(v * Lanes, n, offset));
-                offset += 16 * inChannels * n * Lanes;
+                offset += Elements * inChannels * n * Lanes;
                 v += n;
             }
             Chunks = chunks.ToArray();
-            Weights = new float[16 * inChannels * vectors * Lanes];
-            Span<double> t = stackalloc double[12];
-            Span<double> u = stackalloc double[16];
+            Weights = new float[Elements * inChannels * vectors * Lanes];
+            var gm = kernel == 3 ? G3 : G5;
+            int np = Patch, kk = kernel * kernel;
+            Span<double> t = stackalloc double[np * kernel];
+            Span<double> u = stackalloc double[np * np];
             foreach (var chunk in Chunks)
                 for (int lane = 0; lane < chunk.Vectors * Lanes; lane++)
                 {
@@ -90,19 +113,23 @@ public static unsafe class WinogradConvolution
                     if (o >= outChannels) continue;
                     for (int c = 0; c < inChannels; c++)
                     {
-                        var k = weight.Slice((o * inChannels + c) * 9, 9);
-                        // t = G g (4×3), G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]]; u = t Gᵀ (4×4).
-                        for (int j = 0; j < 3; j++)
-                        {
-                            double g0 = k[j], g1 = k[3 + j], g2 = k[6 + j];
-                            t[j] = g0; t[3 + j] = 0.5 * (g0 + g1 + g2); t[6 + j] = 0.5 * (g0 - g1 + g2); t[9 + j] = g2;
-                        }
-                        for (int i = 0; i < 4; i++)
-                        {
-                            double a = t[3 * i], b = t[3 * i + 1], d = t[3 * i + 2];
-                            u[4 * i] = a; u[4 * i + 1] = 0.5 * (a + b + d); u[4 * i + 2] = 0.5 * (a - b + d); u[4 * i + 3] = d;
-                        }
-                        for (int e = 0; e < 16; e++)
+                        var k = weight.Slice((o * inChannels + c) * kk, kk);
+                        // t = G g (n×K), then u = t Gᵀ (n×n), in double (for 3×3 the same values as ½·(g0 + g1 + g2) etc.).
+                        for (int i = 0; i < np; i++)
+                            for (int j = 0; j < kernel; j++)
+                            {
+                                double sum = 0;
+                                for (int r = 0; r < kernel; r++) sum += gm[i, r] * k[r * kernel + j];
+                                t[i * kernel + j] = sum;
+                            }
+                        for (int i = 0; i < np; i++)
+                            for (int j = 0; j < np; j++)
+                            {
+                                double sum = 0;
+                                for (int r = 0; r < kernel; r++) sum += t[i * kernel + r] * gm[j, r];
+                                u[i * np + j] = sum;
+                            }
+                        for (int e = 0; e < Elements; e++)
                             Weights[chunk.Offset + (e * inChannels + c) * chunk.Vectors * Lanes + lane] = (float)u[e];
                     }
                 }
@@ -111,9 +138,12 @@ public static unsafe class WinogradConvolution
         }
 
         /// <summary>Floats of workspace <see cref="Forward"/> needs at the context's thread count.</summary>
-        public int WorkspaceLength(ComputeContext compute) => checked(compute.Threads * (PadLength + ULength + 16 * Block * MaxVectors * Lanes));
+        public int WorkspaceLength(ComputeContext compute) => checked(compute.Threads * SlotLength);
 
-        public override string ToString() => $"WinogradConvolution.Plan({Geometry}, {Tiles} tiles of 2×2)";
+        /// <summary>One thread's floats: padded planes, U, and a block's M.</summary>
+        internal int SlotLength => PadLength + ULength + Elements * Block * MaxVectors * Lanes;
+
+        public override string ToString() => $"WinogradConvolution.Plan({Geometry}, {Tiles} tiles of 2×2, F(2×2, {Geometry.Kernel}×{Geometry.Kernel}))";
     }
 
     /// <summary>
@@ -150,10 +180,11 @@ public static unsafe class WinogradConvolution
         fixed (float* x0 = input, y0 = output, ws = workspace, w = plan.Weights, b = plan.Bias)
         fixed (int* offsets = plan.ChannelOffsets)
         {
-            float* pad = ws + (long)slot * (plan.PadLength + plan.ULength + 16 * Block * MaxVectors * Lanes);
+            float* pad = ws + (long)slot * plan.SlotLength;
             float* u = pad + plan.PadLength, m = u + plan.ULength;
             Pad(plan, x0 + (long)image * g.InChannels * g.InPlane, pad);
-            InputTransform(plan, pad, u);
+            if (g.Kernel == 3) InputTransform(plan, pad, u);
+            else InputTransform5(plan, pad, u);
             float* y = y0 + (long)image * g.OutChannels * g.OutPlane;
             foreach (var chunk in plan.Chunks)
             {
@@ -161,7 +192,7 @@ public static unsafe class WinogradConvolution
                 for (int t0 = 0; t0 < tiles; t0 += Block)
                 {
                     int live = Math.Min(Block, tiles - t0);
-                    for (int e = 0; e < 16; e++)
+                    for (int e = 0; e < plan.Elements; e++)
                     {
                         for (int k = 0; k < live; k++)
                         {
@@ -212,7 +243,7 @@ public static unsafe class WinogradConvolution
         {
             float* plane = pad + (long)ch * plan.Hp * plan.Wp;
             for (int ty = 0; ty < plan.TilesHigh; ty++)
-                for (int tx = 0; tx < plan.TilesWide; tx += RowTiles)
+                for (int tx = 0; tx < plan.TilesWide; tx += RowTiles(3))
                 {
                     float* patch = plane + 2 * ty * plan.Wp + 2 * tx;
                     Row(patch, even, odd, even2, odd2, out var a0, out var a1, out var a2, out var a3);
@@ -245,8 +276,8 @@ public static unsafe class WinogradConvolution
     }
 
     /// <summary>
-    /// Y = Aᵀ M A (Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]) for the block's tiles and the chunk's channels, plus the bias, the
-    /// ReLU when asked, stored into the tile's 2×2 outputs that lie inside the output plane.
+    /// Y = Aᵀ M A for the block's tiles and the chunk's channels (<see cref="Corners3"/>, <see cref="Corners5"/>), plus the
+    /// bias, the ReLU when asked, stored into the tile's 2×2 outputs that lie inside the output plane.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void OutputTransform(Plan plan, Plan.Chunk chunk, float* m, int t0, int live, float* bias, float* y, bool relu)
@@ -254,7 +285,6 @@ public static unsafe class WinogradConvolution
         var g = plan.Geometry;
         int oh = g.OutHeight, ow = g.OutWidth, plane = g.OutPlane;
         float* outs = stackalloc float[4 * Lanes];
-        const int es = Block * MaxVectors * Lanes;
         for (int k = 0; k < live; k++)
         {
             int tile = t0 + k, ty = tile / plan.TilesWide, tx = tile - ty * plan.TilesWide, oy = 2 * ty, ox = 2 * tx;
@@ -262,16 +292,11 @@ public static unsafe class WinogradConvolution
             for (int v = 0; v < chunk.Vectors; v++)
             {
                 float* p = m + k * MaxVectors * Lanes + v * Lanes;
-                // s_i = row i of Aᵀ M: s0 = m0 + m1 + m2, s1 = m1 − m2 − m3 (rows of the 4×4 M), per column j.
-                var m00 = Vector512.Load(p); var m01 = Vector512.Load(p + es); var m02 = Vector512.Load(p + 2 * es); var m03 = Vector512.Load(p + 3 * es);
-                var m10 = Vector512.Load(p + 4 * es); var m11 = Vector512.Load(p + 5 * es); var m12 = Vector512.Load(p + 6 * es); var m13 = Vector512.Load(p + 7 * es);
-                var m20 = Vector512.Load(p + 8 * es); var m21 = Vector512.Load(p + 9 * es); var m22 = Vector512.Load(p + 10 * es); var m23 = Vector512.Load(p + 11 * es);
-                var m30 = Vector512.Load(p + 12 * es); var m31 = Vector512.Load(p + 13 * es); var m32 = Vector512.Load(p + 14 * es); var m33 = Vector512.Load(p + 15 * es);
-                var s00 = m00 + m10 + m20; var s01 = m01 + m11 + m21; var s02 = m02 + m12 + m22; var s03 = m03 + m13 + m23;
-                var s10 = m10 - m20 - m30; var s11 = m11 - m21 - m31; var s12 = m12 - m22 - m32; var s13 = m13 - m23 - m33;
+                Vector512<float> y00, y01, y10, y11;
+                if (g.Kernel == 3) Corners3(p, out y00, out y01, out y10, out y11);
+                else Corners5(p, out y00, out y01, out y10, out y11);
                 var bv = Vector512.Load(bias + chunk.Channel + v * Lanes);
-                var y00 = s00 + s01 + s02 + bv; var y01 = s01 - s02 - s03 + bv;
-                var y10 = s10 + s11 + s12 + bv; var y11 = s11 - s12 - s13 + bv;
+                y00 += bv; y01 += bv; y10 += bv; y11 += bv;
                 if (relu)
                 {
                     y00 = Vector512.Max(y00, Vector512<float>.Zero); y01 = Vector512.Max(y01, Vector512<float>.Zero);
@@ -310,5 +335,122 @@ public static unsafe class WinogradConvolution
                 }
             }
         }
+    }
+
+    /// <summary>Floats between consecutive elements ξ of a block's M.</summary>
+    private const int MStride = Block * MaxVectors * Lanes;
+
+    /// <summary>
+    /// The four outputs of a 2×2 tile from its 4×4 M (one lane per output channel), Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]:
+    /// s0 = m0 + m1 + m2, s1 = m1 − m2 − m3 over the rows, then the same over the columns of s.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Corners3(float* p, out Vector512<float> y00, out Vector512<float> y01, out Vector512<float> y10, out Vector512<float> y11)
+    {
+        const int es = MStride;
+        var m00 = Vector512.Load(p); var m01 = Vector512.Load(p + es); var m02 = Vector512.Load(p + 2 * es); var m03 = Vector512.Load(p + 3 * es);
+        var m10 = Vector512.Load(p + 4 * es); var m11 = Vector512.Load(p + 5 * es); var m12 = Vector512.Load(p + 6 * es); var m13 = Vector512.Load(p + 7 * es);
+        var m20 = Vector512.Load(p + 8 * es); var m21 = Vector512.Load(p + 9 * es); var m22 = Vector512.Load(p + 10 * es); var m23 = Vector512.Load(p + 11 * es);
+        var m30 = Vector512.Load(p + 12 * es); var m31 = Vector512.Load(p + 13 * es); var m32 = Vector512.Load(p + 14 * es); var m33 = Vector512.Load(p + 15 * es);
+        var s00 = m00 + m10 + m20; var s01 = m01 + m11 + m21; var s02 = m02 + m12 + m22; var s03 = m03 + m13 + m23;
+        var s10 = m10 - m20 - m30; var s11 = m11 - m21 - m31; var s12 = m12 - m22 - m32; var s13 = m13 - m23 - m33;
+        y00 = s00 + s01 + s02; y01 = s01 - s02 - s03;
+        y10 = s10 + s11 + s12; y11 = s11 - s12 - s13;
+    }
+
+    /// <summary>
+    /// The four outputs of a 2×2 tile from its 6×6 M, Aᵀ = [[1, 1, 1, 1, 1, 0], [0, 1, −1, 2, −2, 1]]: per column j,
+    /// s0 = m0 + m1 + m2 + m3 + m4 and s1 = (m1 − m2) + 2·(m3 − m4) + m5 over the rows, then the same over the columns.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Corners5(float* p, out Vector512<float> y00, out Vector512<float> y01, out Vector512<float> y10, out Vector512<float> y11)
+    {
+        Column5(p, out var a0, out var b0);
+        Column5(p + MStride, out var a1, out var b1);
+        Column5(p + 2 * MStride, out var a2, out var b2);
+        Column5(p + 3 * MStride, out var a3, out var b3);
+        Column5(p + 4 * MStride, out var a4, out var b4);
+        Column5(p + 5 * MStride, out var a5, out var b5);
+        var two = Vector512.Create(2f);
+        y00 = a0 + a1 + a2 + a3 + a4;
+        y01 = (a1 - a2) + two * (a3 - a4) + a5;
+        y10 = b0 + b1 + b2 + b3 + b4;
+        y11 = (b1 - b2) + two * (b3 - b4) + b5;
+    }
+
+    /// <summary>Column j of 6×6 M (from <paramref name="c"/>, rows 6·MStride apart) reduced by Aᵀ: (s0, s1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Column5(float* c, out Vector512<float> s0, out Vector512<float> s1)
+    {
+        const int rs = 6 * MStride;
+        var m0 = Vector512.Load(c); var m1 = Vector512.Load(c + rs); var m2 = Vector512.Load(c + 2 * rs);
+        var m3 = Vector512.Load(c + 3 * rs); var m4 = Vector512.Load(c + 4 * rs); var m5 = Vector512.Load(c + 5 * rs);
+        s0 = m0 + m1 + m2 + m3 + m4;
+        s1 = (m1 - m2) + Vector512.Create(2f) * (m3 - m4) + m5;
+    }
+
+    /// <summary>
+    /// U_ξ[c][tile] = (Bᵀ d B)_ξ of F(2×2, 5×5) for every channel and tile, with
+    /// Bᵀ = [[4, 0, −5, 0, 1, 0], [0, 4, 4, −1, −1, 0], [0, −4, 4, 1, −1, 0], [0, −2, −1, 2, 1, 0], [0, 2, −1, −2, 1, 0], [0, 4, 0, −5, 0, 1]]:
+    /// fourteen tiles of a tile row per vector; each of the patch's six rows is transformed along its columns 2t .. 2t + 5
+    /// (separated from two loaded vectors by permutes) into a small buffer, then the six rows are combined.
+    /// </summary>
+    private static void InputTransform5(Plan plan, float* pad, float* u)
+    {
+        var g = plan.Geometry;
+        var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        var rows = stackalloc Vector512<float>[36]; // rows[6·i + k]: column combination k of patch row i
+        long es = plan.ElementStride;
+        int step = RowTiles(5);
+        for (int ch = 0; ch < g.InChannels; ch++)
+        {
+            float* plane = pad + (long)ch * plan.Hp * plan.Wp;
+            for (int ty = 0; ty < plan.TilesHigh; ty++)
+                for (int tx = 0; tx < plan.TilesWide; tx += step)
+                {
+                    float* patch = plane + 2 * ty * plan.Wp + 2 * tx;
+                    for (int i = 0; i < 6; i++) Row5(patch + i * plan.Wp, even, rows + 6 * i);
+                    float* dst = u + (long)ch * plan.Tiles + ty * plan.TilesWide + tx;
+                    // The stores write 16 lanes; those past the tile row land on tiles (or slack) written later.
+                    for (int k = 0; k < 6; k++)
+                    {
+                        Combine5(rows[k], rows[6 + k], rows[12 + k], rows[18 + k], rows[24 + k], rows[30 + k],
+                            out var t0, out var t1, out var t2, out var t3, out var t4, out var t5);
+                        t0.Store(dst + k * es); t1.Store(dst + (6 + k) * es); t2.Store(dst + (12 + k) * es);
+                        t3.Store(dst + (18 + k) * es); t4.Store(dst + (24 + k) * es); t5.Store(dst + (30 + k) * es);
+                    }
+                }
+        }
+    }
+
+    /// <summary>One patch row for 14 tiles: Bᵀ applied to its columns 2t .. 2t + 5, written to <paramref name="dst"/>[0..6].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Row5(float* r, Vector512<int> even, Vector512<float>* dst)
+    {
+        var lo = Vector512.Load(r);
+        var hi = Vector512.Load(r + Lanes);
+        var d0 = Avx512F.PermuteVar16x32x2(lo, even, hi);
+        var d1 = Avx512F.PermuteVar16x32x2(lo, even + Vector512.Create(1), hi);
+        var d2 = Avx512F.PermuteVar16x32x2(lo, even + Vector512.Create(2), hi);
+        var d3 = Avx512F.PermuteVar16x32x2(lo, even + Vector512.Create(3), hi);
+        var d4 = Avx512F.PermuteVar16x32x2(lo, even + Vector512.Create(4), hi);
+        var d5 = Avx512F.PermuteVar16x32x2(lo, even + Vector512.Create(5), hi);
+        Combine5(d0, d1, d2, d3, d4, d5, out dst[0], out dst[1], out dst[2], out dst[3], out dst[4], out dst[5]);
+    }
+
+    /// <summary>(t0 … t5) = Bᵀ (d0 … d5) of F(2×2, 5×5).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Combine5(Vector512<float> d0, Vector512<float> d1, Vector512<float> d2, Vector512<float> d3, Vector512<float> d4, Vector512<float> d5,
+        out Vector512<float> t0, out Vector512<float> t1, out Vector512<float> t2, out Vector512<float> t3, out Vector512<float> t4, out Vector512<float> t5)
+    {
+        var four = Vector512.Create(4f);
+        var five = Vector512.Create(5f);
+        var two = Vector512.Create(2f);
+        t0 = four * d0 - five * d2 + d4;
+        t1 = four * (d1 + d2) - (d3 + d4);
+        t2 = four * (d2 - d1) + (d3 - d4);
+        t3 = two * (d3 - d1) + (d4 - d2);
+        t4 = two * (d1 - d3) + (d4 - d2);
+        t5 = four * d1 - five * d3 + d5;
     }
 }

@@ -8,30 +8,37 @@ namespace DigitLab.Tests.Kernels;
 
 public class WinogradConvolutionTests
 {
-    // (batch, in, H, W, out, padding): the zoo's shapes and odd ones around them: odd output sizes (a last tile row or
-    // column half outside), tile rows longer than one 15-tile vector, partial last blocks of six tiles, 1–5 output vectors.
+    // (batch, in, H, W, out, kernel, padding): the zoo's shapes and odd ones around them: odd output sizes (a last tile row or
+    // column half outside), tile rows longer than one 15-tile (3×3) or 14-tile (5×5) vector, partial last blocks of six
+    // tiles, 1–5 output vectors.
     public static IEnumerable<object[]> Geometries() =>
     [
-        [2, 32, 14, 14, 64, 1],  // cnn's second convolution
-        [3, 16, 28, 28, 32, 1],  // best-like 28×28 plane: 14 tiles per row
-        [2, 5, 7, 9, 20, 1],     // odd output 7×9, 20 channels (a 2-vector chunk, the second partial)
-        [1, 3, 10, 11, 70, 0],   // no padding: 8×9 output; 70 channels = a 4-vector and a 1-vector chunk
-        [2, 4, 6, 5, 17, 2],     // padding 2: 8×7 output
-        [1, 2, 40, 36, 16, 1],   // 20 × 18 tiles: a tile row spans two input-transform vectors
-        [3, 1, 3, 3, 1, 1],      // one input and one output channel, 2×2 tiles on a 3×3 output
+        [2, 32, 14, 14, 64, 3, 1],  // cnn's second convolution
+        [3, 16, 28, 28, 32, 3, 1],  // best-like 28×28 plane: 14 tiles per row
+        [2, 5, 7, 9, 20, 3, 1],     // odd output 7×9, 20 channels (a 2-vector chunk, the second partial)
+        [1, 3, 10, 11, 70, 3, 0],   // no padding: 8×9 output; 70 channels = a 4-vector and a 1-vector chunk
+        [2, 4, 6, 5, 17, 3, 2],     // padding 2: 8×7 output
+        [1, 2, 40, 36, 16, 3, 1],   // 20 × 18 tiles: a tile row spans two input-transform vectors
+        [3, 1, 3, 3, 1, 3, 1],      // one input and one output channel, 2×2 tiles on a 3×3 output
+        [2, 32, 24, 24, 32, 5, 0],  // net3's second convolution: 20×20 output, 10 × 10 tiles
+        [2, 32, 12, 12, 64, 5, 0],  // net3's third: 8×8 output
+        [1, 3, 11, 10, 70, 5, 0],   // odd output 7×6; 70 channels = a 4-vector and a 1-vector chunk
+        [2, 4, 7, 6, 17, 5, 4],     // padding 4: 11×10 output
+        [1, 2, 34, 33, 16, 5, 2],   // 17 × 17 tiles: a tile row spans two 14-tile vectors
+        [3, 1, 5, 5, 1, 5, 2],      // one input and one output channel, 5×5 output
     ];
 
     [Theory, MemberData(nameof(Geometries))]
-    public void MatchesTheReference(int n, int c, int h, int w, int o, int p)
+    public void MatchesTheReference(int n, int c, int h, int w, int o, int k, int p)
     {
-        var g = new ConvGeometry(n, c, h, w, o, 3, 1, p);
+        var g = new ConvGeometry(n, c, h, w, o, k, 1, p);
         var rng = new Rng((ulong)(n * 1000 + c * 100 + o + p));
         var x = TestUtil.RandomArray(rng, g.InputLength);
         var weight = TestUtil.RandomArray(rng, g.WeightLength);
         var bias = TestUtil.RandomArray(rng, o);
         var conv = new float[g.OutputLength];
         ConvolutionReference.Forward(g, x, weight, bias, conv);
-        var plan = new WinogradConvolution.Plan(weight, bias, c, o, p, h, w);
+        var plan = new WinogradConvolution.Plan(weight, bias, c, o, k, p, h, w);
         float[]? first = null;
         foreach (bool relu in new[] { false, true })
             foreach (int threads in new[] { 1, 2, 3 })
@@ -62,9 +69,11 @@ public class WinogradConvolutionTests
     [Fact]
     public void OtherGeometriesAreRefusedWithAMessage()
     {
-        var error = Assert.Throws<ArgumentException>(() => new WinogradConvolution.Plan(new float[2 * 3 * 9], new float[2], 3, 2, 3, 8, 8));
-        Assert.Contains("3×3", error.Message);
-        var plan = new WinogradConvolution.Plan(new float[2 * 3 * 9], new float[2], 3, 2, 1, 4, 4);
+        var error = Assert.Throws<ArgumentException>(() => new WinogradConvolution.Plan(new float[2 * 3 * 9], new float[2], 3, 2, 3, 3, 8, 8));
+        Assert.Contains("3×3 or 5×5", error.Message);
+        error = Assert.Throws<ArgumentException>(() => new WinogradConvolution.Plan(new float[2 * 3 * 49], new float[2], 3, 2, 7, 1, 8, 8));
+        Assert.Contains("3×3 or 5×5", error.Message);
+        var plan = new WinogradConvolution.Plan(new float[2 * 3 * 9], new float[2], 3, 2, 3, 1, 4, 4);
         using var compute = new ComputeContext(1);
         error = Assert.Throws<ArgumentException>(() => WinogradConvolution.Forward(compute, plan, 2, new float[3 * 16], new float[2 * 2 * 16], false, new float[plan.WorkspaceLength(compute)]));
         Assert.Contains("Input has 48 floats", error.Message);

@@ -140,7 +140,7 @@ internal sealed class PreparedConvolution : Module
         if (residual is null && Winograd(compute, g))
         {
             var plan = _winograd.GetOrAdd((s[2], s[3]), static (key, layer) => new WinogradConvolution.Plan(layer._weight, layer._bias,
-                layer._in, layer._out, layer._padding, key.Height, key.Width), this);
+                layer._in, layer._out, layer._kernel, layer._padding, key.Height, key.Width), this);
             int length = plan.WorkspaceLength(compute);
             if (state.Scratch.Length < length) state.Scratch = new float[length];
             WinogradConvolution.Forward(compute, plan, s[0], input.Data, state.Output.Data, relu, state.Scratch);

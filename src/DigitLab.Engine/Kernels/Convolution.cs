@@ -62,6 +62,16 @@ public static class Convolution
     private static bool Lanes(ComputeContext compute, in ConvGeometry g) => compute.DirectConvolution && ChannelLaneConvolution.SupportsForward(g);
     private static bool LanesBackward(ComputeContext compute, in ConvGeometry g, bool inputGradient) => compute.DirectConvolution && ChannelLaneConvolution.SupportsBackward(g, inputGradient);
 
+    /// <summary>
+    /// Whether a layer's forward pass runs on <see cref="WinogradConvolution"/> (F(2×2, 3×3) or F(2×2, 5×5)) with weights
+    /// transformed by its caller (<see cref="Nn.Conv2d"/> keeps the plan): 3×3 or 5×5 at stride 1, at least 8 input and 16
+    /// output channels, output planes of 8×8 or more, AVX-512 (the prepared model's rule, without its batch condition).
+    /// The backward passes stay on the direct or GEMM routes.
+    /// </summary>
+    public static bool Winograd(ComputeContext compute, in ConvGeometry g) =>
+        WinogradConvolution.Fast && compute.DirectConvolution && WinogradConvolution.Supports(g)
+        && g.InChannels >= 8 && g.OutChannels >= PackedConvolution.Lanes && g.OutPlane >= MinImagePlane;
+
     /// <summary>Whether <paramref name="g"/> takes the by-image route (see the class summary).</summary>
     public static bool ByImage(in ConvGeometry g) => g.OutPlane >= MinImagePlane;
 

@@ -56,7 +56,11 @@ public static unsafe class WinogradConvolution
     public static bool Supports(in ConvGeometry g) =>
         (g.Kernel == 3 || g.Kernel == 5) && g.Stride == 1 && g.Padding <= g.Kernel - 1 && g.OutHeight >= 1 && g.OutWidth >= 1;
 
-    /// <summary>One layer's transformed weights for one input size; immutable, shared by every caller.</summary>
+    /// <summary>
+    /// One layer's transformed weights for one input size. The prepared model's plans are immutable and shared by every
+    /// caller; a training layer keeps one per workspace and transforms its changing weights again before each forward
+    /// pass (<see cref="Transform"/>).
+    /// </summary>
     public sealed class Plan
     {
         public ConvGeometry Geometry { get; }
@@ -71,12 +75,19 @@ public static unsafe class WinogradConvolution
 
         /// <summary>Transforms <paramref name="weight"/> (O, C, K, K) and copies <paramref name="bias"/> (O) for inputs of <paramref name="height"/> × <paramref name="width"/>.</summary>
         public Plan(ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int inChannels, int outChannels, int kernel, int padding, int height, int width)
+            : this(inChannels, outChannels, kernel, padding, height, width)
+        {
+            CheckLengths(weight.Length, bias.Length);
+            for (int o = 0; o < outChannels; o++) TransformChannel(weight, o);
+            bias.CopyTo(Bias);
+        }
+
+        /// <summary>The layout for inputs of <paramref name="height"/> × <paramref name="width"/>, weights not yet transformed (zeros).</summary>
+        public Plan(int inChannels, int outChannels, int kernel, int padding, int height, int width)
         {
             var g = new ConvGeometry(1, inChannels, height, width, outChannels, kernel, 1, padding);
             g.Validate();
             if (!Supports(g)) throw new ArgumentException($"WinogradConvolution computes 3×3 or 5×5 stride-1 convolutions with padding 0 to K − 1; found {g}.");
-            if (weight.Length != g.WeightLength) throw new ArgumentException($"Weight has {weight.Length} floats; {g} needs {g.WeightLength} (O·C·K·K).");
-            if (bias.Length != outChannels) throw new ArgumentException($"Bias has {bias.Length} floats; {g} needs {outChannels}.");
             Geometry = g;
             TilesHigh = (g.OutHeight + 1) / 2;
             TilesWide = (g.OutWidth + 1) / 2;
@@ -102,39 +113,62 @@ public static unsafe class WinogradConvolution
             }
             Chunks = chunks.ToArray();
             Weights = new float[Elements * inChannels * vectors * Lanes];
+            Bias = new float[vectors * Lanes];
+        }
+
+        /// <summary>
+        /// Transforms <paramref name="weight"/> (O, C, K, K) again and copies <paramref name="bias"/> (O; null: zeros), output
+        /// channels split over the context's threads (each channel's values computed the same way whichever thread does it).
+        /// For a plan owned by one training layer; never call it on a plan other callers are using.
+        /// </summary>
+        public void Transform(ComputeContext compute, float[] weight, float[]? bias)
+        {
+            CheckLengths(weight.Length, bias?.Length ?? Geometry.OutChannels);
+            compute.For(Geometry.OutChannels, 4, (Plan: this, W: weight), static (c, s, e) =>
+            {
+                for (int o = s; o < e; o++) c.Plan.TransformChannel(c.W, o);
+            });
+            if (bias is null) Array.Clear(Bias);
+            else bias.CopyTo(Bias, 0);
+        }
+
+        private void CheckLengths(int weightLength, int biasLength)
+        {
+            var g = Geometry;
+            if (weightLength != g.WeightLength) throw new ArgumentException($"Weight has {weightLength} floats; {g} needs {g.WeightLength} (O·C·K·K).");
+            if (biasLength != g.OutChannels) throw new ArgumentException($"Bias has {biasLength} floats; {g} needs {g.OutChannels}.");
+        }
+
+        /// <summary>V = G g Gᵀ for output channel <paramref name="o"/> and every input channel, in double, into its lane of the packed weights.</summary>
+        private void TransformChannel(ReadOnlySpan<float> weight, int o)
+        {
+            int kernel = Geometry.Kernel, inChannels = Geometry.InChannels, np = Patch, kk = kernel * kernel;
             var gm = kernel == 3 ? G3 : G5;
-            int np = Patch, kk = kernel * kernel;
+            var chunk = Chunks[o / (MaxVectors * Lanes)];
+            int lane = o - chunk.Channel;
             Span<double> t = stackalloc double[np * kernel];
             Span<double> u = stackalloc double[np * np];
-            foreach (var chunk in Chunks)
-                for (int lane = 0; lane < chunk.Vectors * Lanes; lane++)
-                {
-                    int o = chunk.Channel + lane;
-                    if (o >= outChannels) continue;
-                    for (int c = 0; c < inChannels; c++)
+            for (int c = 0; c < inChannels; c++)
+            {
+                var k = weight.Slice((o * inChannels + c) * kk, kk);
+                // t = G g (n×K), then u = t Gᵀ (n×n), in double (for 3×3 the same values as ½·(g0 + g1 + g2) etc.).
+                for (int i = 0; i < np; i++)
+                    for (int j = 0; j < kernel; j++)
                     {
-                        var k = weight.Slice((o * inChannels + c) * kk, kk);
-                        // t = G g (n×K), then u = t Gᵀ (n×n), in double (for 3×3 the same values as ½·(g0 + g1 + g2) etc.).
-                        for (int i = 0; i < np; i++)
-                            for (int j = 0; j < kernel; j++)
-                            {
-                                double sum = 0;
-                                for (int r = 0; r < kernel; r++) sum += gm[i, r] * k[r * kernel + j];
-                                t[i * kernel + j] = sum;
-                            }
-                        for (int i = 0; i < np; i++)
-                            for (int j = 0; j < np; j++)
-                            {
-                                double sum = 0;
-                                for (int r = 0; r < kernel; r++) sum += t[i * kernel + r] * gm[j, r];
-                                u[i * np + j] = sum;
-                            }
-                        for (int e = 0; e < Elements; e++)
-                            Weights[chunk.Offset + (e * inChannels + c) * chunk.Vectors * Lanes + lane] = (float)u[e];
+                        double sum = 0;
+                        for (int r = 0; r < kernel; r++) sum += gm[i, r] * k[r * kernel + j];
+                        t[i * kernel + j] = sum;
                     }
-                }
-            Bias = new float[vectors * Lanes];
-            bias.CopyTo(Bias);
+                for (int i = 0; i < np; i++)
+                    for (int j = 0; j < np; j++)
+                    {
+                        double sum = 0;
+                        for (int r = 0; r < kernel; r++) sum += t[i * kernel + r] * gm[j, r];
+                        u[i * np + j] = sum;
+                    }
+                for (int e = 0; e < Elements; e++)
+                    Weights[chunk.Offset + (e * inChannels + c) * chunk.Vectors * Lanes + lane] = (float)u[e];
+            }
         }
 
         /// <summary>Floats of workspace <see cref="Forward"/> needs at the context's thread count.</summary>

@@ -1,4 +1,4 @@
-// Conv2d: 2-D convolution (cross-correlation, as PyTorch), on im2col + Gemm.
+// Conv2d: 2-D convolution (cross-correlation, as PyTorch), on the direct, Winograd or im2col + Gemm routes.
 using DigitLab.Kernels;
 using DigitLab.Tensors;
 
@@ -40,6 +40,7 @@ public sealed class Conv2d : Module
         public float[] Scratch = [];                // im2col columns and GEMM result, see Convolution.WorkspaceLength
         public bool ColumnsReady;                   // the scratch holds the last input's im2col
         public ConvGeometry Geometry;
+        public WinogradConvolution.Plan? Winograd;  // this workspace's transformed weights, when the forward runs Winograd
     }
 
     public Conv2d(int inChannels, int outChannels, int kernelSize, int stride = 1, int padding = 0, bool bias = true)
@@ -63,9 +64,24 @@ public sealed class Conv2d : Module
         var s = input.Shape;
         var geometry = state.Geometry = new ConvGeometry(s[0], InChannels, s[2], s[3], OutChannels, KernelSize, Stride, Padding);
         int need = Convolution.WorkspaceLength(workspace.Compute, geometry);
-        if (state.Scratch.Length < need) state.Scratch = new float[need];
         state.Output.Resize(shape);
-        state.ColumnsReady = Convolution.Forward(workspace.Compute, geometry, input.Data, Weight.Value.Data, Bias?.Value.Data, state.Output.Data, state.Scratch);
+        if (Convolution.Winograd(workspace.Compute, geometry))
+        {
+            // The weights change every step: transformed again each forward pass into this workspace's own plan.
+            var plan = state.Winograd;
+            if (plan is null || plan.Geometry != geometry with { Batch = 1 })
+                plan = state.Winograd = new WinogradConvolution.Plan(InChannels, OutChannels, KernelSize, Padding, s[2], s[3]);
+            plan.Transform(workspace.Compute, Weight.Value.Data, Bias?.Value.Data);
+            need = Math.Max(need, plan.WorkspaceLength(workspace.Compute));
+            if (state.Scratch.Length < need) state.Scratch = new float[need];
+            WinogradConvolution.Forward(workspace.Compute, plan, s[0], input.Data, state.Output.Data, relu: false, state.Scratch);
+            state.ColumnsReady = false;
+        }
+        else
+        {
+            if (state.Scratch.Length < need) state.Scratch = new float[need];
+            state.ColumnsReady = Convolution.Forward(workspace.Compute, geometry, input.Data, Weight.Value.Data, Bias?.Value.Data, state.Output.Data, state.Scratch);
+        }
         state.Input = input;
         return state.Output;
     }

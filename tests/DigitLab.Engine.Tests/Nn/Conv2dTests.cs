@@ -19,6 +19,30 @@ public class Conv2dTests
         GradCheck.Module(conv, TestUtil.Random(new Rng(2), n, c, h, w), seed: 3);
     }
 
+    [Theory]
+    [InlineData(3, 5, 1)] // net3's second layer's kind: 5×5, F(2×2, 5×5)
+    [InlineData(3, 3, 1)] // cnn's and best's: 3×3, F(2×2, 3×3)
+    public void WinogradForwardFollowsTheWeightsAsTheyChange(int n, int k, int p)
+    {
+        // 8 → 16 channels on a 9×9 output: the forward pass takes the Winograd route, whose transformed weights the
+        // layer keeps per workspace; after an optimizer-like change of the weights the next forward must use the new ones.
+        var conv = new Conv2d(8, 16, k, padding: p);
+        conv.ResetParameters(new Rng(8));
+        int size = 9 + k - 1 - 2 * p;
+        var x = TestUtil.Random(new Rng(9), n, 8, size, size);
+        var g = new DigitLab.Kernels.ConvGeometry(n, 8, size, size, 16, k, 1, p);
+        Assert.True(DigitLab.Kernels.Convolution.Winograd(ModuleCalls.Compute, g) || !DigitLab.Kernels.WinogradConvolution.Fast);
+        for (int step = 0; step < 2; step++)
+        {
+            var expected = new float[g.OutputLength];
+            DigitLab.Kernels.ConvolutionReference.Forward(g, x.Data, conv.Weight.Value.Data, conv.Bias!.Value.Data, expected);
+            TestUtil.AssertClose(expected, conv.Forward(x).Data, EngineTolerances.SumAbsolute, EngineTolerances.SumRelative, $"k={k} step {step}");
+            for (int i = 0; i < conv.Weight.Value.Length; i++) conv.Weight.Value.Data[i] *= -0.5f;
+            conv.Bias.Value.Data[3] += 1f;
+        }
+        GradCheck.Module(conv, x, seed: 10);
+    }
+
     [Fact]
     public void OutputShapeFollowsPyTorch()
     {

@@ -78,7 +78,7 @@ public static unsafe class WinogradConvolution
             : this(inChannels, outChannels, kernel, padding, height, width)
         {
             CheckLengths(weight.Length, bias.Length);
-            for (int o = 0; o < outChannels; o++) TransformChannel(weight, o);
+            for (int o = 0; o < outChannels; o++) TransformChannel(weight, o, flipped: false);
             bias.CopyTo(Bias);
         }
 
@@ -119,14 +119,17 @@ public static unsafe class WinogradConvolution
         /// <summary>
         /// Transforms <paramref name="weight"/> (O, C, K, K) again and copies <paramref name="bias"/> (O; null: zeros), output
         /// channels split over the context's threads (each channel's values computed the same way whichever thread does it).
-        /// For a plan owned by one training layer; never call it on a plan other callers are using.
+        /// For a plan owned by one training layer; never call it on a plan other callers are using. With
+        /// <paramref name="flipped"/>, <paramref name="weight"/> is the forward layer's (C, O, K, K) — this plan's input and
+        /// output channels swapped — and each kernel is turned by 180°: the plan then computes that layer's input gradient
+        /// from its output gradient (stride 1: dX = dY padded by K − 1 − P, convolved with the flipped kernels).
         /// </summary>
-        public void Transform(ComputeContext compute, float[] weight, float[]? bias)
+        public void Transform(ComputeContext compute, float[] weight, float[]? bias, bool flipped = false)
         {
             CheckLengths(weight.Length, bias?.Length ?? Geometry.OutChannels);
-            compute.For(Geometry.OutChannels, 4, (Plan: this, W: weight), static (c, s, e) =>
+            compute.For(Geometry.OutChannels, 4, (Plan: this, W: weight, Flipped: flipped), static (c, s, e) =>
             {
-                for (int o = s; o < e; o++) c.Plan.TransformChannel(c.W, o);
+                for (int o = s; o < e; o++) c.Plan.TransformChannel(c.W, o, c.Flipped);
             });
             if (bias is null) Array.Clear(Bias);
             else bias.CopyTo(Bias, 0);
@@ -140,7 +143,7 @@ public static unsafe class WinogradConvolution
         }
 
         /// <summary>V = G g Gᵀ for output channel <paramref name="o"/> and every input channel, in double, into its lane of the packed weights.</summary>
-        private void TransformChannel(ReadOnlySpan<float> weight, int o)
+        private void TransformChannel(ReadOnlySpan<float> weight, int o, bool flipped)
         {
             int kernel = Geometry.Kernel, inChannels = Geometry.InChannels, np = Patch, kk = kernel * kernel;
             var gm = kernel == 3 ? G3 : G5;
@@ -148,9 +151,16 @@ public static unsafe class WinogradConvolution
             int lane = o - chunk.Channel;
             Span<double> t = stackalloc double[np * kernel];
             Span<double> u = stackalloc double[np * np];
+            Span<float> turned = stackalloc float[kk];
             for (int c = 0; c < inChannels; c++)
             {
                 var k = weight.Slice((o * inChannels + c) * kk, kk);
+                if (flipped)
+                {
+                    var source = weight.Slice((c * Geometry.OutChannels + o) * kk, kk);
+                    for (int i = 0; i < kk; i++) turned[i] = source[kk - 1 - i];
+                    k = turned;
+                }
                 // t = G g (n×K), then u = t Gᵀ (n×n), in double (for 3×3 the same values as ½·(g0 + g1 + g2) etc.).
                 for (int i = 0; i < np; i++)
                     for (int j = 0; j < kernel; j++)

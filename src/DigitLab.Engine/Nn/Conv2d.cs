@@ -41,6 +41,7 @@ public sealed class Conv2d : Module
         public bool ColumnsReady;                   // the scratch holds the last input's im2col
         public ConvGeometry Geometry;
         public WinogradConvolution.Plan? Winograd;  // this workspace's transformed weights, when the forward runs Winograd
+        public WinogradConvolution.Plan? WinogradInputGradient; // the flipped kernels, when the input gradient runs Winograd
     }
 
     public Conv2d(int inChannels, int outChannels, int kernelSize, int stride = 1, int padding = 0, bool bias = true)
@@ -95,8 +96,23 @@ public sealed class Conv2d : Module
         inputGrad.Resize(input.Shape);
         bool wanted = ComputeInputGradient && !ReferenceEquals(input, workspace.InputWithoutGradient);
         if (!wanted) inputGrad.Zero();
-        Convolution.Backward(workspace.Compute, state.Geometry, input.Data, Weight.Value.Data, outputGrad.Data, wanted ? inputGrad.Data : null,
+        var g = state.Geometry;
+        // Stride 1: dX is the convolution of dY, padded by K − 1 − P, with the kernels turned 180° and their channel axes
+        // swapped, a (N, O, OH, OW) → (N, C, H, W) layer of its own that can run Winograd like a forward pass.
+        var transposed = new ConvGeometry(g.Batch, OutChannels, g.OutHeight, g.OutWidth, InChannels, KernelSize, 1, KernelSize - 1 - Padding);
+        bool winograd = wanted && Stride == 1 && Padding <= KernelSize - 1 && Convolution.Winograd(workspace.Compute, transposed);
+        Convolution.Backward(workspace.Compute, g, input.Data, Weight.Value.Data, outputGrad.Data, wanted && !winograd ? inputGrad.Data : null,
             Weight.Grad.Data, Bias?.Grad.Data, state.Scratch, state.ColumnsReady);
+        if (winograd)
+        {
+            var plan = state.WinogradInputGradient;
+            if (plan is null || plan.Geometry != transposed with { Batch = 1 })
+                plan = state.WinogradInputGradient = new WinogradConvolution.Plan(OutChannels, InChannels, KernelSize, transposed.Padding, g.OutHeight, g.OutWidth);
+            plan.Transform(workspace.Compute, Weight.Value.Data, bias: null, flipped: true);
+            int need = plan.WorkspaceLength(workspace.Compute);
+            if (state.Scratch.Length < need) state.Scratch = new float[need];
+            WinogradConvolution.Forward(workspace.Compute, plan, g.Batch, outputGrad.Data, inputGrad.Data, relu: false, state.Scratch);
+        }
         state.ColumnsReady = false; // Backward wrote the input gradient's columns over them
         return inputGrad;
     }

@@ -22,25 +22,33 @@ public class Conv2dTests
     [Theory]
     [InlineData(3, 5, 1)] // net3's second layer's kind: 5×5, F(2×2, 5×5)
     [InlineData(3, 3, 1)] // cnn's and best's: 3×3, F(2×2, 3×3)
-    public void WinogradForwardFollowsTheWeightsAsTheyChange(int n, int k, int p)
+    [InlineData(2, 5, 0)] // no padding: the input gradient's dY padded by 4
+    public void WinogradRoutesFollowTheWeightsAsTheyChange(int n, int k, int p)
     {
-        // 8 → 16 channels on a 9×9 output: the forward pass takes the Winograd route, whose transformed weights the
-        // layer keeps per workspace; after an optimizer-like change of the weights the next forward must use the new ones.
-        var conv = new Conv2d(8, 16, k, padding: p);
+        // 16 → 16 channels on a 9×9 output: the forward pass and the input gradient (dY convolved with the flipped kernels)
+        // take the Winograd route, whose transformed weights the layer keeps per workspace; after an optimizer-like change
+        // of the weights the next passes must use the new ones. The gradient check then runs both routes many times.
+        var conv = new Conv2d(16, 16, k, padding: p);
         conv.ResetParameters(new Rng(8));
         int size = 9 + k - 1 - 2 * p;
-        var x = TestUtil.Random(new Rng(9), n, 8, size, size);
-        var g = new DigitLab.Kernels.ConvGeometry(n, 8, size, size, 16, k, 1, p);
-        Assert.True(DigitLab.Kernels.Convolution.Winograd(ModuleCalls.Compute, g) || !DigitLab.Kernels.WinogradConvolution.Fast);
+        var x = TestUtil.Random(new Rng(9), n, 16, size, size);
+        var g = new DigitLab.Kernels.ConvGeometry(n, 16, size, size, 16, k, 1, p);
+        var transposed = new DigitLab.Kernels.ConvGeometry(n, 16, 9, 9, 16, k, 1, k - 1 - p);
+        if (DigitLab.Kernels.WinogradConvolution.Fast)
+            Assert.True(DigitLab.Kernels.Convolution.Winograd(ModuleCalls.Compute, g) && DigitLab.Kernels.Convolution.Winograd(ModuleCalls.Compute, transposed));
+        var dy = TestUtil.Random(new Rng(10), n, 16, 9, 9);
         for (int step = 0; step < 2; step++)
         {
             var expected = new float[g.OutputLength];
             DigitLab.Kernels.ConvolutionReference.Forward(g, x.Data, conv.Weight.Value.Data, conv.Bias!.Value.Data, expected);
-            TestUtil.AssertClose(expected, conv.Forward(x).Data, EngineTolerances.SumAbsolute, EngineTolerances.SumRelative, $"k={k} step {step}");
+            TestUtil.AssertClose(expected, conv.Forward(x).Data, EngineTolerances.SumAbsolute, EngineTolerances.SumRelative, $"k={k} output, step {step}");
+            var expectedDx = new float[g.InputLength];
+            DigitLab.Kernels.ConvolutionReference.Backward(g, x.Data, conv.Weight.Value.Data, dy.Data, expectedDx, new float[g.WeightLength], new float[16]);
+            TestUtil.AssertClose(expectedDx, conv.Backward(dy).Data, EngineTolerances.SumAbsolute, EngineTolerances.SumRelative, $"k={k} input gradient, step {step}");
             for (int i = 0; i < conv.Weight.Value.Length; i++) conv.Weight.Value.Data[i] *= -0.5f;
             conv.Bias.Value.Data[3] += 1f;
         }
-        GradCheck.Module(conv, x, seed: 10);
+        GradCheck.Module(conv, x, seed: 11);
     }
 
     [Fact]

@@ -65,12 +65,25 @@ public static class Convolution
     /// <summary>
     /// Whether a layer's forward pass runs on <see cref="WinogradConvolution"/> (F(2×2, 3×3) or F(2×2, 5×5)) with weights
     /// transformed by its caller (<see cref="Nn.Conv2d"/> keeps the plan): 3×3 or 5×5 at stride 1, at least 8 input and 16
-    /// output channels, output planes of 8×8 or more, AVX-512 (the prepared model's rule, without its batch condition).
-    /// The backward passes stay on the direct or GEMM routes.
+    /// output channels, output planes of 8×8 or more, AVX-512 (the prepared model's rule, without its batch condition), and
+    /// at least 1.5 times fewer multiply-adds than the direct route's live taps. <see cref="Nn.Conv2d"/> asks it for the
+    /// forward pass and for the input gradient as a layer of its own (dY padded by K − 1 − P, kernels turned): net3's
+    /// 32 → 32 input gradient (24×24 from 20×20) passes at 1.9×, its 32 → 64 one (12×12 from 8×8, mostly padding) at 1.2×
+    /// does not (`bench train --models net3 --profile`: that layer's backward 4.9 → 6.4 cpu ms per step on Winograd).
     /// </summary>
     public static bool Winograd(ComputeContext compute, in ConvGeometry g) =>
         WinogradConvolution.Fast && compute.DirectConvolution && WinogradConvolution.Supports(g)
-        && g.InChannels >= 8 && g.OutChannels >= PackedConvolution.Lanes && g.OutPlane >= MinImagePlane;
+        && g.InChannels >= 8 && g.OutChannels >= PackedConvolution.Lanes && g.OutPlane >= MinImagePlane
+        && 2 * LiveTaps(g.OutHeight, g.Height, g.Kernel, g.Padding) * LiveTaps(g.OutWidth, g.Width, g.Kernel, g.Padding)
+           >= 3L * ((g.OutHeight + 1) / 2 * (g.Kernel + 1)) * ((g.OutWidth + 1) / 2 * (g.Kernel + 1));
+
+    /// <summary>Along one axis of a stride-1 layer, the (output position, kernel tap) pairs that read inside the input.</summary>
+    private static long LiveTaps(int outSize, int inSize, int kernel, int padding)
+    {
+        long live = 0;
+        for (int o = 0; o < outSize; o++) live += Math.Min(kernel, inSize + padding - o) - Math.Max(0, padding - o);
+        return live;
+    }
 
     /// <summary>Whether <paramref name="g"/> takes the by-image route (see the class summary).</summary>
     public static bool ByImage(in ConvGeometry g) => g.OutPlane >= MinImagePlane;

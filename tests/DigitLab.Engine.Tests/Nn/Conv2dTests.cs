@@ -20,23 +20,23 @@ public class Conv2dTests
     }
 
     [Theory]
-    [InlineData(3, 5, 1)] // net3's second layer's kind: 5×5, F(2×2, 5×5)
+    [InlineData(2, 5, 1)] // net3's second layer's kind: 5×5, F(2×2, 5×5)
     [InlineData(3, 3, 1)] // cnn's and best's: 3×3, F(2×2, 3×3)
     [InlineData(2, 5, 0)] // no padding: the input gradient's dY padded by 4
     public void WinogradRoutesFollowTheWeightsAsTheyChange(int n, int k, int p)
     {
-        // 16 → 16 channels on a 9×9 output: the forward pass and the input gradient (dY convolved with the flipped kernels)
-        // take the Winograd route, whose transformed weights the layer keeps per workspace; after an optimizer-like change
+        // 16 → 16 channels on a 9×9 (3×3) or 16×16 (5×5) output: the forward pass and the input gradient (dY convolved with
+        // the flipped kernels) take the Winograd route, whose transformed weights the layer keeps per workspace; after an optimizer-like change
         // of the weights the next passes must use the new ones. The gradient check then runs both routes many times.
         var conv = new Conv2d(16, 16, k, padding: p);
         conv.ResetParameters(new Rng(8));
-        int size = 9 + k - 1 - 2 * p;
+        int outSize = k == 3 ? 9 : 16, size = outSize + k - 1 - 2 * p;
         var x = TestUtil.Random(new Rng(9), n, 16, size, size);
         var g = new DigitLab.Kernels.ConvGeometry(n, 16, size, size, 16, k, 1, p);
-        var transposed = new DigitLab.Kernels.ConvGeometry(n, 16, 9, 9, 16, k, 1, k - 1 - p);
+        var transposed = new DigitLab.Kernels.ConvGeometry(n, 16, outSize, outSize, 16, k, 1, k - 1 - p);
         if (DigitLab.Kernels.WinogradConvolution.Fast)
             Assert.True(DigitLab.Kernels.Convolution.Winograd(ModuleCalls.Compute, g) && DigitLab.Kernels.Convolution.Winograd(ModuleCalls.Compute, transposed));
-        var dy = TestUtil.Random(new Rng(10), n, 16, 9, 9);
+        var dy = TestUtil.Random(new Rng(10), n, 16, outSize, outSize);
         for (int step = 0; step < 2; step++)
         {
             var expected = new float[g.OutputLength];
@@ -49,6 +49,23 @@ public class Conv2dTests
             conv.Bias.Value.Data[3] += 1f;
         }
         GradCheck.Module(conv, x, seed: 11);
+    }
+
+    [Fact]
+    public void WinogradIsTakenWhereItSavesWork()
+    {
+        var compute = ModuleCalls.Compute;
+        if (!DigitLab.Kernels.WinogradConvolution.Fast) return;
+        // net3's 32 → 32 layer both ways; its 32 → 64 layer forward (2.8× fewer products), not its input gradient: dY of
+        // 8×8 padded by 4 to 16×16, where the direct route's taps mostly skip the padding (1.2× fewer only).
+        Assert.True(DigitLab.Kernels.Convolution.Winograd(compute, new(64, 32, 24, 24, 32, 5, 1, 0)));
+        Assert.True(DigitLab.Kernels.Convolution.Winograd(compute, new(64, 32, 20, 20, 32, 5, 1, 4)));
+        Assert.True(DigitLab.Kernels.Convolution.Winograd(compute, new(64, 32, 12, 12, 64, 5, 1, 0)));
+        Assert.False(DigitLab.Kernels.Convolution.Winograd(compute, new(64, 64, 8, 8, 32, 5, 1, 4)));
+        // Strided, 7×7 and small planes, and few channels stay on the direct routes.
+        Assert.False(DigitLab.Kernels.Convolution.Winograd(compute, new(64, 64, 14, 14, 64, 3, 2, 1)));
+        Assert.False(DigitLab.Kernels.Convolution.Winograd(compute, new(64, 64, 7, 7, 64, 3, 1, 1)));
+        Assert.False(DigitLab.Kernels.Convolution.Winograd(compute, new(64, 6, 14, 14, 16, 5, 1, 0)));
     }
 
     [Fact]

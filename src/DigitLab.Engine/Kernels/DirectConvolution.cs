@@ -87,8 +87,17 @@ public static unsafe class DirectConvolution
             DyLd = RoundUp(g.OutHeight * Wp, Lanes);
             DyLength = o * DyLd;
             int q = Math.Max(0, k - 1 - g.Padding);
-            Hq = g.OutHeight + 2 * q;
-            Wq = g.OutWidth + 2 * q;
+            if (FlatInputGradient(g))
+            {
+                // dY on rows of the input's width: K zero rows above (the last absorbs reads left of row 0), K − 1 below.
+                Hq = g.OutHeight + 2 * k - 1;
+                Wq = g.Width;
+            }
+            else
+            {
+                Hq = g.OutHeight + 2 * q;
+                Wq = g.OutWidth + 2 * q;
+            }
             DyPadLength = RoundUp(o * Hq * Wq + slack, Lanes);
             DxLd = RoundUp(g.Height * Wq, TileCols);
             DxLength = c * DxLd;
@@ -106,6 +115,15 @@ public static unsafe class DirectConvolution
         /// <summary>Offset in a part of its weight-gradient sum (the last O·C·K·K floats).</summary>
         public int SumOffset { get; }
     }
+
+    /// <summary>
+    /// Whether the input gradient runs on the input's own width (padding 0): dY laid on rows of W floats, its last
+    /// K − 1 columns zero, so a wide row of dX is exactly a row of dX (no thrown-away columns). dX[c, s] for s = y·W + x
+    /// reads dY[o, s − ky'·W − kx'] (ky', kx' the unflipped tap): a position left of a row's start reads the row
+    /// above's zero columns. On padded dY planes of width OW + 2(K − 1) the wide rows held K − 1 more columns
+    /// (net3's conv2: 672 wide positions per channel for 576 inputs, conv3: 192 for 144).
+    /// </summary>
+    private static bool FlatInputGradient(in ConvGeometry g) => g.Padding == 0;
 
     private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
 
@@ -237,10 +255,25 @@ public static unsafe class DirectConvolution
                             pack[(cb * taps + t) * TileRows + r] = weight[(o * c + cb * TileRows + r) * kk + source];
                     }
         var offsets = MemoryMarshal.Cast<float, int>(workspace.AsSpan(l.PackLength, taps));
+        // Flat: tap (ky, kx) of the flipped kernel meets dY row y − (K−1−ky), column x − (K−1−kx), at padded row K + that.
+        int flat = FlatInputGradient(g) ? l.Wq - (k - 1) : 0;
         for (int o = 0, t = 0; o < g.OutChannels; o++)
             for (int ky = 0; ky < k; ky++)
                 for (int kx = 0; kx < k; kx++)
-                    offsets[t++] = o * l.Hq * l.Wq + ky * l.Wq + kx;
+                    offsets[t++] = o * l.Hq * l.Wq + ky * l.Wq + kx + flat;
+    }
+
+    /// <summary>
+    /// The flat input gradient's dY: channels of <paramref name="hq"/> rows × <paramref name="wq"/>, each row of dY at
+    /// row K + y with zeros after its <paramref name="width"/> values, zero rows around, zeroed slack to <paramref name="length"/>.
+    /// </summary>
+    private static void PadFlat(float* source, int channels, int height, int width, int k, int hq, int wq, float* dst, int length)
+    {
+        new Span<float>(dst, length).Clear();
+        for (int c = 0; c < channels; c++)
+            for (int y = 0; y < height; y++)
+                new ReadOnlySpan<float>(source + ((long)c * height + y) * width, width)
+                    .CopyTo(new Span<float>(dst + (long)c * hq * wq + (k + y) * wq, width));
     }
 
     /// <summary>Copies C planes of H × W into zeroed planes of (H + 2p) × (W + 2p), followed by zeroed slack.</summary>
@@ -391,7 +424,10 @@ public static unsafe class DirectConvolution
         float* dyPad = part, dxWide = part + l.DyPadLength;
         for (int i = first; i < last; i++)
         {
-            PadPlanes(dy + (long)i * outLength, g.OutChannels, g.OutHeight, g.OutWidth, q, dyPad, l.DyPadLength);
+            if (FlatInputGradient(g))
+                PadFlat(dy + (long)i * outLength, g.OutChannels, g.OutHeight, g.OutWidth, g.Kernel, l.Hq, l.Wq, dyPad, l.DyPadLength);
+            else
+                PadPlanes(dy + (long)i * outLength, g.OutChannels, g.OutHeight, g.OutWidth, q, dyPad, l.DyPadLength);
             InputGradientConvolution(g, l, pack, offsets, dyPad, dxWide);
             Compact(dxWide, l.DxLd, g.InChannels, g.Height, g.Width, l.Wq, null, dx + (long)i * inLength);
         }

@@ -20,9 +20,11 @@ namespace DigitLab.Kernels;
 /// memory and ran its GEMM on M = 32 rows.
 /// <list type="bullet">
 /// <item><b>Forward</b>: 8 output channels × 48 wide positions per register tile, one FMA chain per output over
-/// the C·K·K taps, in the order (c, ky, kx).</item>
+/// the C·K·K taps, in the order (c, ky, kx). Without padding the taps read K shifted copies of each input plane
+/// cut to OW columns instead, so no thrown-away columns are computed (<see cref="FlatForward"/>).</item>
 /// <item><b>Input gradient</b>: for stride 1 it is the forward convolution of dY padded by K−1−padding with the
-/// kernel flipped and its channel axes swapped, so the same tile computes it.</item>
+/// kernel flipped and its channel axes swapped, so the same tile computes it; without padding, on the input's own
+/// width (<see cref="FlatInputGradient"/>).</item>
 /// <item><b>Weight gradient</b>: dW[o, c, ky, kx] = Σ_q dYwide[o, q] · xpad[c·Hp·Wp + ky·Wp + kx + q], with dY
 /// laid out on the wide plane and zero in the thrown-away columns. A tile holds 4 (K = 5) or 8 (K = 3) output
 /// channels × the K taps of one kernel row in vector accumulators, summed over a few images before the
@@ -71,6 +73,8 @@ public static unsafe class DirectConvolution
         public readonly int WideLd, WideLength;             // forward result on the wide plane: O × WideLd
         public readonly int DyLd, DyLength;                 // dY on the wide plane for dW: O × DyLd
         public readonly int Hq, Wq, DyPadLength;            // dY padded by K−1−P for dX: O × Hq × Wq + slack
+        public readonly int UnfoldPlane, UnfoldLength;      // flat forward: C·K planes of H × OW (+ slack)
+        public readonly int FlatLd, FlatLength;             // flat forward result: O × FlatLd (OH·OW rounded up to 16)
         public readonly int DxLd, DxLength;                 // dX on its wide plane: C × DxLd
         public readonly int Group;                          // images per weight-gradient group
         public readonly int PackLength, OffsetLength;       // packed weights; tap offsets (ints)
@@ -104,7 +108,11 @@ public static unsafe class DirectConvolution
             Group = Math.Clamp(GroupBudget / (PadLength + DyLength), 1, 4);
             PackLength = RoundUp(g.WeightLength, Lanes); // the forward's packed weights, or the input gradient's (the same count)
             OffsetLength = RoundUp(Math.Max(g.ColumnRows, o * k * k), Lanes);
-            int forward = PadLength + WideLength;
+            UnfoldPlane = g.Height * g.OutWidth;
+            UnfoldLength = RoundUp(c * k * UnfoldPlane + slack, Lanes);
+            FlatLd = RoundUp(g.OutPlane, Lanes);
+            FlatLength = o * FlatLd;
+            int forward = FlatForward(g) ? UnfoldLength + FlatLength : PadLength + WideLength;
             int weights = Group * (PadLength + DyLength);
             int input = DyPadLength + DxLength;
             SumOffset = RoundUp(Math.Max(forward, Math.Max(weights, input)), Lanes);
@@ -124,6 +132,14 @@ public static unsafe class DirectConvolution
     /// (net3's conv2: 672 wide positions per channel for 576 inputs, conv3: 192 for 144).
     /// </summary>
     private static bool FlatInputGradient(in ConvGeometry g) => g.Padding == 0;
+
+    /// <summary>
+    /// Whether the forward pass runs on unfolded rows (padding 0): each input plane copied K times, shifted by kx and cut to
+    /// OW columns (<see cref="UnfoldRows"/>), so tap (c, ky, kx) meets output p = y·OW + x at unfolded[c, kx][p + ky·OW] and
+    /// only the OH·OW outputs are computed. The wide plane computed OH·(W − OW) thrown-away positions besides
+    /// (net3's conv2: 480 for 400 outputs, conv3: 96 for 64); the copies cost K times the input's size, once per image.
+    /// </summary>
+    private static bool FlatForward(in ConvGeometry g) => g.Padding == 0 && g.Kernel > 1;
 
     private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
 
@@ -155,8 +171,17 @@ public static unsafe class DirectConvolution
                     float* pack = ws, part = ws + c.L.SharedLength + (long)p * c.L.PartLength;
                     int* offsets = (int*)(ws + c.L.PackLength);
                     int inLength = c.G.InChannels * c.G.InPlane, outLength = c.G.OutChannels * c.G.OutPlane;
+                    bool flat = FlatForward(c.G);
                     for (int i = first; i < last; i++)
                     {
+                        if (flat)
+                        {
+                            UnfoldRows(x + (long)i * inLength, c.G.InChannels, c.G.Height, c.G.Width, c.G.Kernel, c.G.OutWidth, part, c.L.UnfoldLength);
+                            FlatConvolution(c.G.ColumnRows, c.G.OutChannels, pack, offsets, part, part + c.L.UnfoldLength, c.L.FlatLd);
+                            // The result rows are the output planes (OH·OW floats each, at a stride rounded up to 16).
+                            Compact(part + c.L.UnfoldLength, c.L.FlatLd, c.G.OutChannels, 1, c.G.OutPlane, c.L.FlatLd, b, y + (long)i * outLength);
+                            continue;
+                        }
                         PadPlanes(x + (long)i * inLength, c.G.InChannels, c.G.Height, c.G.Width, c.G.Padding, part, c.L.PadLength);
                         WideConvolution(c.G.ColumnRows, c.G.OutChannels, pack, offsets, part, part + c.L.PadLength, c.L.WideLd);
                         Compact(part + c.L.PadLength, c.L.WideLd, c.G.OutChannels, c.G.OutHeight, c.G.OutWidth, c.L.Wp, b,
@@ -231,10 +256,11 @@ public static unsafe class DirectConvolution
                 for (int r = 0; r < TileRows; r++)
                     pack[(ob * taps + t) * TileRows + r] = weight[(ob * TileRows + r) * taps + t];
         var offsets = MemoryMarshal.Cast<float, int>(workspace.AsSpan(l.PackLength, taps));
+        bool flat = FlatForward(g);
         for (int c = 0, t = 0; c < g.InChannels; c++)
             for (int ky = 0; ky < k; ky++)
                 for (int kx = 0; kx < k; kx++)
-                    offsets[t++] = c * l.Hp * l.Wp + ky * l.Wp + kx;
+                    offsets[t++] = flat ? (c * k + kx) * l.UnfoldPlane + ky * g.OutWidth : c * l.Hp * l.Wp + ky * l.Wp + kx;
     }
 
     /// <summary>
@@ -306,6 +332,76 @@ public static unsafe class DirectConvolution
             float* a = pack + (long)ob * taps * TileRows, c = wide + (long)ob * TileRows * ld;
             for (int q = 0; q < ld; q += TileCols) Tile(taps, a, x + q, offsets, c + q, ld, accumulate: false);
         }
+    }
+
+    /// <summary>
+    /// dst[c·K + kx] (H rows × <paramref name="outWidth"/>) = source[c] (H × W) columns kx .. kx + OW − 1, then zeros to
+    /// <paramref name="length"/>. A row is copied by full vectors and one last vector ending at its end (overlapping the one
+    /// before: the same values), so a 20-float row is two loads and two stores.
+    /// </summary>
+    private static void UnfoldRows(float* source, int channels, int height, int width, int k, int outWidth, float* dst, int length)
+    {
+        int plane = height * outWidth;
+        for (int c = 0; c < channels; c++)
+            for (int kx = 0; kx < k; kx++)
+            {
+                float* from = source + (long)c * height * width + kx, to = dst + (long)(c * k + kx) * plane;
+                for (int y = 0; y < height; y++, from += width, to += outWidth)
+                {
+                    if (outWidth >= Lanes)
+                    {
+                        int j = 0;
+                        for (; j <= outWidth - Lanes; j += Lanes) Vector512.Store(Vector512.Load(from + j), to + j);
+                        if (j < outWidth) Vector512.Store(Vector512.Load(from + outWidth - Lanes), to + outWidth - Lanes);
+                    }
+                    else if (outWidth >= 8)
+                    {
+                        Vector256.Store(Vector256.Load(from), to);
+                        Vector256.Store(Vector256.Load(from + outWidth - 8), to + outWidth - 8);
+                    }
+                    else
+                        for (int j = 0; j < outWidth; j++) to[j] = from[j];
+                }
+            }
+        long used = (long)channels * k * plane;
+        new Span<float>(dst + used, (int)(length - used)).Clear();
+    }
+
+    /// <summary>
+    /// <see cref="WideConvolution"/> on unfolded rows: out[o, p] for p &lt; <paramref name="ld"/> (a multiple of 16), by
+    /// 48-position tiles and 16-position tiles for the rest. Each output's FMA chain runs over the taps in the same order.
+    /// </summary>
+    private static void FlatConvolution(int taps, int outChannels, float* pack, int* offsets, float* x, float* output, int ld)
+    {
+        for (int ob = 0; ob < outChannels / TileRows; ob++)
+        {
+            float* a = pack + (long)ob * taps * TileRows, c = output + (long)ob * TileRows * ld;
+            int q = 0;
+            for (; q <= ld - TileCols; q += TileCols) Tile(taps, a, x + q, offsets, c + q, ld, accumulate: false);
+            for (; q < ld; q += Lanes) NarrowTile(taps, a, x + q, offsets, c + q, ld);
+        }
+    }
+
+    /// <summary>As <see cref="Tile"/> for 16 positions: c[r, 0..16] = Σ_p a[p·8 + r] · x[offsets[p] + 0..16] for r &lt; 8.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void NarrowTile(int taps, float* a, float* x, int* offsets, float* c, int ldc)
+    {
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+        for (int p = 0; p < taps; p++)
+        {
+            var b = Vector512.Load(x + offsets[p]);
+            c0 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[0]), b, c0);
+            c1 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[1]), b, c1);
+            c2 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[2]), b, c2);
+            c3 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[3]), b, c3);
+            c4 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[4]), b, c4);
+            c5 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[5]), b, c5);
+            c6 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[6]), b, c6);
+            c7 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[7]), b, c7);
+            a += TileRows;
+        }
+        c0.Store(c); c1.Store(c + ldc); c2.Store(c + 2 * ldc); c3.Store(c + 3 * ldc);
+        c4.Store(c + 4 * ldc); c5.Store(c + 5 * ldc); c6.Store(c + 6 * ldc); c7.Store(c + 7 * ldc);
     }
 
     /// <summary>

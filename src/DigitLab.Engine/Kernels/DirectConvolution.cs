@@ -77,6 +77,7 @@ public static unsafe class DirectConvolution
         public readonly int FlatLd, FlatLength;             // flat forward result: O × FlatLd (OH·OW rounded up to 16)
         public readonly int DxLd, DxLength;                 // dX on its wide plane: C × DxLd
         public readonly int Group;                          // images per weight-gradient group
+        public readonly int FlatStride;                     // flat weight gradient, per image: unfolded rows + dY (O × FlatLd)
         public readonly int PackLength, OffsetLength;       // packed weights; tap offsets (ints)
         public readonly int PartLength, SharedLength;
 
@@ -105,15 +106,18 @@ public static unsafe class DirectConvolution
             DyPadLength = RoundUp(o * Hq * Wq + slack, Lanes);
             DxLd = RoundUp(g.Height * Wq, TileCols);
             DxLength = c * DxLd;
-            Group = Math.Clamp(GroupBudget / (PadLength + DyLength), 1, 4);
             PackLength = RoundUp(g.WeightLength, Lanes); // the forward's packed weights, or the input gradient's (the same count)
             OffsetLength = RoundUp(Math.Max(g.ColumnRows, o * k * k), Lanes);
             UnfoldPlane = g.Height * g.OutWidth;
             UnfoldLength = RoundUp(c * k * UnfoldPlane + slack, Lanes);
             FlatLd = RoundUp(g.OutPlane, Lanes);
             FlatLength = o * FlatLd;
+            FlatStride = UnfoldLength + FlatLength;
+            Group = FlatWeightGradient(g)
+                ? Math.Clamp(FlatGroupBudget / FlatStride, 1, 8)
+                : Math.Clamp(GroupBudget / (PadLength + DyLength), 1, 4);
             int forward = FlatForward(g) ? UnfoldLength + FlatLength : PadLength + WideLength;
-            int weights = Group * (PadLength + DyLength);
+            int weights = Group * (FlatWeightGradient(g) ? FlatStride : PadLength + DyLength);
             int input = DyPadLength + DxLength;
             SumOffset = RoundUp(Math.Max(forward, Math.Max(weights, input)), Lanes);
             PartLength = SumOffset + RoundUp(g.WeightLength, Lanes);
@@ -140,6 +144,23 @@ public static unsafe class DirectConvolution
     /// (net3's conv2: 480 for 400 outputs, conv3: 96 for 64); the copies cost K times the input's size, once per image.
     /// </summary>
     private static bool FlatForward(in ConvGeometry g) => g.Padding == 0 && g.Kernel > 1;
+
+    /// <summary>
+    /// Whether the weight gradient runs on <see cref="FlatForward"/>'s unfolded rows: dW[o, c, ky, kx] = Σ_p dY[o, p] ·
+    /// unfolded[c, kx][p + ky·OW] over the OH·OW outputs only. Taken for 5×5 kernels without padding whose wide rows would
+    /// throw away a third or more (net3's conv3, 8 of 12 columns: 3.5-3.8 against 4.6 ms per batch of 64 on one thread).
+    /// On net3's conv2 (20 of 24 columns) it was no faster than the wide plane (9.4-9.7 against 9.1-9.5 ms): its taps read
+    /// five unfolded planes instead of one, and groups of more than two images no longer stayed in the caches.
+    /// The vector lanes hold other positions than on the wide plane, so the sums round differently (deterministically).
+    /// </summary>
+    private static bool FlatWeightGradient(in ConvGeometry g) => g.Padding == 0 && g.Kernel == 5 && 3 * g.OutWidth <= 2 * g.Width;
+
+    /// <summary>
+    /// Per thread, the floats of a flat weight-gradient group (2 MiB, at most 8 images): the loops run input channel by
+    /// input channel, so one channel's unfolded rows (K·H·OW per image) and a block of dY rows are reused from the caches;
+    /// more images per group mean fewer horizontal sums.
+    /// </summary>
+    private const int FlatGroupBudget = 1 << 19;
 
     private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
 
@@ -532,6 +553,11 @@ public static unsafe class DirectConvolution
     /// <summary>sum (O, C, K, K) += the weight gradient of images [first, last), a group of a few images at a time.</summary>
     private static void WeightGradient(in ConvGeometry g, in Layout l, float* x, float* dy, int first, int last, float* sum, float* part)
     {
+        if (FlatWeightGradient(g))
+        {
+            FlatWeightGradientImages(g, l, x, dy, first, last, sum, part);
+            return;
+        }
         int inLength = g.InChannels * g.InPlane, outLength = g.OutChannels * g.OutPlane, stride = l.PadLength + l.DyLength;
         for (int start = first; start < last; start += l.Group)
         {
@@ -552,9 +578,40 @@ public static unsafe class DirectConvolution
                     {
                         float* dst = sum + (long)ob * taps + c * kk + ky * k;
                         int xOffset = c * l.Hp * l.Wp + ky * l.Wp, dyOffset = ob * l.DyLd;
-                        if (k == 5) WeightRow5(part, count, stride, l.PadLength, xOffset, dyOffset, l.DyLd, dst, taps);
+                        if (k == 5) WeightRow5(part, count, stride, l.PadLength, xOffset, 1, dyOffset, l.DyLd, dst, taps);
                         else WeightRow3(part, count, stride, l.PadLength, xOffset, dyOffset, l.DyLd, dst, taps);
                     }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="WeightGradient"/> on unfolded rows (<see cref="FlatWeightGradient"/>): per image of a group, its
+    /// unfolded rows and its dY rows of OH·OW rounded up to 16 (zeros after), then per input channel, kernel row and
+    /// block of 4 output channels one <see cref="WeightRow5"/> over the group.
+    /// </summary>
+    private static void FlatWeightGradientImages(in ConvGeometry g, in Layout l, float* x, float* dy, int first, int last, float* sum, float* part)
+    {
+        int inLength = g.InChannels * g.InPlane, plane = g.OutPlane, outLength = g.OutChannels * plane, ld = RoundUp(plane, Lanes);
+        int k = g.Kernel, kk = k * k, taps = g.ColumnRows, stride = l.FlatStride;
+        for (int start = first; start < last; start += l.Group)
+        {
+            int count = Math.Min(l.Group, last - start);
+            for (int i = 0; i < count; i++)
+            {
+                float* image = part + (long)i * stride, source = dy + (long)(start + i) * outLength;
+                UnfoldRows(x + (long)(start + i) * inLength, g.InChannels, g.Height, g.Width, k, g.OutWidth, image, l.UnfoldLength);
+                for (int o = 0; o < g.OutChannels; o++)
+                {
+                    float* row = image + l.UnfoldLength + (long)o * ld;
+                    new ReadOnlySpan<float>(source + (long)o * plane, plane).CopyTo(new Span<float>(row, plane));
+                    new Span<float>(row + plane, ld - plane).Clear();
+                }
+            }
+            for (int c = 0; c < g.InChannels; c++)
+                for (int ob = 0; ob < g.OutChannels; ob += 4)
+                    for (int ky = 0; ky < k; ky++)
+                        WeightRow5(part, count, stride, l.UnfoldLength, c * k * l.UnfoldPlane + ky * g.OutWidth, l.UnfoldPlane, ob * ld, ld,
+                            sum + (long)ob * taps + c * kk + ky * k, taps);
         }
     }
 
@@ -577,11 +634,12 @@ public static unsafe class DirectConvolution
     }
 
     /// <summary>
-    /// dst[r·taps + kx] += Σ_images Σ_q dyWide[r, q] · x[q + kx] for 4 output channels r and kx &lt; 5, where image i's
+    /// dst[r·taps + kx] += Σ_images Σ_q dyWide[r, q] · x[q + kx·xStep] for 4 output channels r and kx &lt; 5, where image i's
     /// padded planes start at part + i·stride (x at xOffset) and its wide dY at part + i·stride + padLength (+ dyOffset).
+    /// xStep 1: the wide plane (tap kx is one float along); the unfolded plane's size: the flat route's shifted copies.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WeightRow5(float* part, int images, int stride, int padLength, int xOffset, int dyOffset, int ld, float* dst, int taps)
+    private static void WeightRow5(float* part, int images, int stride, int padLength, int xOffset, int xStep, int dyOffset, int ld, float* dst, int taps)
     {
         Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default, a04 = default;
         Vector512<float> a10 = default, a11 = default, a12 = default, a13 = default, a14 = default;
@@ -590,10 +648,11 @@ public static unsafe class DirectConvolution
         for (int i = 0; i < images; i++)
         {
             float* x = part + (long)i * stride + xOffset, d = part + (long)i * stride + padLength + dyOffset;
+            float* x1p = x + xStep, x2p = x + 2 * xStep, x3p = x + 3 * xStep, x4p = x + 4 * xStep;
             for (int q = 0; q < ld; q += Lanes)
             {
-                var x0 = Vector512.Load(x + q); var x1 = Vector512.Load(x + q + 1); var x2 = Vector512.Load(x + q + 2);
-                var x3 = Vector512.Load(x + q + 3); var x4 = Vector512.Load(x + q + 4);
+                var x0 = Vector512.Load(x + q); var x1 = Vector512.Load(x1p + q); var x2 = Vector512.Load(x2p + q);
+                var x3 = Vector512.Load(x3p + q); var x4 = Vector512.Load(x4p + q);
                 var d0 = Vector512.Load(d + q);
                 a00 = Avx512F.FusedMultiplyAdd(d0, x0, a00); a01 = Avx512F.FusedMultiplyAdd(d0, x1, a01); a02 = Avx512F.FusedMultiplyAdd(d0, x2, a02);
                 a03 = Avx512F.FusedMultiplyAdd(d0, x3, a03); a04 = Avx512F.FusedMultiplyAdd(d0, x4, a04);

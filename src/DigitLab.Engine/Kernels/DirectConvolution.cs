@@ -133,7 +133,7 @@ public static unsafe class DirectConvolution
     /// K − 1 columns zero, so a wide row of dX is exactly a row of dX (no thrown-away columns). dX[c, s] for s = y·W + x
     /// reads dY[o, s − ky'·W − kx'] (ky', kx' the unflipped tap): a position left of a row's start reads the row
     /// above's zero columns. On padded dY planes of width OW + 2(K − 1) the wide rows held K − 1 more columns
-    /// (net3's conv2: 672 wide positions per channel for 576 inputs, conv3: 192 for 144).
+    /// (net3's conv2: 672 wide positions per channel for 576 inputs; a 5×5 layer on 12×12 maps: 192 for 144).
     /// </summary>
     private static bool FlatInputGradient(in ConvGeometry g) => g.Padding == 0;
 
@@ -141,14 +141,15 @@ public static unsafe class DirectConvolution
     /// Whether the forward pass runs on unfolded rows (padding 0): each input plane copied K times, shifted by kx and cut to
     /// OW columns (<see cref="UnfoldRows"/>), so tap (c, ky, kx) meets output p = y·OW + x at unfolded[c, kx][p + ky·OW] and
     /// only the OH·OW outputs are computed. The wide plane computed OH·(W − OW) thrown-away positions besides
-    /// (net3's conv2: 480 for 400 outputs, conv3: 96 for 64); the copies cost K times the input's size, once per image.
+    /// (net3's conv2: 480 for 400 outputs; a 5×5 layer on 12×12 maps: 96 for 64); the copies cost K times the input's size, once per image.
     /// </summary>
     private static bool FlatForward(in ConvGeometry g) => g.Padding == 0 && g.Kernel > 1;
 
     /// <summary>
     /// Whether the weight gradient runs on <see cref="FlatForward"/>'s unfolded rows: dW[o, c, ky, kx] = Σ_p dY[o, p] ·
     /// unfolded[c, kx][p + ky·OW] over the OH·OW outputs only. Taken for 5×5 kernels without padding whose wide rows would
-    /// throw away a third or more (net3's conv3, 8 of 12 columns: 3.5-3.8 against 4.6 ms per batch of 64 on one thread).
+    /// throw away a third or more (32 → 64 channels on 12×12 maps, 8 of 12 columns: 3.4-3.8 against 4.8-4.9 ms per batch of 64
+    /// on one thread; no zoo layer today: net3's third convolution meets 10×10 maps and takes the channel lanes).
     /// On net3's conv2 (20 of 24 columns) it was no faster than the wide plane (9.4-9.7 against 9.1-9.5 ms): its taps read
     /// five unfolded planes instead of one, and groups of more than two images no longer stayed in the caches.
     /// The vector lanes hold other positions than on the wide plane, so the sums round differently (deterministically).

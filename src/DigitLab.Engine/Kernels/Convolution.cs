@@ -59,8 +59,19 @@ public static class Convolution
 
     private static bool Direct(ComputeContext compute, in ConvGeometry g) => compute.DirectConvolution && DirectConvolution.SupportsForward(g);
     private static bool DirectBackward(ComputeContext compute, in ConvGeometry g, bool inputGradient) => compute.DirectConvolution && DirectConvolution.SupportsBackward(g, inputGradient);
-    private static bool Lanes(ComputeContext compute, in ConvGeometry g) => compute.DirectConvolution && ChannelLaneConvolution.SupportsForward(g);
-    private static bool LanesBackward(ComputeContext compute, in ConvGeometry g, bool inputGradient) => compute.DirectConvolution && ChannelLaneConvolution.SupportsBackward(g, inputGradient);
+    private static bool Lanes(ComputeContext compute, in ConvGeometry g) =>
+        compute.DirectConvolution && ChannelLaneConvolution.SupportsForward(g) && !SinglePositionTaps(g);
+    private static bool LanesBackward(ComputeContext compute, in ConvGeometry g, bool inputGradient) =>
+        compute.DirectConvolution && ChannelLaneConvolution.SupportsBackward(g, inputGradient) && !SinglePositionTaps(g);
+
+    /// <summary>
+    /// A 1×1 output map whose kernel reads padding with some taps (resnet18's layer4: 3×3 pad 1 on 1×1 maps, the centre
+    /// tap alone, and 2×2 → 1×1 at stride 2, four taps of nine): one GEMM over the live taps (<see cref="ConvolutionTaps"/>)
+    /// beats the channel-lane tiles, which walk every tap's weights. One thread, batch 64, 512 channels
+    /// (scratch timing of both routes, alternated): the 1×1 map's forward 0.76 against 1.03-1.24 ms, backward 1.68
+    /// against 1.95-2.37; 2×2 → 1×1 1.23 against 1.57-1.65 and 2.65 against 3.26-3.30.
+    /// </summary>
+    internal static bool SinglePositionTaps(in ConvGeometry g) => g.OutPlane == 1 && ConvolutionTaps.Applies(g);
 
     /// <summary>
     /// Whether a layer's forward pass runs on <see cref="WinogradConvolution"/> (F(2×2, 3×3) or F(2×2, 5×5)) with weights
@@ -68,8 +79,9 @@ public static class Convolution
     /// output channels, output planes of 8×8 or more, AVX-512 (the prepared model's rule, without its batch condition), and
     /// at least 1.5 times fewer multiply-adds than the direct route's live taps. <see cref="Nn.Conv2d"/> asks it for the
     /// forward pass and for the input gradient as a layer of its own (dY padded by K − 1 − P, kernels turned): net3's
-    /// 32 → 32 input gradient (24×24 from 20×20) passes at 1.9×, its 32 → 64 one (12×12 from 8×8, mostly padding) at 1.2×
-    /// does not (`bench train --models net3 --profile`: that layer's backward 4.9 → 6.4 cpu ms per step on Winograd).
+    /// 32 → 32 input gradient (24×24 from 20×20) passes at 1.9×, its 32 → 64 one (10×10 from 6×6 padded by 4, mostly
+    /// padding) at 1.0× does not (`bench train --models net3 --profile`: that layer's backward 4.9 → 6.4 cpu ms per step on
+    /// Winograd before this rule).
     /// </summary>
     public static bool Winograd(ComputeContext compute, in ConvGeometry g) =>
         WinogradConvolution.Fast && compute.DirectConvolution && WinogradConvolution.Supports(g)

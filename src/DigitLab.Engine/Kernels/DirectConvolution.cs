@@ -20,9 +20,11 @@ namespace DigitLab.Kernels;
 /// memory and ran its GEMM on M = 32 rows.
 /// <list type="bullet">
 /// <item><b>Forward</b>: 8 output channels × 48 wide positions per register tile, one FMA chain per output over
-/// the C·K·K taps, in the order (c, ky, kx).</item>
+/// the C·K·K taps, in the order (c, ky, kx). Without padding the taps read K shifted copies of each input plane
+/// cut to OW columns instead, so no thrown-away columns are computed (<see cref="FlatForward"/>).</item>
 /// <item><b>Input gradient</b>: for stride 1 it is the forward convolution of dY padded by K−1−padding with the
-/// kernel flipped and its channel axes swapped, so the same tile computes it.</item>
+/// kernel flipped and its channel axes swapped, so the same tile computes it; without padding, on the input's own
+/// width (<see cref="FlatInputGradient"/>).</item>
 /// <item><b>Weight gradient</b>: dW[o, c, ky, kx] = Σ_q dYwide[o, q] · xpad[c·Hp·Wp + ky·Wp + kx + q], with dY
 /// laid out on the wide plane and zero in the thrown-away columns. A tile holds 4 (K = 5) or 8 (K = 3) output
 /// channels × the K taps of one kernel row in vector accumulators, summed over a few images before the
@@ -73,8 +75,11 @@ public static unsafe class DirectConvolution
         public readonly int WideLd, WideLength;             // forward result on the wide plane: O × WideLd
         public readonly int DyLd, DyLength;                 // dY on the wide plane for dW: O × DyLd
         public readonly int Hq, Wq, DyPadLength;            // dY padded by K−1−P for dX: O × Hq × Wq + slack
+        public readonly int UnfoldPlane, UnfoldLength;      // flat forward: C·K planes of H × OW (+ slack)
+        public readonly int FlatLd, FlatLength;             // flat forward result: O × FlatLd (OH·OW rounded up to 16)
         public readonly int DxLd, DxLength;                 // dX on its wide plane: C rounded up to 8 × DxLd
         public readonly int Group;                          // images per weight-gradient group
+        public readonly int FlatStride;                     // flat weight gradient, per image: unfolded rows + dY (O × FlatLd)
         public readonly int PackLength, OffsetLength;       // packed weights; tap offsets (ints)
         public readonly int PartLength, SharedLength;
 
@@ -89,17 +94,33 @@ public static unsafe class DirectConvolution
             DyLd = RoundUp(g.OutHeight * Wp, Lanes);
             DyLength = o * DyLd;
             int q = Math.Max(0, k - 1 - g.Padding);
-            Hq = g.OutHeight + 2 * q;
-            Wq = g.OutWidth + 2 * q;
+            if (FlatInputGradient(g))
+            {
+                // dY on rows of the input's width: K zero rows above (the last absorbs reads left of row 0), K − 1 below.
+                Hq = g.OutHeight + 2 * k - 1;
+                Wq = g.Width;
+            }
+            else
+            {
+                Hq = g.OutHeight + 2 * q;
+                Wq = g.OutWidth + 2 * q;
+            }
             DyPadLength = RoundUp(o * Hq * Wq + slack, Lanes);
             DxLd = RoundUp(g.Height * Wq, TileCols);
             DxLength = RoundUp(c, TileRows) * DxLd;
-            Group = Math.Clamp(GroupBudget / (PadLength + DyLength), 1, 4);
             // The forward's packed weights, or the input gradient's (input channels rounded up to 8).
             PackLength = RoundUp(Math.Max(g.WeightLength, RoundUp(c, TileRows) * o * k * k), Lanes);
             OffsetLength = RoundUp(Math.Max(g.ColumnRows, o * k * k), Lanes);
-            int forward = PadLength + WideLength;
-            int weights = Group * (PadLength + DyLength);
+            UnfoldPlane = g.Height * g.OutWidth;
+            UnfoldLength = RoundUp(c * k * UnfoldPlane + slack, Lanes);
+            FlatLd = RoundUp(g.OutPlane, Lanes);
+            FlatLength = o * FlatLd;
+            FlatStride = UnfoldLength + FlatLength;
+            Group = FlatWeightGradient(g)
+                ? Math.Clamp(FlatGroupBudget / FlatStride, 1, 8)
+                : Math.Clamp(GroupBudget / (PadLength + DyLength), 1, 4);
+            int forward = FlatForward(g) ? UnfoldLength + FlatLength : PadLength + WideLength;
+            int weights = Group * (FlatWeightGradient(g) ? FlatStride : PadLength + DyLength);
             int input = DyPadLength + DxLength;
             SumOffset = RoundUp(Math.Max(forward, Math.Max(weights, input)), Lanes);
             PartLength = SumOffset + RoundUp(g.WeightLength, Lanes);
@@ -109,6 +130,41 @@ public static unsafe class DirectConvolution
         /// <summary>Offset in a part of its weight-gradient sum (the last O·C·K·K floats).</summary>
         public int SumOffset { get; }
     }
+
+    /// <summary>
+    /// Whether the input gradient runs on the input's own width (padding 0): dY laid on rows of W floats, its last
+    /// K − 1 columns zero, so a wide row of dX is exactly a row of dX (no thrown-away columns). dX[c, s] for s = y·W + x
+    /// reads dY[o, s − ky'·W − kx'] (ky', kx' the unflipped tap): a position left of a row's start reads the row
+    /// above's zero columns. On padded dY planes of width OW + 2(K − 1) the wide rows held K − 1 more columns
+    /// (net3's conv2: 672 wide positions per channel for 576 inputs; a 5×5 layer on 12×12 maps: 192 for 144).
+    /// </summary>
+    private static bool FlatInputGradient(in ConvGeometry g) => g.Padding == 0;
+
+    /// <summary>
+    /// Whether the forward pass runs on unfolded rows (padding 0): each input plane copied K times, shifted by kx and cut to
+    /// OW columns (<see cref="UnfoldRows"/>), so tap (c, ky, kx) meets output p = y·OW + x at unfolded[c, kx][p + ky·OW] and
+    /// only the OH·OW outputs are computed. The wide plane computed OH·(W − OW) thrown-away positions besides
+    /// (net3's conv2: 480 for 400 outputs; a 5×5 layer on 12×12 maps: 96 for 64); the copies cost K times the input's size, once per image.
+    /// </summary>
+    private static bool FlatForward(in ConvGeometry g) => g.Padding == 0 && g.Kernel > 1;
+
+    /// <summary>
+    /// Whether the weight gradient runs on <see cref="FlatForward"/>'s unfolded rows: dW[o, c, ky, kx] = Σ_p dY[o, p] ·
+    /// unfolded[c, kx][p + ky·OW] over the OH·OW outputs only. Taken for 5×5 kernels without padding whose wide rows would
+    /// throw away a third or more (32 → 64 channels on 12×12 maps, 8 of 12 columns: 3.4-3.8 against 4.8-4.9 ms per batch of 64
+    /// on one thread; no zoo layer today: net3's third convolution meets 10×10 maps and takes the channel lanes).
+    /// On net3's conv2 (20 of 24 columns) it was no faster than the wide plane (9.4-9.7 against 9.1-9.5 ms): its taps read
+    /// five unfolded planes instead of one, and groups of more than two images no longer stayed in the caches.
+    /// The vector lanes hold other positions than on the wide plane, so the sums round differently (deterministically).
+    /// </summary>
+    private static bool FlatWeightGradient(in ConvGeometry g) => g.Padding == 0 && g.Kernel == 5 && 3 * g.OutWidth <= 2 * g.Width;
+
+    /// <summary>
+    /// Per thread, the floats of a flat weight-gradient group (2 MiB, at most 8 images): the loops run input channel by
+    /// input channel, so one channel's unfolded rows (K·H·OW per image) and a block of dY rows are reused from the caches;
+    /// more images per group mean fewer horizontal sums.
+    /// </summary>
+    private const int FlatGroupBudget = 1 << 19;
 
     private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
 
@@ -140,8 +196,17 @@ public static unsafe class DirectConvolution
                     float* pack = ws, part = ws + c.L.SharedLength + (long)p * c.L.PartLength;
                     int* offsets = (int*)(ws + c.L.PackLength);
                     int inLength = c.G.InChannels * c.G.InPlane, outLength = c.G.OutChannels * c.G.OutPlane;
+                    bool flat = FlatForward(c.G);
                     for (int i = first; i < last; i++)
                     {
+                        if (flat)
+                        {
+                            UnfoldRows(x + (long)i * inLength, c.G.InChannels, c.G.Height, c.G.Width, c.G.Kernel, c.G.OutWidth, part, c.L.UnfoldLength);
+                            FlatConvolution(c.G.ColumnRows, c.G.OutChannels, pack, offsets, part, part + c.L.UnfoldLength, c.L.FlatLd);
+                            // The result rows are the output planes (OH·OW floats each, at a stride rounded up to 16).
+                            Compact(part + c.L.UnfoldLength, c.L.FlatLd, c.G.OutChannels, 1, c.G.OutPlane, c.L.FlatLd, b, y + (long)i * outLength);
+                            continue;
+                        }
                         PadPlanes(x + (long)i * inLength, c.G.InChannels, c.G.Height, c.G.Width, c.G.Padding, part, c.L.PadLength);
                         WideConvolution(c.G.ColumnRows, c.G.OutChannels, pack, offsets, part, part + c.L.PadLength, c.L.WideLd);
                         Compact(part + c.L.PadLength, c.L.WideLd, c.G.OutChannels, c.G.OutHeight, c.G.OutWidth, c.L.Wp, b,
@@ -216,10 +281,11 @@ public static unsafe class DirectConvolution
                 for (int r = 0; r < TileRows; r++)
                     pack[(ob * taps + t) * TileRows + r] = weight[(ob * TileRows + r) * taps + t];
         var offsets = MemoryMarshal.Cast<float, int>(workspace.AsSpan(l.PackLength, taps));
+        bool flat = FlatForward(g);
         for (int c = 0, t = 0; c < g.InChannels; c++)
             for (int ky = 0; ky < k; ky++)
                 for (int kx = 0; kx < k; kx++)
-                    offsets[t++] = c * l.Hp * l.Wp + ky * l.Wp + kx;
+                    offsets[t++] = flat ? (c * k + kx) * l.UnfoldPlane + ky * g.OutWidth : c * l.Hp * l.Wp + ky * l.Wp + kx;
     }
 
     /// <summary>
@@ -240,10 +306,25 @@ public static unsafe class DirectConvolution
                             pack[(cb * taps + t) * TileRows + r] = cb * TileRows + r < c ? weight[(o * c + cb * TileRows + r) * kk + source] : 0f;
                     }
         var offsets = MemoryMarshal.Cast<float, int>(workspace.AsSpan(l.PackLength, taps));
+        // Flat: tap (ky, kx) of the flipped kernel meets dY row y − (K−1−ky), column x − (K−1−kx), at padded row K + that.
+        int flat = FlatInputGradient(g) ? l.Wq - (k - 1) : 0;
         for (int o = 0, t = 0; o < g.OutChannels; o++)
             for (int ky = 0; ky < k; ky++)
                 for (int kx = 0; kx < k; kx++)
-                    offsets[t++] = o * l.Hq * l.Wq + ky * l.Wq + kx;
+                    offsets[t++] = o * l.Hq * l.Wq + ky * l.Wq + kx + flat;
+    }
+
+    /// <summary>
+    /// The flat input gradient's dY: channels of <paramref name="hq"/> rows × <paramref name="wq"/>, each row of dY at
+    /// row K + y with zeros after its <paramref name="width"/> values, zero rows around, zeroed slack to <paramref name="length"/>.
+    /// </summary>
+    private static void PadFlat(float* source, int channels, int height, int width, int k, int hq, int wq, float* dst, int length)
+    {
+        new Span<float>(dst, length).Clear();
+        for (int c = 0; c < channels; c++)
+            for (int y = 0; y < height; y++)
+                new ReadOnlySpan<float>(source + ((long)c * height + y) * width, width)
+                    .CopyTo(new Span<float>(dst + (long)c * hq * wq + (k + y) * wq, width));
     }
 
     /// <summary>Copies C planes of H × W into zeroed planes of (H + 2p) × (W + 2p), followed by zeroed slack.</summary>
@@ -276,6 +357,76 @@ public static unsafe class DirectConvolution
             float* a = pack + (long)ob * taps * TileRows, c = wide + (long)ob * TileRows * ld;
             for (int q = 0; q < ld; q += TileCols) Tile(taps, a, x + q, offsets, c + q, ld, accumulate: false);
         }
+    }
+
+    /// <summary>
+    /// dst[c·K + kx] (H rows × <paramref name="outWidth"/>) = source[c] (H × W) columns kx .. kx + OW − 1, then zeros to
+    /// <paramref name="length"/>. A row is copied by full vectors and one last vector ending at its end (overlapping the one
+    /// before: the same values), so a 20-float row is two loads and two stores.
+    /// </summary>
+    private static void UnfoldRows(float* source, int channels, int height, int width, int k, int outWidth, float* dst, int length)
+    {
+        int plane = height * outWidth;
+        for (int c = 0; c < channels; c++)
+            for (int kx = 0; kx < k; kx++)
+            {
+                float* from = source + (long)c * height * width + kx, to = dst + (long)(c * k + kx) * plane;
+                for (int y = 0; y < height; y++, from += width, to += outWidth)
+                {
+                    if (outWidth >= Lanes)
+                    {
+                        int j = 0;
+                        for (; j <= outWidth - Lanes; j += Lanes) Vector512.Store(Vector512.Load(from + j), to + j);
+                        if (j < outWidth) Vector512.Store(Vector512.Load(from + outWidth - Lanes), to + outWidth - Lanes);
+                    }
+                    else if (outWidth >= 8)
+                    {
+                        Vector256.Store(Vector256.Load(from), to);
+                        Vector256.Store(Vector256.Load(from + outWidth - 8), to + outWidth - 8);
+                    }
+                    else
+                        for (int j = 0; j < outWidth; j++) to[j] = from[j];
+                }
+            }
+        long used = (long)channels * k * plane;
+        new Span<float>(dst + used, (int)(length - used)).Clear();
+    }
+
+    /// <summary>
+    /// <see cref="WideConvolution"/> on unfolded rows: out[o, p] for p &lt; <paramref name="ld"/> (a multiple of 16), by
+    /// 48-position tiles and 16-position tiles for the rest. Each output's FMA chain runs over the taps in the same order.
+    /// </summary>
+    private static void FlatConvolution(int taps, int outChannels, float* pack, int* offsets, float* x, float* output, int ld)
+    {
+        for (int ob = 0; ob < outChannels / TileRows; ob++)
+        {
+            float* a = pack + (long)ob * taps * TileRows, c = output + (long)ob * TileRows * ld;
+            int q = 0;
+            for (; q <= ld - TileCols; q += TileCols) Tile(taps, a, x + q, offsets, c + q, ld, accumulate: false);
+            for (; q < ld; q += Lanes) NarrowTile(taps, a, x + q, offsets, c + q, ld);
+        }
+    }
+
+    /// <summary>As <see cref="Tile"/> for 16 positions: c[r, 0..16] = Σ_p a[p·8 + r] · x[offsets[p] + 0..16] for r &lt; 8.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void NarrowTile(int taps, float* a, float* x, int* offsets, float* c, int ldc)
+    {
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+        for (int p = 0; p < taps; p++)
+        {
+            var b = Vector512.Load(x + offsets[p]);
+            c0 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[0]), b, c0);
+            c1 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[1]), b, c1);
+            c2 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[2]), b, c2);
+            c3 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[3]), b, c3);
+            c4 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[4]), b, c4);
+            c5 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[5]), b, c5);
+            c6 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[6]), b, c6);
+            c7 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[7]), b, c7);
+            a += TileRows;
+        }
+        c0.Store(c); c1.Store(c + ldc); c2.Store(c + 2 * ldc); c3.Store(c + 3 * ldc);
+        c4.Store(c + 4 * ldc); c5.Store(c + 5 * ldc); c6.Store(c + 6 * ldc); c7.Store(c + 7 * ldc);
     }
 
     /// <summary>
@@ -394,7 +545,10 @@ public static unsafe class DirectConvolution
         float* dyPad = part, dxWide = part + l.DyPadLength;
         for (int i = first; i < last; i++)
         {
-            PadPlanes(dy + (long)i * outLength, g.OutChannels, g.OutHeight, g.OutWidth, q, dyPad, l.DyPadLength);
+            if (FlatInputGradient(g))
+                PadFlat(dy + (long)i * outLength, g.OutChannels, g.OutHeight, g.OutWidth, g.Kernel, l.Hq, l.Wq, dyPad, l.DyPadLength);
+            else
+                PadPlanes(dy + (long)i * outLength, g.OutChannels, g.OutHeight, g.OutWidth, q, dyPad, l.DyPadLength);
             InputGradientConvolution(g, l, pack, offsets, dyPad, dxWide);
             Compact(dxWide, l.DxLd, g.InChannels, g.Height, g.Width, l.Wq, null, dx + (long)i * inLength);
         }
@@ -403,6 +557,11 @@ public static unsafe class DirectConvolution
     /// <summary>sum (O, C, K, K) += the weight gradient of images [first, last), a group of a few images at a time.</summary>
     private static void WeightGradient(in ConvGeometry g, in Layout l, float* x, float* dy, int first, int last, float* sum, float* part)
     {
+        if (FlatWeightGradient(g))
+        {
+            FlatWeightGradientImages(g, l, x, dy, first, last, sum, part);
+            return;
+        }
         int inLength = g.InChannels * g.InPlane, outLength = g.OutChannels * g.OutPlane, stride = l.PadLength + l.DyLength;
         for (int start = first; start < last; start += l.Group)
         {
@@ -423,9 +582,40 @@ public static unsafe class DirectConvolution
                     {
                         float* dst = sum + (long)ob * taps + c * kk + ky * k;
                         int xOffset = c * l.Hp * l.Wp + ky * l.Wp, dyOffset = ob * l.DyLd;
-                        if (k == 5) WeightRow5(part, count, stride, l.PadLength, xOffset, dyOffset, l.DyLd, dst, taps);
+                        if (k == 5) WeightRow5(part, count, stride, l.PadLength, xOffset, 1, dyOffset, l.DyLd, dst, taps);
                         else WeightRow3(part, count, stride, l.PadLength, xOffset, dyOffset, l.DyLd, dst, taps);
                     }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="WeightGradient"/> on unfolded rows (<see cref="FlatWeightGradient"/>): per image of a group, its
+    /// unfolded rows and its dY rows of OH·OW rounded up to 16 (zeros after), then per input channel, kernel row and
+    /// block of 4 output channels one <see cref="WeightRow5"/> over the group.
+    /// </summary>
+    private static void FlatWeightGradientImages(in ConvGeometry g, in Layout l, float* x, float* dy, int first, int last, float* sum, float* part)
+    {
+        int inLength = g.InChannels * g.InPlane, plane = g.OutPlane, outLength = g.OutChannels * plane, ld = RoundUp(plane, Lanes);
+        int k = g.Kernel, kk = k * k, taps = g.ColumnRows, stride = l.FlatStride;
+        for (int start = first; start < last; start += l.Group)
+        {
+            int count = Math.Min(l.Group, last - start);
+            for (int i = 0; i < count; i++)
+            {
+                float* image = part + (long)i * stride, source = dy + (long)(start + i) * outLength;
+                UnfoldRows(x + (long)(start + i) * inLength, g.InChannels, g.Height, g.Width, k, g.OutWidth, image, l.UnfoldLength);
+                for (int o = 0; o < g.OutChannels; o++)
+                {
+                    float* row = image + l.UnfoldLength + (long)o * ld;
+                    new ReadOnlySpan<float>(source + (long)o * plane, plane).CopyTo(new Span<float>(row, plane));
+                    new Span<float>(row + plane, ld - plane).Clear();
+                }
+            }
+            for (int c = 0; c < g.InChannels; c++)
+                for (int ob = 0; ob < g.OutChannels; ob += 4)
+                    for (int ky = 0; ky < k; ky++)
+                        WeightRow5(part, count, stride, l.UnfoldLength, c * k * l.UnfoldPlane + ky * g.OutWidth, l.UnfoldPlane, ob * ld, ld,
+                            sum + (long)ob * taps + c * kk + ky * k, taps);
         }
     }
 
@@ -448,11 +638,12 @@ public static unsafe class DirectConvolution
     }
 
     /// <summary>
-    /// dst[r·taps + kx] += Σ_images Σ_q dyWide[r, q] · x[q + kx] for 4 output channels r and kx &lt; 5, where image i's
+    /// dst[r·taps + kx] += Σ_images Σ_q dyWide[r, q] · x[q + kx·xStep] for 4 output channels r and kx &lt; 5, where image i's
     /// padded planes start at part + i·stride (x at xOffset) and its wide dY at part + i·stride + padLength (+ dyOffset).
+    /// xStep 1: the wide plane (tap kx is one float along); the unfolded plane's size: the flat route's shifted copies.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WeightRow5(float* part, int images, int stride, int padLength, int xOffset, int dyOffset, int ld, float* dst, int taps)
+    private static void WeightRow5(float* part, int images, int stride, int padLength, int xOffset, int xStep, int dyOffset, int ld, float* dst, int taps)
     {
         Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default, a04 = default;
         Vector512<float> a10 = default, a11 = default, a12 = default, a13 = default, a14 = default;
@@ -461,10 +652,11 @@ public static unsafe class DirectConvolution
         for (int i = 0; i < images; i++)
         {
             float* x = part + (long)i * stride + xOffset, d = part + (long)i * stride + padLength + dyOffset;
+            float* x1p = x + xStep, x2p = x + 2 * xStep, x3p = x + 3 * xStep, x4p = x + 4 * xStep;
             for (int q = 0; q < ld; q += Lanes)
             {
-                var x0 = Vector512.Load(x + q); var x1 = Vector512.Load(x + q + 1); var x2 = Vector512.Load(x + q + 2);
-                var x3 = Vector512.Load(x + q + 3); var x4 = Vector512.Load(x + q + 4);
+                var x0 = Vector512.Load(x + q); var x1 = Vector512.Load(x1p + q); var x2 = Vector512.Load(x2p + q);
+                var x3 = Vector512.Load(x3p + q); var x4 = Vector512.Load(x4p + q);
                 var d0 = Vector512.Load(d + q);
                 a00 = Avx512F.FusedMultiplyAdd(d0, x0, a00); a01 = Avx512F.FusedMultiplyAdd(d0, x1, a01); a02 = Avx512F.FusedMultiplyAdd(d0, x2, a02);
                 a03 = Avx512F.FusedMultiplyAdd(d0, x3, a03); a04 = Avx512F.FusedMultiplyAdd(d0, x4, a04);

@@ -187,6 +187,21 @@ public class ConvolutionTests
         CompareWithReference(one, bias: false);
     }
 
+    // 1×1 output maps with dead taps take the tap GEMM even where the channel-lane tiles could: (batch, in, H, W, out, k, s, p).
+    [Theory]
+    [InlineData(64, 512, 1, 1, 512, 3, 1, 1, true)]   // resnet18's layer4 3×3 on 1×1 maps: the centre tap
+    [InlineData(64, 256, 2, 2, 512, 3, 2, 1, true)]   // layer4.0's first convolution, 2×2 → 1×1
+    [InlineData(64, 256, 2, 2, 512, 1, 2, 0, false)]  // its 1×1 shortcut: no dead tap, channel lanes
+    [InlineData(64, 256, 2, 2, 256, 3, 1, 1, false)]  // layer3's 2×2 maps: four positions, channel lanes
+    public void SinglePositionMapsWithDeadTapsLeaveTheChannelLanes(int n, int c, int h, int w, int o, int k, int s, int p, bool taps)
+    {
+        var g = new ConvGeometry(n, c, h, w, o, k, s, p);
+        Assert.True(ChannelLaneConvolution.SupportsForward(g));
+        Assert.Equal(taps, Convolution.SinglePositionTaps(g));
+        // The same routes on small channel counts, 1 to 3 threads, against the reference loops.
+        DirectConvolutionTests.CompareWithReferenceAtOneTwoAndThreeThreads(g with { Batch = 7, InChannels = 32, OutChannels = 64 }, bias: true);
+    }
+
     [Fact]
     public void TapReductionOverSeveralGroupsMatchesReference()
     {

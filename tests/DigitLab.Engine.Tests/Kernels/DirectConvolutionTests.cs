@@ -20,6 +20,9 @@ public class DirectConvolutionTests
         [2, 8, 11, 13, 8, 3, 2],    // odd sizes, padding 2 with a 3×3 kernel
         [1, 16, 9, 17, 24, 5, 2],   // "same" 5×5 on a wide odd plane, 24 outputs
         [5, 8, 12, 10, 12, 5, 1],   // 12 outputs: a 5×5 weight gradient in fours, no 8-blocks forward
+        [2, 32, 12, 12, 64, 5, 0],  // 5×5 on 12×12 (8×8 outputs): flat forward, input gradient and weight gradient
+        [3, 8, 12, 9, 16, 3, 0],    // padding 0, 3×3 on an odd non-square plane: reads left of a row meet the zero columns
+        [9, 8, 14, 11, 12, 5, 0],   // padding 0, 7 of 11 columns: the flat weight gradient, groups of 8 images and 1, 70-float dY rows
     ];
 
     [Theory, MemberData(nameof(Geometries))]

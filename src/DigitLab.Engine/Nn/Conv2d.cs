@@ -31,6 +31,13 @@ public sealed class Conv2d : Module
     /// </summary>
     public bool ComputeInputGradient { get; set; } = true;
 
+    /// <summary>
+    /// Least batch whose forward pass (and input gradient) runs on Winograd: its weights are transformed again on every call
+    /// (about 0.2 ms for a 32 → 32 5×5 layer on one thread), which a few images do not repay (net3's single-image latency
+    /// through the plain model went from 0.27 to 0.38–0.44 ms with it); a training batch and an evaluation batch do.
+    /// </summary>
+    public const int MinWinogradBatch = 16;
+
     /// <summary>One caller's activations and kernel scratch, in its workspace.</summary>
     private sealed class State
     {
@@ -66,7 +73,7 @@ public sealed class Conv2d : Module
         var geometry = state.Geometry = new ConvGeometry(s[0], InChannels, s[2], s[3], OutChannels, KernelSize, Stride, Padding);
         int need = Convolution.WorkspaceLength(workspace.Compute, geometry);
         state.Output.Resize(shape);
-        if (Convolution.Winograd(workspace.Compute, geometry))
+        if (s[0] >= MinWinogradBatch && Convolution.Winograd(workspace.Compute, geometry))
         {
             // The weights change every step: transformed again each forward pass into this workspace's own plan.
             var plan = state.Winograd;
@@ -100,7 +107,7 @@ public sealed class Conv2d : Module
         // Stride 1: dX is the convolution of dY, padded by K − 1 − P, with the kernels turned 180° and their channel axes
         // swapped, a (N, O, OH, OW) → (N, C, H, W) layer of its own that can run Winograd like a forward pass.
         var transposed = new ConvGeometry(g.Batch, OutChannels, g.OutHeight, g.OutWidth, InChannels, KernelSize, 1, KernelSize - 1 - Padding);
-        bool winograd = wanted && Stride == 1 && Padding <= KernelSize - 1 && Convolution.Winograd(workspace.Compute, transposed);
+        bool winograd = wanted && g.Batch >= MinWinogradBatch && Stride == 1 && Padding <= KernelSize - 1 && Convolution.Winograd(workspace.Compute, transposed);
         Convolution.Backward(workspace.Compute, g, input.Data, Weight.Value.Data, outputGrad.Data, wanted && !winograd ? inputGrad.Data : null,
             Weight.Grad.Data, Bias?.Grad.Data, state.Scratch, state.ColumnsReady);
         if (winograd)

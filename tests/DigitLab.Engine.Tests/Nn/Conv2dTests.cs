@@ -20,14 +20,15 @@ public class Conv2dTests
     }
 
     [Theory]
-    [InlineData(2, 5, 1)] // net3's second layer's kind: 5×5, F(2×2, 5×5)
-    [InlineData(3, 3, 1)] // cnn's and best's: 3×3, F(2×2, 3×3)
-    [InlineData(2, 5, 0)] // no padding: the input gradient's dY padded by 4
+    [InlineData(Conv2d.MinWinogradBatch, 5, 1)]     // net3's second layer's kind: 5×5, F(2×2, 5×5)
+    [InlineData(Conv2d.MinWinogradBatch + 1, 3, 1)] // cnn's and best's: 3×3, F(2×2, 3×3)
+    [InlineData(Conv2d.MinWinogradBatch, 5, 0)]     // no padding: the input gradient's dY padded by 4
     public void WinogradRoutesFollowTheWeightsAsTheyChange(int n, int k, int p)
     {
         // 16 → 16 channels on a 9×9 (3×3) or 16×16 (5×5) output: the forward pass and the input gradient (dY convolved with
         // the flipped kernels) take the Winograd route, whose transformed weights the layer keeps per workspace; after an optimizer-like change
-        // of the weights the next passes must use the new ones. The gradient check then runs both routes many times.
+        // of the weights the next passes must use the new ones. The gradient check then runs both routes many times. (A batch
+        // below MinWinogradBatch stays on the direct routes: the transform would cost more than it saves.)
         var conv = new Conv2d(16, 16, k, padding: p);
         conv.ResetParameters(new Rng(8));
         int outSize = k == 3 ? 9 : 16, size = outSize + k - 1 - 2 * p;

@@ -44,7 +44,7 @@ internal sealed class PreparedConvolution : Module
     private readonly int _in, _out, _kernel, _stride, _padding;
     private readonly float[] _weight, _bias;
     private readonly bool _relu;
-    /// <summary>Least multiply-adds for a single image's call to use more than the calling thread (<see cref="InferenceThreads"/>).</summary>
+    /// <summary>Least work for a single image's call to use more than the calling thread (<see cref="InferenceThreads"/>).</summary>
     private readonly long _minSplitWork;
     private readonly Lazy<Slice[]> _slices;
     /// <summary>Weights packed for <see cref="PackedConvolution"/>, one plan per input size (built on first use; each is immutable).</summary>
@@ -85,7 +85,7 @@ internal sealed class PreparedConvolution : Module
         });
     }
 
-    /// <param name="minSplitWork">Least multiply-adds for a single image's call of this layer to use more than one thread.</param>
+    /// <param name="minSplitWork">Least work (<see cref="InferenceThreads.Work"/>) for a single image's call of this layer to use more than one thread.</param>
     public static PreparedConvolution Create(Conv2d conv, BatchNorm? bn, bool relu, long minSplitWork = InferenceThreads.DefaultMinSplitWork)
     {
         var (w, b) = Folding.Fold(conv.Weight.Value, conv.Bias?.Value, conv.OutChannels, bn);
@@ -153,7 +153,7 @@ internal sealed class PreparedConvolution : Module
         {
             var plan = _plans.GetOrAdd((s[2], s[3]), static (key, layer) => new PackedConvolution.Plan(layer._weight, layer._bias,
                 layer._in, layer._out, layer._kernel, layer._stride, layer._padding, key.Height, key.Width), this);
-            compute = InferenceThreads.For(compute, s[0], (long)s[0] * plan.Taps * g.OutPlane * _out, _minSplitWork);
+            compute = InferenceThreads.For(compute, s[0], InferenceThreads.Work((long)s[0] * plan.Taps * g.OutPlane * _out, plan.Weights.Length), _minSplitWork);
             int length = plan.WorkspaceLength(compute, s[0]);
             if (state.Scratch.Length < length) state.Scratch = new float[length];
             PackedConvolution.Forward(compute, plan, s[0], input.Data, state.Output.Data, residual?.Data, relu, state.Scratch);
@@ -164,7 +164,7 @@ internal sealed class PreparedConvolution : Module
         int parts = !shallow && s[0] == 1 ? Math.Min(compute.Threads, _slices.Value.Length) : 1;
         if (shallow)
         {
-            compute = InferenceThreads.For(compute, s[0], g.Batch * (long)g.OutPlane * g.ColumnRows * _out, _minSplitWork);
+            compute = InferenceThreads.For(compute, s[0], InferenceThreads.Work(g.Batch * (long)g.OutPlane * g.ColumnRows * _out, g.WeightLength), _minSplitWork);
             int need = ShallowConvolution.WorkspaceLength(compute, g);
             if (state.Scratch.Length < need) state.Scratch = new float[need];
             ShallowConvolution.Forward(compute, g, input.Data, _weight, _bias, state.Output.Data, relu && residual is null, state.Scratch);
@@ -267,7 +267,7 @@ internal sealed class PreparedLinear : Module
         if (PackedConvolution.Fast) _plan = new PackedConvolution.Plan(weight, bias, inFeatures, outFeatures, 1, 1, 0, 1, 1);
     }
 
-    /// <param name="minSplitWork">Least multiply-adds for a single image's call of this layer to use more than one thread.</param>
+    /// <param name="minSplitWork">Least work (<see cref="InferenceThreads.Work"/>) for a single image's call of this layer to use more than one thread.</param>
     public static PreparedLinear Create(Linear linear, BatchNorm? bn, bool relu, long minSplitWork = InferenceThreads.DefaultMinSplitWork)
     {
         var (w, b) = Folding.Fold(linear.Weight.Value, linear.Bias?.Value, linear.OutFeatures, bn);
@@ -282,7 +282,7 @@ internal sealed class PreparedLinear : Module
         state.Output.Resize(n, _out);
         if (_plan is not null && workspace.Compute.DirectConvolution)
         {
-            var compute = InferenceThreads.For(workspace.Compute, n, (long)n * _in * _out, _minSplitWork);
+            var compute = InferenceThreads.For(workspace.Compute, n, InferenceThreads.Work((long)n * _in * _out, _plan.Weights.Length), _minSplitWork);
             int length = _plan.WorkspaceLength(compute, n);
             if (state.Scratch.Length < length) state.Scratch = new float[length];
             PackedConvolution.Forward(compute, _plan, n, input.Data, state.Output.Data, null, _relu, state.Scratch);

@@ -50,8 +50,8 @@ public sealed class PreparedModel : Module
     public static PreparedModel Prepare(Module model) => Prepare(model, InferenceThreads.DefaultMinSplitWork);
 
     /// <summary>
-    /// As <see cref="Prepare(Module)"/>, with <paramref name="minSplitWork"/> the least multiply-adds of a layer call on a
-    /// single image that is shared between threads (<see cref="InferenceThreads"/>; 0: every layer, as far as its kernel
+    /// As <see cref="Prepare(Module)"/>, with <paramref name="minSplitWork"/> the least work (multiply-adds plus weights read,
+    /// <see cref="InferenceThreads.Work"/>) of a layer call on a single image that is shared between threads (<see cref="InferenceThreads"/>; 0: every layer, as far as its kernel
     /// splits; <see cref="long.MaxValue"/>: none). The output bits do not depend on it.
     /// </summary>
     internal static PreparedModel Prepare(Module model, long minSplitWork)

@@ -19,11 +19,9 @@ namespace DigitLab.Kernels;
 /// </summary>
 /// <remarks>
 /// The transforms' coefficients are 0, ±1 and ±½, so the result differs from the direct sum only by rounding: measured
-/// in the tests against the double-precision reference within the engine's sum tolerances. Threads: a batch of at least
-/// as many images as threads is split into one run of images per thread; fewer images (a single prediction) are shared
-/// by the threads: each pads and transforms the image into its own slot, then the threads claim the image's (chunk,
-/// block of six tiles) items one at a time from a counter. Every item is computed the same way whoever claims it, so
-/// results do not depend on the thread count. Needs AVX-512 (<see cref="Fast"/>).
+/// in the tests against the double-precision reference within the engine's sum tolerances. Threads: a batch is split
+/// into one run of images per thread, each image computed by one thread in a fixed order, so results do not depend on
+/// the thread count. Needs AVX-512 (<see cref="Fast"/>).
 /// </remarks>
 public static unsafe class WinogradConvolution
 {
@@ -33,8 +31,6 @@ public static unsafe class WinogradConvolution
     private const int Block = PackedConvolution.TilePositions;
     /// <summary>Tiles of one tile row per input-transform vector (15: the permutes read columns 2t .. 2t + 3 of 32 loaded).</summary>
     private const int RowTiles = 15;
-    /// <summary>Floats at the start of the workspace holding the single-image route's item counter (a cache line of its own).</summary>
-    private const int CounterLength = 16;
 
     /// <summary>Whether this machine runs the kernel (AVX-512 in hardware).</summary>
     public static bool Fast => Avx512F.IsSupported && PackedConvolution.Fast;
@@ -115,16 +111,7 @@ public static unsafe class WinogradConvolution
         }
 
         /// <summary>Floats of workspace <see cref="Forward"/> needs at the context's thread count.</summary>
-        public int WorkspaceLength(ComputeContext compute) => checked(CounterLength + compute.Threads * SlotLength);
-
-        /// <summary>Floats of one thread's slot: the padded image, its transform U and the 16 products of one block.</summary>
-        internal int SlotLength => PadLength + ULength + 16 * Block * MaxVectors * Lanes;
-
-        /// <summary>Blocks of <see cref="Block"/> tiles per chunk: an image's items are chunks × blocks.</summary>
-        internal int Blocks => (Tiles + Block - 1) / Block;
-
-        /// <summary>Multiply-adds of the 16 products for one image (the route's work, for the thread choice).</summary>
-        public long MultiplyAdds => 16L * Tiles * Geometry.InChannels * Geometry.OutChannels;
+        public int WorkspaceLength(ComputeContext compute) => checked(compute.Threads * (PadLength + ULength + 16 * Block * MaxVectors * Lanes));
 
         public override string ToString() => $"WinogradConvolution.Plan({Geometry}, {Tiles} tiles of 2×2)";
     }
@@ -142,82 +129,36 @@ public static unsafe class WinogradConvolution
         int need = plan.WorkspaceLength(compute);
         if (workspace.Length < need) throw new ArgumentException($"Workspace has {workspace.Length} floats; {plan} needs {need}.");
         if (batch == 0) return;
-        int items = plan.Chunks.Length * plan.Blocks;
-        if (batch >= compute.Threads)
+        int parts = Math.Min(compute.Threads, batch);
+        compute.For(parts, 1, (Plan: plan, X: input, Y: output, W: workspace, Relu: relu, Batch: batch, Parts: parts), static (c, ps, pe) =>
         {
-            int parts = compute.Threads;
-            compute.For(parts, 1, (Plan: plan, X: input, Y: output, W: workspace, Relu: relu, Batch: batch, Parts: parts, Items: items), static (c, ps, pe) =>
+            for (int p = ps; p < pe; p++)
             {
-                for (int p = ps; p < pe; p++)
-                {
-                    int start = (int)((long)c.Batch * p / c.Parts), end = (int)((long)c.Batch * (p + 1) / c.Parts);
-                    for (int image = start; image < end; image++)
-                    {
-                        Transform(c.Plan, c.X, c.W, p, image);
-                        Items(c.Plan, c.Y, c.W, p, image, 0, c.Items, c.Relu);
-                    }
-                }
-            });
-            return;
-        }
-        // Fewer images than threads: each thread pads and transforms the image into its own slot, then the threads claim
-        // its items one at a time from the counter, so a thread the machine runs late takes fewer (or none).
-        for (int image = 0; image < batch; image++)
-        {
-            Volatile.Write(ref Unsafe.As<float, int>(ref workspace[0]), 0);
-            compute.For(Math.Min(compute.Threads, items), 1, (Plan: plan, X: input, Y: output, W: workspace, Relu: relu, Image: image, Items: items),
-                static (c, ps, pe) =>
-                {
-                    ref int next = ref Unsafe.As<float, int>(ref c.W[0]);
-                    for (int p = ps; p < pe; p++)
-                    {
-                        // A part started after the others took every item (its worker late, or run by the caller after
-                        // its own) skips the transform it would not use.
-                        if (Volatile.Read(ref next) >= c.Items) continue;
-                        Transform(c.Plan, c.X, c.W, p, c.Image);
-                        for (int item; (item = Interlocked.Increment(ref next) - 1) < c.Items; )
-                            Items(c.Plan, c.Y, c.W, p, c.Image, item, item + 1, c.Relu);
-                    }
-                });
-        }
+                int start = (int)((long)c.Batch * p / c.Parts), end = (int)((long)c.Batch * (p + 1) / c.Parts);
+                for (int image = start; image < end; image++) Image(c.Plan, c.X, c.Y, c.W, p, image, c.Relu);
+            }
+        });
     }
 
-    /// <summary>Pads image <paramref name="image"/> into workspace slot <paramref name="slot"/> and computes its input transform U there.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Transform(Plan plan, float[] input, float[] workspace, int slot, int image)
+    private static void Image(Plan plan, float[] input, float[] output, float[] workspace, int slot, int image, bool relu)
     {
         var g = plan.Geometry;
-        fixed (float* x0 = input, ws = workspace)
-        {
-            float* pad = ws + CounterLength + (long)slot * plan.SlotLength;
-            Pad(plan, x0 + (long)image * g.InChannels * g.InPlane, pad);
-            InputTransform(plan, pad, pad + plan.PadLength);
-        }
-    }
-
-    /// <summary>
-    /// Items [<paramref name="itemStart"/>, <paramref name="itemEnd"/>) of image <paramref name="image"/>, whose transform
-    /// is in slot <paramref name="slot"/>: item i is chunk i / blocks, tiles [6·(i mod blocks), +6): the 16 products and
-    /// the output transform with bias and ReLU.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Items(Plan plan, float[] output, float[] workspace, int slot, int image, int itemStart, int itemEnd, bool relu)
-    {
-        var g = plan.Geometry;
-        int c = g.InChannels, tiles = plan.Tiles, blocks = plan.Blocks;
+        int c = g.InChannels, tiles = plan.Tiles;
         float** src = stackalloc float*[Block];
         float** rows = stackalloc float*[Block];
-        fixed (float* y0 = output, ws = workspace, w = plan.Weights, b = plan.Bias)
+        fixed (float* x0 = input, y0 = output, ws = workspace, w = plan.Weights, b = plan.Bias)
         fixed (int* offsets = plan.ChannelOffsets)
         {
-            float* pad = ws + CounterLength + (long)slot * plan.SlotLength;
+            float* pad = ws + (long)slot * (plan.PadLength + plan.ULength + 16 * Block * MaxVectors * Lanes);
             float* u = pad + plan.PadLength, m = u + plan.ULength;
+            Pad(plan, x0 + (long)image * g.InChannels * g.InPlane, pad);
+            InputTransform(plan, pad, u);
             float* y = y0 + (long)image * g.OutChannels * g.OutPlane;
-            for (int item = itemStart; item < itemEnd; item++)
+            foreach (var chunk in plan.Chunks)
             {
-                var chunk = plan.Chunks[item / blocks];
                 int step = chunk.Vectors * Lanes;
-                int t0 = item % blocks * Block;
+                for (int t0 = 0; t0 < tiles; t0 += Block)
                 {
                     int live = Math.Min(Block, tiles - t0);
                     for (int e = 0; e < 16; e++)

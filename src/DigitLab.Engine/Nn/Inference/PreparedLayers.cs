@@ -112,9 +112,8 @@ internal sealed class PreparedConvolution : Module
     /// <summary>
     /// Whether <paramref name="g"/> runs on <see cref="WinogradConvolution"/>: 3×3 stride-1 layers with at least 8 input and
     /// 16 output channels on planes of 8×8 or more (cnn's second layer, best's and fast's 14×14 and 28×28 ones), for as
-    /// as many images as threads (one image per thread) and for a single image (shared by the threads from session 8 on,
-    /// when its work passes <see cref="InferenceThreads"/>' threshold; before, on one thread). Measured then, two threads
-    /// idle, `bench infer --models cnn,best,fast`, single image on Winograd on one thread against split over both threads on
+    /// as many images as threads (one image per thread) and for a single image, which then runs these layers on one thread:
+    /// two threads idle, `bench infer --models cnn,best,fast`, single image on Winograd against split over both threads on
     /// the packed route: best 0.152 against 0.176–0.191 ms, fast 0.033–0.042 against 0.043–0.049, cnn 0.084–0.100 against
     /// 0.084–0.090 (two runs each, alternated). One thread, `bench infer --threads 1`, before and after this route: cnn 15.1–15.4k → 19.0–19.3k
     /// img/s, best 5.5–5.8k → 6.8–6.9k (cnn's layer alone 49.6 → 34.1 µs per image); fast's 12 → 24 layer (taken from 8 input
@@ -145,7 +144,6 @@ internal sealed class PreparedConvolution : Module
         {
             var plan = _winograd.GetOrAdd((s[2], s[3]), static (key, layer) => new WinogradConvolution.Plan(layer._weight, layer._bias,
                 layer._in, layer._out, layer._padding, key.Height, key.Width), this);
-            compute = InferenceThreads.For(compute, s[0], InferenceThreads.Work(s[0] * plan.MultiplyAdds, plan.Weights.Length), _minSplitWork);
             int length = plan.WorkspaceLength(compute);
             if (state.Scratch.Length < length) state.Scratch = new float[length];
             WinogradConvolution.Forward(compute, plan, s[0], input.Data, state.Output.Data, relu, state.Scratch);

@@ -49,6 +49,12 @@ internal static class BenchInferCommand
         };
         var batchOption = new Option<int>("--batch") { Description = $"Images per inference pass; the fastest of {InferencePasses} passes is reported.", DefaultValueFactory = _ => 1000 };
         var threadsOption = new Option<int>("--threads") { Description = "DigitLab's threads and ONNX Runtime's intra-op threads.", DefaultValueFactory = _ => 2 };
+        var splitOption = new Option<long>("--min-split-work")
+        {
+            Description = "Least work (multiply-adds + 4 per weight float read) of a prepared layer for a single image to use more than one "
+                + "thread; smaller layers run on the calling thread alone (0: every layer split as far as its kernel allows).",
+            DefaultValueFactory = _ => InferenceThreads.DefaultMinSplitWork,
+        };
         var profileOption = new Option<bool>("--profile") { Description = "Also print the prepared model's time per top-level layer, single image and batch." };
         var dataDirOption = CliCommon.DataDirOption();
         var jsonOption = CliCommon.JsonOption();
@@ -56,7 +62,7 @@ internal static class BenchInferCommand
             "Inference images/s (one batch, eval mode, fastest of 5 passes) and single-image latency (median of 200 calls) of DigitLab and of " +
             "ONNX Runtime running the same model exported to ONNX, side by side. Run when the machine is otherwise idle (the load average is printed).")
         {
-            modelsOption, batchOption, threadsOption, profileOption, dataDirOption, jsonOption,
+            modelsOption, batchOption, threadsOption, splitOption, profileOption, dataDirOption, jsonOption,
         };
         command.SetAction(parse =>
         {
@@ -68,9 +74,10 @@ internal static class BenchInferCommand
                     return 2;
                 }
             int batch = parse.GetValue(batchOption), threads = parse.GetValue(threadsOption);
-            if (batch < 1 || threads < 1)
+            long split = parse.GetValue(splitOption);
+            if (batch < 1 || threads < 1 || split < 0)
             {
-                Console.Error.WriteLine("error: --batch and --threads must be at least 1.");
+                Console.Error.WriteLine("error: --batch and --threads must be at least 1, --min-split-work at least 0.");
                 return 2;
             }
             bool json = parse.GetValue(jsonOption);
@@ -84,7 +91,7 @@ internal static class BenchInferCommand
             using var compute = new ComputeContext(threads);
             foreach (var name in models)
             {
-                var r = Measure(name, data, Math.Min(batch, data.Count), compute);
+                var r = Measure(name, data, Math.Min(batch, data.Count), compute, split);
                 results.Add(r);
                 if (!json)
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -96,11 +103,11 @@ internal static class BenchInferCommand
                 foreach (var name in models)
                 {
                     log.WriteLine($"{name}: prepared single image, median ms per top-level layer:");
-                    foreach (var (layer, ms) in ProfileSingleImage(name, compute))
+                    foreach (var (layer, ms) in ProfileSingleImage(name, compute, split))
                         log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {ms,8:F3}  {layer}"));
                     int profileBatch = Math.Min(batch, data.Count);
                     log.WriteLine($"{name}: prepared batch of {profileBatch}, fastest of {InferencePasses} passes per top-level layer: ms, µs per image, GFLOP/s:");
-                    foreach (var (layer, ms, flops) in ProfileBatch(name, data, profileBatch, compute))
+                    foreach (var (layer, ms, flops) in ProfileBatch(name, data, profileBatch, compute, split))
                         log.WriteLine(string.Create(CultureInfo.InvariantCulture,
                             $"  {ms,8:F3}  {ms * 1000 / profileBatch,8:F3}  {(flops > 0 ? (flops / (ms * 1e6)).ToString("F1", CultureInfo.InvariantCulture) : "-"),7}  {layer}"));
                 }
@@ -110,7 +117,7 @@ internal static class BenchInferCommand
         return command;
     }
 
-    internal static Result Measure(string name, MnistDataset data, int batch, ComputeContext compute)
+    internal static Result Measure(string name, MnistDataset data, int batch, ComputeContext compute, long minSplitWork = InferenceThreads.DefaultMinSplitWork)
     {
         int threads = compute.Threads;
         var model = ModelZoo.Create(name, seed: 1);
@@ -131,7 +138,7 @@ internal static class BenchInferCommand
         double engineLatency = Median(() => model.Forward(one, workspace));
 
         // The prepared model, on its own workspace: the same batch, then the same single image.
-        var prepared = PreparedModel.Prepare(model);
+        var prepared = PreparedModel.Prepare(model, minSplitWork);
         var preparedWorkspace = new Workspace(compute, training: false);
         prepared.Forward(images, preparedWorkspace);
         double preparedBatch = Fastest(() => prepared.Forward(images, preparedWorkspace));
@@ -152,9 +159,9 @@ internal static class BenchInferCommand
     }
 
     /// <summary>The prepared model's single-image time per top-level layer (median of <see cref="LatencyCalls"/> calls each).</summary>
-    private static IReadOnlyList<(string Layer, double Ms)> ProfileSingleImage(string name, ComputeContext compute)
+    private static IReadOnlyList<(string Layer, double Ms)> ProfileSingleImage(string name, ComputeContext compute, long minSplitWork)
     {
-        var prepared = PreparedModel.Prepare(ModelZoo.Create(name, seed: 1));
+        var prepared = PreparedModel.Prepare(ModelZoo.Create(name, seed: 1), minSplitWork);
         var workspace = new Workspace(compute, training: false);
         var image = new Tensor(1, 1, MnistDataset.Rows, MnistDataset.Cols);
         var rng = new Rng(1);
@@ -170,9 +177,10 @@ internal static class BenchInferCommand
     /// <see cref="InferencePasses"/> passes each, after one untimed), with the layer's floating-point operations when it is a
     /// convolution or linear layer (2 per multiply-add; 0 otherwise).
     /// </summary>
-    private static IReadOnlyList<(string Layer, double Ms, double Flops)> ProfileBatch(string name, MnistDataset data, int batch, ComputeContext compute)
+    private static IReadOnlyList<(string Layer, double Ms, double Flops)> ProfileBatch(string name, MnistDataset data, int batch, ComputeContext compute,
+        long minSplitWork)
     {
-        var prepared = PreparedModel.Prepare(ModelZoo.Create(name, seed: 1));
+        var prepared = PreparedModel.Prepare(ModelZoo.Create(name, seed: 1), minSplitWork);
         var workspace = new Workspace(compute, training: false);
         var batcher = new Batcher(data, batch, Normalization.Mnist, shuffle: false);
         batcher.StartEpoch();

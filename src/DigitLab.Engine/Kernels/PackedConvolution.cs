@@ -241,6 +241,8 @@ public static unsafe class PackedConvolution
                 ref int next = ref Unsafe.As<float, int>(ref c.Workspace[0]);
                 for (int p = ps; p < pe; p++)
                 {
+                    // A part started after the others took every item (run late, or by the caller after its own) skips the pad.
+                    if (Volatile.Read(ref next) >= c.Batch) continue;
                     RunGroup(c, c.Image, 1, p, 0, 0, pad: true);
                     for (int item; (item = Interlocked.Increment(ref next) - 1) < c.Batch; )
                         RunGroup(c, c.Image, 1, p, item, item + 1, pad: false);

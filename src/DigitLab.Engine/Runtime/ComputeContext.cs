@@ -34,7 +34,7 @@ public sealed class ComputeContext : IDisposable
             throw new ArgumentOutOfRangeException(nameof(threads), threads, $"Threads must be 0 (all {Environment.ProcessorCount} cores) or 1..{MaxThreads}.");
         Threads = threads == 0 ? Environment.ProcessorCount : threads;
         DirectConvolution = directConvolution;
-        _pool = new Pool();
+        _pool = new Pool(Threads);
     }
 
     // A constructor that threw (a bad thread count) leaves no pool behind: nothing to stop then.
@@ -155,18 +155,38 @@ public sealed class ComputeContext : IDisposable
     }
 
     /// <summary>
-    /// The workers. Worker i runs part i + 1 of the current region; each waits on its own event, and the
-    /// last one to finish wakes the caller. Events spin briefly before blocking, so short regions stay cheap.
+    /// The workers. Worker i runs part i + 1 of the current region. A region is announced by one write of a sequence
+    /// number with its part count; a worker that finished a region keeps polling for the next one for
+    /// <see cref="SpinTicks"/> before it blocks on its own event (the caller then wakes it), and the caller polls for the
+    /// parts' end the same way before it blocks. Between the layers of one prediction (regions a few microseconds apart)
+    /// no thread is put to sleep and woken again: on this 2-core VM a wake-up cost about what a small layer computes.
+    /// Polling is off where the context has more threads than the process has cores (a polling worker would hold a core
+    /// another of its threads needs; a process pinned to one core has one).
     /// </summary>
-    private sealed class Pool
+    private sealed class Pool(int threads)
     {
+        /// <summary>How long a worker or a waiting caller polls before blocking: 50 µs, or 0 (see the class remarks).</summary>
+        private readonly long SpinTicks = threads <= Environment.ProcessorCount && Environment.ProcessorCount > 1
+            ? System.Diagnostics.Stopwatch.Frequency / 20_000 : 0;
+
         private int _busy;                           // 1 while a caller owns the pool
-        private ManualResetEventSlim[] _start = [];  // one per worker: "run your part"
+        private Worker[] _workers = [];
         private readonly ManualResetEventSlim _done = new(false);
         private Exception?[] _errors = new Exception?[1]; // per part, rethrown on the caller
+        private long[] _claims = new long[1];        // per part: the sequence number of the region that last claimed it
         private Job? _job;
-        private int _count, _parts, _pending;
-        private volatile bool _stopping;
+        private int _count, _pending;
+        private long _region;                        // (sequence number << 16) | part count of the latest region
+
+        /// <summary>One worker's wake-up event, whether it sleeps on it, and whether it was told to stop.</summary>
+        private sealed class Worker(int index, long region)
+        {
+            public readonly int Index = index;
+            public readonly ManualResetEventSlim Signal = new(false);
+            public readonly long FirstRegion = region;
+            public int Sleeping;
+            public volatile bool Stopped;
+        }
 
         public bool TryEnter() => Interlocked.CompareExchange(ref _busy, 1, 0) == 0;
 
@@ -177,13 +197,35 @@ public sealed class ComputeContext : IDisposable
             try
             {
                 EnsureWorkers(parts - 1);
-                _job = job; _count = count; _parts = parts;
+                _job = job; _count = count;
                 _pending = parts - 1;
                 _done.Reset();
-                for (int w = 0; w < parts - 1; w++) _start[w].Set();
+                long sequence = (_region >> 16) + 1;
+                Interlocked.Exchange(ref _region, sequence << 16 | (uint)parts);
+                for (int w = 0; w < parts - 1; w++)
+                    if (Interlocked.Exchange(ref _workers[w].Sleeping, 0) == 1) _workers[w].Signal.Set();
                 _inParallelBody = true;
-                try { RunPart(0); }
+                try
+                {
+                    RunPart(0);
+                    // Parts whose worker has not started yet (asleep, still waking, or descheduled by another process) run
+                    // here: the region never waits on a worker that is not running. A part is the same fixed range
+                    // whichever thread runs it, so the results do not change.
+                    for (int p = 1; p < parts; p++)
+                        if (Claim(p, sequence)) Finish(p);
+                }
                 finally { _inParallelBody = false; }
+                if (SpinTicks > 0 && Volatile.Read(ref _pending) > 0)
+                {
+                    long until = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
+                    for (int i = 1; Volatile.Read(ref _pending) > 0; i++)
+                    {
+                        if ((i & 63) == 0 && System.Diagnostics.Stopwatch.GetTimestamp() > until) break;
+                        Thread.SpinWait(1);
+                    }
+                }
+                // Also after polling saw the parts end: the last worker sets the event just after, and the next region's
+                // Reset must not come before that Set.
                 _done.Wait();
                 _job = null;
                 for (int p = 0; p < parts; p++)
@@ -200,15 +242,32 @@ public sealed class ComputeContext : IDisposable
         public void Stop()
         {
             if (!TryEnter()) return; // a region is running: its caller still holds the context, so it was not collected
-            _stopping = true;
-            foreach (var signal in _start) signal.Set();
-            _start = [];
+            var workers = _workers;
+            _workers = [];
+            foreach (var worker in workers) worker.Stopped = true;
+            Interlocked.Exchange(ref _region, ((_region >> 16) + 1) << 16);
+            foreach (var worker in workers) worker.Signal.Set();
             Volatile.Write(ref _busy, 0);
+        }
+
+        /// <summary>Takes part <paramref name="p"/> of region <paramref name="sequence"/> unless some thread already has.</summary>
+        private bool Claim(int p, long sequence)
+        {
+            long last = Volatile.Read(ref _claims[p]);
+            return last < sequence && Interlocked.CompareExchange(ref _claims[p], sequence, last) == last;
+        }
+
+        /// <summary>Runs claimed part <paramref name="p"/> (not 0) and counts it done; the last one wakes the caller.</summary>
+        private void Finish(int p)
+        {
+            RunPart(p);
+            if (Interlocked.Decrement(ref _pending) == 0) _done.Set();
         }
 
         private void RunPart(int p)
         {
-            var (start, end) = Range(_count, _parts, p);
+            int parts = (int)(_region & 0xFFFF);
+            var (start, end) = Range(_count, parts, p);
             if (end <= start) return;
             try { _job!.Run(start, end); }
             catch (Exception e) { _errors[p] = e; }
@@ -217,34 +276,54 @@ public sealed class ComputeContext : IDisposable
         /// <summary>Grows the pool to <paramref name="workers"/> threads; called only by the pool's owner.</summary>
         private void EnsureWorkers(int workers)
         {
-            if (_start.Length >= workers) return;
-            _stopping = false;
+            if (_workers.Length >= workers) return;
             // A first blocking Wait creates the event's lock object; do it now so no region allocates later.
-            if (_start.Length == 0) _done.Wait(1);
-            var start = new ManualResetEventSlim[workers];
-            Array.Copy(_start, start, _start.Length);
+            if (_workers.Length == 0) _done.Wait(1);
+            var all = new Worker[workers];
+            Array.Copy(_workers, all, _workers.Length);
             var errors = new Exception?[workers + 1];
-            for (int w = _start.Length; w < workers; w++)
+            var claims = new long[workers + 1];
+            Array.Copy(_claims, claims, _claims.Length);
+            for (int w = _workers.Length; w < workers; w++)
             {
-                start[w] = new ManualResetEventSlim(false);
+                all[w] = new Worker(w, Volatile.Read(ref _region));
                 var thread = new Thread(WorkerLoop) { IsBackground = true, Name = $"DigitLab worker {w + 1}" };
-                thread.Start((w, start[w]));
+                thread.Start(all[w]);
             }
-            _start = start;
+            _workers = all;
             _errors = errors;
+            _claims = claims;
         }
 
         private void WorkerLoop(object? argument)
         {
-            var (w, signal) = ((int, ManualResetEventSlim))argument!;
+            var worker = (Worker)argument!;
             _inParallelBody = true; // a worker only ever runs For bodies
+            long seen = worker.FirstRegion;
             while (true)
             {
-                signal.Wait();
-                signal.Reset();
-                if (_stopping) return;
-                RunPart(w + 1);
-                if (Interlocked.Decrement(ref _pending) == 0) _done.Set();
+                long region;
+                long until = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
+                for (int i = 1; (region = Volatile.Read(ref _region)) == seen; i++)
+                {
+                    if (worker.Stopped) return;
+                    if ((i & 63) != 0 || System.Diagnostics.Stopwatch.GetTimestamp() <= until) { Thread.SpinWait(1); continue; }
+                    // Block until the caller of the next region sets the event. Sleeping is published before the region is
+                    // read again (both full fences), so a caller either sees it and sets the event, or this read sees its
+                    // region. A stale Set only makes one Wait return early: the loop reads the region again.
+                    worker.Signal.Reset();
+                    Interlocked.Exchange(ref worker.Sleeping, 1);
+                    if (Volatile.Read(ref _region) == seen && !worker.Stopped) worker.Signal.Wait();
+                    Interlocked.Exchange(ref worker.Sleeping, 0);
+                    until = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
+                    i = 0;
+                }
+                seen = region;
+                if (worker.Stopped) return;
+                // A region with fewer parts leaves this worker out. Its part may have been run by the caller already (the
+                // claim fails, also when that region has ended and another begun); a part it claims keeps the region
+                // open until it is counted done, so the region read above is the one it runs.
+                if (worker.Index + 1 < (int)(region & 0xFFFF) && Claim(worker.Index + 1, region >> 16)) Finish(worker.Index + 1);
             }
         }
     }

@@ -53,15 +53,46 @@ public class ComputeContextTests
         });
     }
 
+    /// <summary>
+    /// The caller runs part 0 and the workers the others: part 0 waits (up to 10 s) until parts 1 and 2 have begun, which
+    /// only workers can do while the caller is inside part 0 (a caller takes a worker's part only after its own).
+    /// </summary>
     [Fact]
     public void PartsRunOnDistinctThreadsIncludingTheCaller()
     {
         WithThreads(3, compute =>
         {
             var ids = new int[3];
-            compute.For(3, 1, (s, e) => ids[s] = Environment.CurrentManagedThreadId);
+            using var started = new CountdownEvent(2);
+            compute.For(3, 1, (s, e) =>
+            {
+                ids[s] = Environment.CurrentManagedThreadId;
+                if (s == 0) started.Wait(TimeSpan.FromSeconds(10));
+                else started.Signal();
+            });
             Assert.Equal(3, ids.Distinct().Count());
             Assert.Equal(Environment.CurrentManagedThreadId, ids[0]);
+        });
+    }
+
+    /// <summary>
+    /// Each part of each region runs exactly once, whether its worker claims it or the caller does (a worker asleep or
+    /// not yet running when the caller ends its own part): many short regions back to back, with part counts changing.
+    /// </summary>
+    [Fact]
+    public void EveryPartRunsOnceWhoeverClaimsIt()
+    {
+        WithThreads(3, compute =>
+        {
+            var runs = new int[3];
+            for (int region = 0; region < 20_000; region++)
+            {
+                int parts = 2 + region % 2;
+                Array.Clear(runs);
+                compute.For(parts, 1, runs, static (r, s, e) => { for (int p = s; p < e; p++) Interlocked.Increment(ref r[p]); });
+                for (int p = 0; p < 3; p++)
+                    Assert.True(runs[p] == (p < parts ? 1 : 0), $"region {region}: part {p} of {parts} ran {runs[p]} times");
+            }
         });
     }
 

@@ -44,6 +44,8 @@ internal sealed class PreparedConvolution : Module
     private readonly int _in, _out, _kernel, _stride, _padding;
     private readonly float[] _weight, _bias;
     private readonly bool _relu;
+    /// <summary>Least work for a single image's call to use more than the calling thread (<see cref="InferenceThreads"/>).</summary>
+    private readonly long _minSplitWork;
     private readonly Lazy<Slice[]> _slices;
     /// <summary>Weights packed for <see cref="PackedConvolution"/>, one plan per input size (built on first use; each is immutable).</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(int Height, int Width), PackedConvolution.Plan> _plans = new();
@@ -63,10 +65,10 @@ internal sealed class PreparedConvolution : Module
         public float[][] SliceOutput = [];
     }
 
-    private PreparedConvolution(Conv2d conv, float[] weight, float[] bias, bool relu)
+    private PreparedConvolution(Conv2d conv, float[] weight, float[] bias, bool relu, long minSplitWork)
     {
         (_in, _out, _kernel, _stride, _padding) = (conv.InChannels, conv.OutChannels, conv.KernelSize, conv.Stride, conv.Padding);
-        (_weight, _bias, _relu) = (weight, bias, relu);
+        (_weight, _bias, _relu, _minSplitWork) = (weight, bias, relu, minSplitWork);
         // Slices for up to this machine's cores, in multiples of 8 channels (whole vectors for the kernels' stores); cut on
         // first use, since only single images on the unpacked route need them (a packed ResNet would hold its weights twice more).
         _slices = new Lazy<Slice[]>(() =>
@@ -83,10 +85,11 @@ internal sealed class PreparedConvolution : Module
         });
     }
 
-    public static PreparedConvolution Create(Conv2d conv, BatchNorm? bn, bool relu)
+    /// <param name="minSplitWork">Least work (<see cref="InferenceThreads.Work"/>) for a single image's call of this layer to use more than one thread.</param>
+    public static PreparedConvolution Create(Conv2d conv, BatchNorm? bn, bool relu, long minSplitWork = InferenceThreads.DefaultMinSplitWork)
     {
         var (w, b) = Folding.Fold(conv.Weight.Value, conv.Bias?.Value, conv.OutChannels, bn);
-        return new PreparedConvolution(conv, w, b, relu);
+        return new PreparedConvolution(conv, w, b, relu, minSplitWork);
     }
 
     public override Tensor Forward(Tensor input, Workspace workspace) => Forward(input, null, _relu, workspace);
@@ -150,6 +153,7 @@ internal sealed class PreparedConvolution : Module
         {
             var plan = _plans.GetOrAdd((s[2], s[3]), static (key, layer) => new PackedConvolution.Plan(layer._weight, layer._bias,
                 layer._in, layer._out, layer._kernel, layer._stride, layer._padding, key.Height, key.Width), this);
+            compute = InferenceThreads.For(compute, s[0], InferenceThreads.Work((long)s[0] * plan.Taps * g.OutPlane * _out, plan.Weights.Length), _minSplitWork);
             int length = plan.WorkspaceLength(compute, s[0]);
             if (state.Scratch.Length < length) state.Scratch = new float[length];
             PackedConvolution.Forward(compute, plan, s[0], input.Data, state.Output.Data, residual?.Data, relu, state.Scratch);
@@ -160,6 +164,7 @@ internal sealed class PreparedConvolution : Module
         int parts = !shallow && s[0] == 1 ? Math.Min(compute.Threads, _slices.Value.Length) : 1;
         if (shallow)
         {
+            compute = InferenceThreads.For(compute, s[0], InferenceThreads.Work(g.Batch * (long)g.OutPlane * g.ColumnRows * _out, g.WeightLength), _minSplitWork);
             int need = ShallowConvolution.WorkspaceLength(compute, g);
             if (state.Scratch.Length < need) state.Scratch = new float[need];
             ShallowConvolution.Forward(compute, g, input.Data, _weight, _bias, state.Output.Data, relu && residual is null, state.Scratch);
@@ -247,6 +252,7 @@ internal sealed class PreparedLinear : Module
     private readonly int _in, _out;
     private readonly float[] _weight, _bias;
     private readonly bool _relu;
+    private readonly long _minSplitWork;
     private readonly PackedConvolution.Plan? _plan;
 
     private sealed class State
@@ -255,16 +261,17 @@ internal sealed class PreparedLinear : Module
         public float[] Scratch = [];
     }
 
-    private PreparedLinear(int inFeatures, int outFeatures, float[] weight, float[] bias, bool relu)
+    private PreparedLinear(int inFeatures, int outFeatures, float[] weight, float[] bias, bool relu, long minSplitWork)
     {
-        (_in, _out, _weight, _bias, _relu) = (inFeatures, outFeatures, weight, bias, relu);
+        (_in, _out, _weight, _bias, _relu, _minSplitWork) = (inFeatures, outFeatures, weight, bias, relu, minSplitWork);
         if (PackedConvolution.Fast) _plan = new PackedConvolution.Plan(weight, bias, inFeatures, outFeatures, 1, 1, 0, 1, 1);
     }
 
-    public static PreparedLinear Create(Linear linear, BatchNorm? bn, bool relu)
+    /// <param name="minSplitWork">Least work (<see cref="InferenceThreads.Work"/>) for a single image's call of this layer to use more than one thread.</param>
+    public static PreparedLinear Create(Linear linear, BatchNorm? bn, bool relu, long minSplitWork = InferenceThreads.DefaultMinSplitWork)
     {
         var (w, b) = Folding.Fold(linear.Weight.Value, linear.Bias?.Value, linear.OutFeatures, bn);
-        return new PreparedLinear(linear.InFeatures, linear.OutFeatures, w, b, relu);
+        return new PreparedLinear(linear.InFeatures, linear.OutFeatures, w, b, relu, minSplitWork);
     }
 
     public override Tensor Forward(Tensor input, Workspace workspace)
@@ -275,9 +282,10 @@ internal sealed class PreparedLinear : Module
         state.Output.Resize(n, _out);
         if (_plan is not null && workspace.Compute.DirectConvolution)
         {
-            int length = _plan.WorkspaceLength(workspace.Compute, n);
+            var compute = InferenceThreads.For(workspace.Compute, n, InferenceThreads.Work((long)n * _in * _out, _plan.Weights.Length), _minSplitWork);
+            int length = _plan.WorkspaceLength(compute, n);
             if (state.Scratch.Length < length) state.Scratch = new float[length];
-            PackedConvolution.Forward(workspace.Compute, _plan, n, input.Data, state.Output.Data, null, _relu, state.Scratch);
+            PackedConvolution.Forward(compute, _plan, n, input.Data, state.Output.Data, null, _relu, state.Scratch);
             return state.Output;
         }
         Gemm.Multiply(workspace.Compute, false, true, n, _out, _in, input.ReadOnlySpan, _in, _weight, _in, state.Output.Span, _out, accumulate: false);
@@ -359,7 +367,7 @@ internal sealed class FrozenBatchNorm : Module
 }
 
 /// <summary>MaxPool2d without the argmax indices a backward pass would need. Input (N, C, H, W), output (N, C, OH, OW).</summary>
-internal sealed class PreparedMaxPool(MaxPool2d pool) : Module
+internal sealed class PreparedMaxPool(MaxPool2d pool, long minSplitWork = InferenceThreads.DefaultMinSplitWork) : Module
 {
     private sealed class State { public readonly Tensor Output = new(0); }
 
@@ -369,7 +377,8 @@ internal sealed class PreparedMaxPool(MaxPool2d pool) : Module
         var state = workspace.StateOf<State>(this);
         state.Output.Resize(shape);
         var s = input.Shape;
-        MaxPoolValues.Forward(workspace.Compute, new ConvGeometry(s[0], s[1], s[2], s[3], s[1], pool.KernelSize, pool.Stride, pool.Padding),
+        var g = new ConvGeometry(s[0], s[1], s[2], s[3], s[1], pool.KernelSize, pool.Stride, pool.Padding);
+        MaxPoolValues.Forward(InferenceThreads.For(workspace.Compute, s[0], (long)g.OutputLength * g.Kernel * g.Kernel, minSplitWork), g,
             input.Data, state.Output.Data);
         return state.Output;
     }
@@ -382,7 +391,7 @@ internal sealed class PreparedMaxPool(MaxPool2d pool) : Module
 }
 
 /// <summary>Sigmoid for inference on <see cref="InferencePointwise.Sigmoid"/>: any shape, output shaped as the input.</summary>
-internal sealed class PreparedSigmoid : Module
+internal sealed class PreparedSigmoid(long minSplitWork = InferenceThreads.DefaultMinSplitWork) : Module
 {
     private sealed class State { public readonly Tensor Output = new(0); }
 
@@ -390,7 +399,8 @@ internal sealed class PreparedSigmoid : Module
     {
         var state = workspace.StateOf<State>(this);
         state.Output.Resize(input.Shape);
-        InferencePointwise.Sigmoid(workspace.Compute, input.Data, state.Output.Data, input.Length);
+        int batch = input.Rank >= 2 ? input.Shape[0] : 1;
+        InferencePointwise.Sigmoid(InferenceThreads.For(workspace.Compute, batch, input.Length, minSplitWork), input.Data, state.Output.Data, input.Length);
         return state.Output;
     }
 
@@ -402,7 +412,7 @@ internal sealed class PreparedSigmoid : Module
 }
 
 /// <summary>AvgPool2d on <see cref="InferencePointwise.AvgPool"/>. Input (N, C, H, W), output (N, C, OH, OW).</summary>
-internal sealed class PreparedAvgPool(AvgPool2d pool) : Module
+internal sealed class PreparedAvgPool(AvgPool2d pool, long minSplitWork = InferenceThreads.DefaultMinSplitWork) : Module
 {
     private sealed class State { public readonly Tensor Output = new(0); }
 
@@ -412,7 +422,8 @@ internal sealed class PreparedAvgPool(AvgPool2d pool) : Module
         var state = workspace.StateOf<State>(this);
         state.Output.Resize(shape);
         var s = input.Shape;
-        InferencePointwise.AvgPool(workspace.Compute, new ConvGeometry(s[0], s[1], s[2], s[3], s[1], pool.KernelSize, pool.Stride, 0),
+        var g = new ConvGeometry(s[0], s[1], s[2], s[3], s[1], pool.KernelSize, pool.Stride, 0);
+        InferencePointwise.AvgPool(InferenceThreads.For(workspace.Compute, s[0], (long)g.OutputLength * g.Kernel * g.Kernel, minSplitWork), g,
             input.Data, state.Output.Data);
         return state.Output;
     }

@@ -47,10 +47,18 @@ public sealed class PreparedModel : Module
     /// Tanh, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, Dropout, Residual and BasicBlock.
     /// </summary>
     /// <exception cref="NotSupportedException">A module type the preparer does not know; the message names it.</exception>
-    public static PreparedModel Prepare(Module model)
+    public static PreparedModel Prepare(Module model) => Prepare(model, InferenceThreads.DefaultMinSplitWork);
+
+    /// <summary>
+    /// As <see cref="Prepare(Module)"/>, with <paramref name="minSplitWork"/> the least work (multiply-adds plus weights read,
+    /// <see cref="InferenceThreads.Work"/>) of a layer call on a single image that is shared between threads (<see cref="InferenceThreads"/>; 0: every layer, as far as its kernel
+    /// splits; <see cref="long.MaxValue"/>: none). The output bits do not depend on it.
+    /// </summary>
+    internal static PreparedModel Prepare(Module model, long minSplitWork)
     {
         ArgumentNullException.ThrowIfNull(model);
-        var builder = new Builder();
+        ArgumentOutOfRangeException.ThrowIfNegative(minSplitWork);
+        var builder = new Builder(minSplitWork);
         var root = builder.Build(model);
         return new PreparedModel(root, model.GetType().Name)
         {
@@ -201,7 +209,7 @@ public sealed class PreparedModel : Module
         $"PreparedModel({_description}: {FoldedBatchNorms} batch norms folded, {FusedActivations} ReLUs fused, {RemovedDropouts} dropouts removed)";
 
     /// <summary>Walks the source tree into prepared nodes, counting what it folded.</summary>
-    private sealed class Builder
+    private sealed class Builder(long minSplitWork)
     {
         public int Folded, Fused, Dropped;
         public long Weights;
@@ -218,9 +226,9 @@ public sealed class PreparedModel : Module
             // Stateless in evaluation (or reading only their own running statistics): the eval pass already writes
             // only the workspace, so the source layer itself serves; its weights cannot be changed through here.
             BatchNorm => new FrozenBatchNorm((BatchNorm)module),
-            MaxPool2d pool => new PreparedMaxPool(pool),
-            Sigmoid => new PreparedSigmoid(),
-            AvgPool2d pool => new PreparedAvgPool(pool),
+            MaxPool2d pool => new PreparedMaxPool(pool, minSplitWork),
+            Sigmoid => new PreparedSigmoid(minSplitWork),
+            AvgPool2d pool => new PreparedAvgPool(pool, minSplitWork),
             ReLU or Tanh or AdaptiveAvgPool2d or Flatten => module,
             _ => throw new NotSupportedException($"PreparedModel cannot prepare a {module.GetType().Name} ({module}); "
                 + "supported: Sequential, Conv2d, Linear, BatchNorm1d/2d, ReLU, Sigmoid, Tanh, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, "
@@ -250,7 +258,8 @@ public sealed class PreparedModel : Module
                     if (bn is not null) Folded++;
                     Weights += layer is Conv2d c2 ? c2.Weight.Value.Length : ((Linear)layer).Weight.Value.Length;
                     if (relu) Fused++;
-                    nodes.Add(layer is Conv2d conv ? PreparedConvolution.Create(conv, bn, relu) : PreparedLinear.Create((Linear)layer, bn, relu));
+                    nodes.Add(layer is Conv2d conv ? PreparedConvolution.Create(conv, bn, relu, minSplitWork)
+                        : PreparedLinear.Create((Linear)layer, bn, relu, minSplitWork));
                     // Dropouts skipped above are counted as removed.
                     for (int j = i + 1; j < next; j++) if (layers[j] is Dropout) Dropped++;
                     i = next - 1;

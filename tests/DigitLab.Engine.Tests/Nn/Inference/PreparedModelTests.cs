@@ -128,6 +128,51 @@ public class PreparedModelTests(ITestOutputHelper output)
         Assert.Equal(grouped, Probabilities(prepared.Forward(images, new Workspace(compute, training: false)))); // the same bits again
     }
 
+    /// <summary>
+    /// A single image gives the same logits, bit for bit, at 1, 2 and 3 threads whichever layers share the threads: every
+    /// layer split as far as its kernel allows (threshold 0), none (every layer on the calling thread), and the default rule.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(ZooModels))]
+    public void ASingleImageGivesTheSameBitsWhateverTheThreadSplit(string name)
+    {
+        var model = RandomisedModel(name);
+        var splits = new[] { 0L, InferenceThreads.DefaultMinSplitWork, long.MaxValue };
+        var prepared = splits.Select(split => PreparedModel.Prepare(model, split)).ToArray();
+        var image = Images(1);
+        using var one = new ComputeContext(1);
+        var expected = prepared[1].Forward(image, new Workspace(one, training: false)).ReadOnlySpan.ToArray();
+        foreach (int threads in new[] { 1, 2, 3 })
+        {
+            using var compute = new ComputeContext(threads);
+            for (int s = 0; s < splits.Length; s++)
+            {
+                var workspace = new Workspace(compute, training: false);
+                for (int call = 0; call < 2; call++) // the second call on warm workspace state
+                    Assert.True(expected.AsSpan().SequenceEqual(prepared[s].Forward(image, workspace).ReadOnlySpan),
+                        $"{name}, {threads} threads, split from {splits[s]} multiply-adds, call {call}: logits differ from one thread's");
+            }
+        }
+    }
+
+    [Fact]
+    public void OnlySmallLayersOfASingleImageRunOnTheCallingThreadAlone()
+    {
+        using var two = new ComputeContext(2);
+        using var gemm = new ComputeContext(2, directConvolution: false);
+        using var one = new ComputeContext(1);
+        const long min = 1000;
+        Assert.Same(two, InferenceThreads.For(two, 1, min, min));      // at the threshold: split
+        var serial = InferenceThreads.For(two, 1, min - 1, min);       // below: one thread, same routes
+        Assert.Equal(1, serial.Threads);
+        Assert.True(serial.DirectConvolution);
+        var serialGemm = InferenceThreads.For(gemm, 1, min - 1, min);
+        Assert.Equal(1, serialGemm.Threads);
+        Assert.False(serialGemm.DirectConvolution);
+        Assert.Same(two, InferenceThreads.For(two, 2, 0, min));        // a batch: its kernels' own split
+        Assert.Same(one, InferenceThreads.For(one, 1, 0, min));        // one thread already
+    }
+
     [Fact]
     public void WeightsAreCountedForTheGroupingRule()
     {

@@ -110,8 +110,9 @@ internal sealed class PreparedConvolution : Module
             || (g.ColumnRows >= PackedMinTaps && g.OutChannels >= 2 * PackedConvolution.Lanes));
 
     /// <summary>
-    /// Whether <paramref name="g"/> runs on <see cref="WinogradConvolution"/>: 3×3 stride-1 layers with at least 8 input and
-    /// 16 output channels on planes of 8×8 or more (cnn's second layer, best's and fast's 14×14 and 28×28 ones), for as
+    /// Whether <paramref name="g"/> runs on <see cref="WinogradConvolution"/>: the layers <see cref="Convolution.Winograd"/>
+    /// takes (3×3 or 5×5 stride-1 layers with at least 8 input and 16 output channels on planes of 8×8 or more, where it
+    /// saves work: cnn's second layer, best's and fast's 14×14 and 28×28 ones, net3's 32 → 32 5×5 one), for as
     /// as many images as threads (one image per thread) and for a single image, which then runs these layers on one thread:
     /// two threads idle, `bench infer --models cnn,best,fast`, single image on Winograd against split over both threads on
     /// the packed route: best 0.152 against 0.176–0.191 ms, fast 0.033–0.042 against 0.043–0.049, cnn 0.084–0.100 against
@@ -121,8 +122,7 @@ internal sealed class PreparedConvolution : Module
     /// Planes of 7×7 (ResNet's layer1, fast's third layer) gained nothing measurable and stay packed.
     /// </summary>
     internal static bool Winograd(ComputeContext compute, in ConvGeometry g) =>
-        WinogradConvolution.Fast && compute.DirectConvolution && WinogradConvolution.Supports(g) && (g.Batch >= compute.Threads || g.Batch == 1)
-        && g.InChannels >= 8 && g.OutChannels >= PackedConvolution.Lanes && g.OutPlane >= 64;
+        (g.Batch >= compute.Threads || g.Batch == 1) && Convolution.Winograd(compute, g);
 
     /// <summary>Taps per output (C·K·K) from which a stride-1 layer on a large plane is packed.</summary>
     private const int PackedMinTaps = 32;

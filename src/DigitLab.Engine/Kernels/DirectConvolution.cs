@@ -52,14 +52,15 @@ public static unsafe class DirectConvolution
     /// <summary>
     /// Whether <see cref="Backward"/> handles <paramref name="g"/>: AVX-512, stride 1, a large output plane, 16 taps or more, a 3×3
     /// (output channels in eights) or 5×5 (in fours) kernel, and, when the input gradient is wanted, padding below the
-    /// kernel size, input channels in eights or a last block at least half full: that block is completed with zero
-    /// weights and its extra rows are not copied out (lenet5's 6 → 16 layer: 1.4–1.7 ms per step of 64 on im2col + GEMM).
+    /// kernel size, input channels in eights or 4 to 7 of them: one block of 8 completed with zero weights, its extra rows
+    /// not copied out (lenet5's 6 → 16 layer: 1.4–1.7 ms per step of 64 on im2col + GEMM). Other counts (fast's 12) keep the
+    /// GEMM and its bits until measured.
     /// A one-channel first layer's input gradient (saliency maps) stays on the GEMM rather than compute 8 rows for 1.
     /// </summary>
     public static bool SupportsBackward(in ConvGeometry g, bool inputGradient) =>
         Avx512F.IsSupported && g.Stride == 1 && g.OutPlane >= Convolution.MinImagePlane && g.ColumnRows >= MinTaps
         && (g.Kernel == 3 && g.OutChannels % 8 == 0 || g.Kernel == 5 && g.OutChannels % 4 == 0)
-        && (!inputGradient || g.Padding <= g.Kernel - 1 && (g.InChannels % TileRows == 0 || g.InChannels % TileRows >= TileRows / 2));
+        && (!inputGradient || g.Padding <= g.Kernel - 1 && (g.InChannels % TileRows == 0 || g.InChannels is >= TileRows / 2 and < TileRows));
 
     /// <summary>
     /// Below this many taps (C·K·K) the copies into wide planes cost more than they save: cnn's 1-channel 3×3 first

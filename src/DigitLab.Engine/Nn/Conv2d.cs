@@ -33,10 +33,12 @@ public sealed class Conv2d : Module
 
     /// <summary>
     /// Least batch whose forward pass (and input gradient) runs on Winograd: its weights are transformed again on every call
-    /// (about 0.2 ms for a 32 → 32 5×5 layer on one thread), which a few images do not repay (net3's single-image latency
-    /// through the plain model went from 0.27 to 0.38–0.44 ms with it); a training batch and an evaluation batch do.
+    /// (about 0.2 ms for a 32 → 32 5×5 layer on one thread, about what 5 images save), which a few images do not repay
+    /// (net3's single-image latency through the plain model went from 0.27 to 0.38–0.44 ms with it); the zoo's training
+    /// batches (64, 128) and evaluation batches do. Small batches keep the routes and bits they had: a run paused by an
+    /// older build with batch 16 resumes to the same weights as an uninterrupted run (TrainerOptionsTests).
     /// </summary>
-    public const int MinWinogradBatch = 16;
+    public const int MinWinogradBatch = 32;
 
     /// <summary>One caller's activations and kernel scratch, in its workspace.</summary>
     private sealed class State

@@ -16,7 +16,7 @@ public class DirectConvolutionTests
         [2, 1, 28, 28, 32, 5, 0],   // net3 conv1: one input channel (forward and weight gradient only)
         [2, 32, 14, 14, 64, 3, 1],  // cnn conv2
         [3, 6, 14, 14, 16, 5, 0],   // lenet5 conv2: 6 input channels (the input gradient's block of 8 completed with zeros)
-        [2, 12, 10, 9, 8, 5, 2],    // 12 input channels: one whole block of 8 and one of 4
+        [2, 4, 10, 9, 8, 5, 2],     // 4 input channels: a block of 8 half filled with zero weights
         [2, 8, 11, 13, 8, 3, 2],    // odd sizes, padding 2 with a 3×3 kernel
         [1, 16, 9, 17, 24, 5, 2],   // "same" 5×5 on a wide odd plane, 24 outputs
         [5, 8, 12, 10, 12, 5, 1],   // 12 outputs: a 5×5 weight gradient in fours, no 8-blocks forward
@@ -54,6 +54,8 @@ public class DirectConvolutionTests
         Assert.False(DirectConvolution.SupportsForward(new ConvGeometry(64, 64, 7, 7, 64, 3, 1, 1)));
         Assert.True(DirectConvolution.SupportsBackward(new ConvGeometry(64, 6, 14, 14, 16, 5, 1, 0), inputGradient: true));
         Assert.True(DirectConvolution.SupportsBackward(new ConvGeometry(64, 6, 14, 14, 16, 5, 1, 0), inputGradient: false));
+        // 12 input channels (fast's second layer) keep the GEMM for their input gradient.
+        Assert.False(DirectConvolution.SupportsBackward(new ConvGeometry(64, 12, 14, 14, 24, 3, 1, 1), inputGradient: true));
         // A one-channel layer's input gradient would fill 1 row of a block of 8: it stays on the GEMM.
         Assert.False(DirectConvolution.SupportsBackward(new ConvGeometry(64, 1, 28, 28, 32, 5, 1, 0), inputGradient: true));
         // Too few taps (a one-channel 3×3 first layer) stay on the GEMM both ways.

@@ -69,6 +69,12 @@ public static unsafe class WinogradConvolution
         public ConvGeometry Geometry { get; }
         internal readonly int TilesHigh, TilesWide, Tiles, Hp, Wp, PadLength, ElementStride, ULength;
         internal readonly int Patch, Elements;  // n = K + 1 and n²
+        /// <summary>
+        /// Where a single image is split between two threads: the tile row nearest the middle whose first tile starts a block
+        /// of twelve (so each tile is summed in the same block, in the same order, as on one thread: the same bits), or 0
+        /// when there is none or the image is too small to share (<see cref="MinSplitWork"/>).
+        /// </summary>
+        internal readonly int SplitRow;
         internal readonly int[] ChannelOffsets; // (C): c·Tiles, a channel's row in one element's U
         internal readonly Chunk[] Chunks;
         internal readonly float[] Weights;      // per chunk: (n², C, Vectors·16)
@@ -117,6 +123,9 @@ public static unsafe class WinogradConvolution
             Chunks = chunks.ToArray();
             Weights = new float[Elements * inChannels * vectors * Lanes];
             Bias = new float[vectors * Lanes];
+            if ((long)Elements * Tiles * inChannels * outChannels >= MinSplitWork)
+                for (int r = 1, best = int.MaxValue; r < TilesHigh; r++)
+                    if (r * TilesWide % Block == 0 && Math.Abs(2 * r - TilesHigh) < best) (SplitRow, best) = (r, Math.Abs(2 * r - TilesHigh));
         }
 
         /// <summary>
@@ -215,22 +224,39 @@ public static unsafe class WinogradConvolution
         int need = plan.WorkspaceLength(compute);
         if (workspace.Length < need) throw new ArgumentException($"Workspace has {workspace.Length} floats; {plan} needs {need}.");
         if (batch == 0) return;
+        if (batch == 1 && compute.Threads > 1 && plan.SplitRow > 0)
+        {
+            // One large image: two runs of tile rows, each padded, transformed and multiplied by one thread in its own slot.
+            compute.For(2, 1, (Plan: plan, X: input, Y: output, W: workspace, Relu: relu), static (c, ps, pe) =>
+            {
+                for (int p = ps; p < pe; p++)
+                    Image(c.Plan, c.X, c.Y, c.W, p, 0, c.Relu, p == 0 ? 0 : c.Plan.SplitRow, p == 0 ? c.Plan.SplitRow : c.Plan.TilesHigh);
+            });
+            return;
+        }
         int parts = Math.Min(compute.Threads, batch);
         compute.For(parts, 1, (Plan: plan, X: input, Y: output, W: workspace, Relu: relu, Batch: batch, Parts: parts), static (c, ps, pe) =>
         {
             for (int p = ps; p < pe; p++)
             {
                 int start = (int)((long)c.Batch * p / c.Parts), end = (int)((long)c.Batch * (p + 1) / c.Parts);
-                for (int image = start; image < end; image++) Image(c.Plan, c.X, c.Y, c.W, p, image, c.Relu);
+                for (int image = start; image < end; image++) Image(c.Plan, c.X, c.Y, c.W, p, image, c.Relu, 0, c.Plan.TilesHigh);
             }
         });
     }
 
+    /// <summary>
+    /// Least multiply-adds of one image's products (n² · tiles · C · O) for a single image to be split between two threads
+    /// by tile rows: net3's 32 → 32 5×5 layer (3.7 M) is; cnn's 32 → 64 3×3 one (1.6 M), whose split ran slower, is not.
+    /// </summary>
+    private const long MinSplitWork = 3_000_000;
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Image(Plan plan, float[] input, float[] output, float[] workspace, int slot, int image, bool relu)
+    private static void Image(Plan plan, float[] input, float[] output, float[] workspace, int slot, int image, bool relu,
+        int firstRow, int lastRow)
     {
         var g = plan.Geometry;
-        int c = g.InChannels, tiles = plan.Tiles;
+        int c = g.InChannels, tiles = Math.Min(plan.Tiles, lastRow * plan.TilesWide);
         float** src = stackalloc float*[Block];
         float** rows = stackalloc float*[Block];
         fixed (float* x0 = input, y0 = output, ws = workspace, w = plan.Weights, b = plan.Bias)
@@ -239,13 +265,13 @@ public static unsafe class WinogradConvolution
             float* pad = ws + (long)slot * plan.SlotLength;
             float* u = pad + plan.PadLength, m = u + plan.ULength;
             Pad(plan, x0 + (long)image * g.InChannels * g.InPlane, pad);
-            if (g.Kernel == 3) InputTransform(plan, pad, u);
-            else InputTransform5(plan, pad, u);
+            if (g.Kernel == 3) InputTransform(plan, pad, u, firstRow, lastRow);
+            else InputTransform5(plan, pad, u, firstRow, lastRow);
             float* y = y0 + (long)image * g.OutChannels * g.OutPlane;
             foreach (var chunk in plan.Chunks)
             {
                 int step = chunk.Vectors * Lanes;
-                for (int t0 = 0; t0 < tiles; t0 += Block)
+                for (int t0 = firstRow * plan.TilesWide; t0 < tiles; t0 += Block)
                 {
                     int live = Math.Min(Block, tiles - t0);
                     for (int e = 0; e < plan.Elements; e++)
@@ -298,7 +324,7 @@ public static unsafe class WinogradConvolution
     /// separated from two loaded vectors by permutes, combined along the row, then the four rows combined.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void InputTransform(Plan plan, float* pad, float* u)
+    private static void InputTransform(Plan plan, float* pad, float* u, int firstRow, int lastRow)
     {
         var g = plan.Geometry;
         var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
@@ -309,7 +335,7 @@ public static unsafe class WinogradConvolution
         for (int ch = 0; ch < g.InChannels; ch++)
         {
             float* plane = pad + (long)ch * plan.Hp * plan.Wp;
-            for (int ty = 0; ty < plan.TilesHigh; ty++)
+            for (int ty = firstRow; ty < lastRow; ty++)
                 for (int tx = 0; tx < plan.TilesWide; tx += RowTiles(3))
                 {
                     float* patch = plane + 2 * ty * plan.Wp + 2 * tx;
@@ -501,7 +527,7 @@ public static unsafe class WinogradConvolution
     /// fourteen tiles of a tile row per vector; each of the patch's six rows is transformed along its columns 2t .. 2t + 5
     /// (separated from two loaded vectors by permutes) into a small buffer, then the six rows are combined.
     /// </summary>
-    private static void InputTransform5(Plan plan, float* pad, float* u)
+    private static void InputTransform5(Plan plan, float* pad, float* u, int firstRow, int lastRow)
     {
         var g = plan.Geometry;
         var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
@@ -511,7 +537,7 @@ public static unsafe class WinogradConvolution
         for (int ch = 0; ch < g.InChannels; ch++)
         {
             float* plane = pad + (long)ch * plan.Hp * plan.Wp;
-            for (int ty = 0; ty < plan.TilesHigh; ty++)
+            for (int ty = firstRow; ty < lastRow; ty++)
                 for (int tx = 0; tx < plan.TilesWide; tx += step)
                 {
                     float* patch = plane + 2 * ty * plan.Wp + 2 * tx;

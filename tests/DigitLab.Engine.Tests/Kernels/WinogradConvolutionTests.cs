@@ -26,6 +26,8 @@ public class WinogradConvolutionTests
         [2, 4, 7, 6, 17, 5, 4],     // padding 4: 11×10 output
         [1, 2, 34, 33, 16, 5, 2],   // 17 × 17 tiles: a tile row spans two 14-tile vectors
         [3, 1, 5, 5, 1, 5, 2],      // one input and one output channel, 5×5 output
+        [1, 32, 24, 24, 32, 5, 0],  // net3's layer for a single image: split between threads at tile row 6 (60 tiles)
+        [1, 32, 28, 28, 32, 3, 1],  // a single 28×28 image: split at tile row 6 (84 tiles of 196)
     ];
 
     [Theory, MemberData(nameof(Geometries))]
@@ -39,6 +41,10 @@ public class WinogradConvolutionTests
         var conv = new float[g.OutputLength];
         ConvolutionReference.Forward(g, x, weight, bias, conv);
         var plan = new WinogradConvolution.Plan(weight, bias, c, o, k, p, h, w);
+        // F(2×2, 5×5) scales the products by up to 5 (Bᵀ) and 1/24 … 2/3 (G) before they cancel back, so its rounding grows
+        // with the outputs' size: on these O(1) random values with 800-term sums (outputs up to ~20), up to 1.04e-4 was
+        // measured; its bound is 1e-5 of the largest output where that exceeds the engine's sum tolerance.
+        double absolute = k == 5 ? Math.Max(EngineTolerances.SumAbsolute, 1e-5 * conv.Max(v => Math.Abs(v))) : EngineTolerances.SumAbsolute;
         float[]? first = null;
         foreach (bool relu in new[] { false, true })
             foreach (int threads in new[] { 1, 2, 3 })
@@ -55,7 +61,7 @@ public class WinogradConvolutionTests
                     return y;
                 }
                 var y = Run();
-                TestUtil.AssertClose(expected, y, EngineTolerances.SumAbsolute, EngineTolerances.SumRelative, $"{g} relu={relu} threads={threads}");
+                TestUtil.AssertClose(expected, y, absolute, EngineTolerances.SumRelative, $"{g} relu={relu} threads={threads}");
                 Assert.Equal(y, Run()); // the same bits again
                 if (!relu)
                 {

@@ -2,6 +2,8 @@
 // on 2×2 or 1×1 maps): it unfolds and multiplies only the taps that read the image, position class by class.
 // Reference: ConvolutionReference (direct loops).
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using DigitLab.Tensors;
 using DigitLab.Runtime;
 
@@ -333,13 +335,11 @@ internal static class ConvolutionTaps
         int taps = LiveOffsets(c, offsets), kk = c.G.Kernel * c.G.Kernel, full = c.G.ColumnRows, channels = c.G.InChannels;
         for (int o = first; o < last; o++)
         {
-            var src = c.Weight.AsSpan(o * full, full);
-            var dst = c.Workspace.AsSpan(c.WeightOffset + o * c.Rows, c.Rows);
-            for (int t = 0; t < taps; t++)
-            {
-                int at = offsets[t];
-                for (int ch = 0; ch < channels; ch++) dst[ch * taps + t] = src[ch * kk + at];
-            }
+            // Whole rows checked once, then unchecked element moves (the loop is bound by the strided reads).
+            ref float src = ref MemoryMarshal.GetReference(c.Weight.AsSpan(o * full, full));
+            ref float dst = ref MemoryMarshal.GetReference(c.Workspace.AsSpan(c.WeightOffset + o * c.Rows, c.Rows));
+            for (int ch = 0; ch < channels; ch++)
+                for (int t = 0; t < taps; t++) Unsafe.Add(ref dst, ch * taps + t) = Unsafe.Add(ref src, ch * kk + offsets[t]);
         }
     }
 
@@ -351,13 +351,10 @@ internal static class ConvolutionTaps
         int liveOffset = c.WeightOffset + c.G.OutChannels * c.Rows;
         for (int o = first; o < last; o++)
         {
-            var dst = c.WeightGrad.AsSpan(o * full, full);
-            var src = c.Workspace.AsSpan(liveOffset + o * c.Rows, c.Rows);
-            for (int t = 0; t < taps; t++)
-            {
-                int at = offsets[t];
-                for (int ch = 0; ch < channels; ch++) dst[ch * kk + at] += src[ch * taps + t];
-            }
+            ref float dst = ref MemoryMarshal.GetReference(c.WeightGrad.AsSpan(o * full, full));
+            ref float src = ref MemoryMarshal.GetReference(c.Workspace.AsSpan(liveOffset + o * c.Rows, c.Rows));
+            for (int ch = 0; ch < channels; ch++)
+                for (int t = 0; t < taps; t++) Unsafe.Add(ref dst, ch * kk + offsets[t]) += Unsafe.Add(ref src, ch * taps + t);
         }
     }
 
@@ -385,15 +382,19 @@ internal static class ConvolutionTaps
         var x = a.Input.AsSpan((a.Start + i) * g.InChannels * inPlane, g.InChannels * inPlane);
         Span<int> offsets = stackalloc int[kk], pixels = stackalloc int[g.OutPlane];
         int taps = PlaneTaps(a, offsets, pixels, out int positions);
-        var columns = a.Workspace.AsSpan(i * positions);
+        // Unchecked moves: every index is inside the image (live taps) and the columns (checked once here); the
+        // checked spans' per-element costs dominated on 1×1 maps (one position per image, C·T rows of one float).
+        var columns = a.Workspace.AsSpan(i * positions, (a.Rows - 1) * a.Ld + positions);
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref float cr = ref MemoryMarshal.GetReference(columns);
         for (int ch = 0; ch < g.InChannels; ch++)
         {
-            var plane = x.Slice(ch * inPlane, inPlane);
+            ref float plane = ref Unsafe.Add(ref xr, ch * inPlane);
             for (int t = 0; t < taps; t++)
             {
-                var dst = columns.Slice((ch * taps + t) * a.Ld, positions);
+                ref float dst = ref Unsafe.Add(ref cr, (ch * taps + t) * a.Ld);
                 int shift = offsets[t];
-                for (int p = 0; p < positions; p++) dst[p] = plane[pixels[p] + shift];
+                for (int p = 0; p < positions; p++) Unsafe.Add(ref dst, p) = Unsafe.Add(ref plane, pixels[p] + shift);
             }
         }
     }
@@ -406,15 +407,17 @@ internal static class ConvolutionTaps
         var dx = a.InputGrad!.AsSpan((a.Start + i) * g.InChannels * inPlane, g.InChannels * inPlane);
         Span<int> offsets = stackalloc int[kk], pixels = stackalloc int[g.OutPlane];
         int taps = PlaneTaps(a, offsets, pixels, out int positions);
-        var columns = a.Workspace.AsSpan(i * positions);
+        var columns = a.Workspace.AsSpan(i * positions, (a.Rows - 1) * a.Ld + positions);
+        ref float dr = ref MemoryMarshal.GetReference(dx);
+        ref float cr = ref MemoryMarshal.GetReference(columns);
         for (int ch = 0; ch < g.InChannels; ch++)
         {
-            var plane = dx.Slice(ch * inPlane, inPlane);
+            ref float plane = ref Unsafe.Add(ref dr, ch * inPlane);
             for (int t = 0; t < taps; t++)
             {
-                var src = columns.Slice((ch * taps + t) * a.Ld, positions);
+                ref float src = ref Unsafe.Add(ref cr, (ch * taps + t) * a.Ld);
                 int shift = offsets[t];
-                for (int p = 0; p < positions; p++) plane[pixels[p] + shift] += src[p];
+                for (int p = 0; p < positions; p++) Unsafe.Add(ref plane, pixels[p] + shift) += Unsafe.Add(ref src, p);
             }
         }
     }
@@ -426,12 +429,19 @@ internal static class ConvolutionTaps
         int plane = g.OutPlane, o = g.OutChannels;
         Span<int> at = stackalloc int[plane];
         int positions = Positions(a, default, at);
+        ref float sr = ref MemoryMarshal.GetReference(a.Workspace.AsSpan(a.Rows * a.Ld + i * positions, (o - 1) * a.Ld + positions));
+        ref float dr = ref MemoryMarshal.GetReference(a.Output.AsSpan((a.Start + i) * o * plane, o * plane));
         for (int ch = 0; ch < o; ch++)
         {
-            var src = a.Workspace.AsSpan(a.Rows * a.Ld + ch * a.Ld + i * positions, positions);
-            var dst = a.Output.AsSpan(((a.Start + i) * o + ch) * plane, plane);
-            float b = a.Bias is null ? 0f : a.Bias[ch];
-            for (int p = 0; p < positions; p++) dst[at[p]] = a.Bias is null ? src[p] : src[p] + b;
+            ref float src = ref Unsafe.Add(ref sr, ch * a.Ld);
+            ref float dst = ref Unsafe.Add(ref dr, ch * plane);
+            if (a.Bias is null)
+                for (int p = 0; p < positions; p++) Unsafe.Add(ref dst, at[p]) = Unsafe.Add(ref src, p);
+            else
+            {
+                float b = a.Bias[ch];
+                for (int p = 0; p < positions; p++) Unsafe.Add(ref dst, at[p]) = Unsafe.Add(ref src, p) + b;
+            }
         }
     }
 
@@ -442,11 +452,13 @@ internal static class ConvolutionTaps
         int plane = g.OutPlane, o = g.OutChannels;
         Span<int> at = stackalloc int[plane];
         int positions = Positions(a, default, at);
+        ref float sr = ref MemoryMarshal.GetReference(a.OutputGrad.AsSpan((a.Start + i) * o * plane, o * plane));
+        ref float dr = ref MemoryMarshal.GetReference(a.Workspace.AsSpan(a.Rows * a.Ld + i * positions, (o - 1) * a.Ld + positions));
         for (int ch = 0; ch < o; ch++)
         {
-            var src = a.OutputGrad.AsSpan(((a.Start + i) * o + ch) * plane, plane);
-            var dst = a.Workspace.AsSpan(a.Rows * a.Ld + ch * a.Ld + i * positions, positions);
-            for (int p = 0; p < positions; p++) dst[p] = src[at[p]];
+            ref float src = ref Unsafe.Add(ref sr, ch * plane);
+            ref float dst = ref Unsafe.Add(ref dr, ch * a.Ld);
+            for (int p = 0; p < positions; p++) Unsafe.Add(ref dst, p) = Unsafe.Add(ref src, at[p]);
         }
     }
 

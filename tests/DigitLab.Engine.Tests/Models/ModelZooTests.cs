@@ -153,4 +153,40 @@ public class ModelZooTests
         GradCheck.Module(Block(2, 3, 2, 7), TestUtil.Random(new Rng(8), 2, 2, 6, 6), seed: 9, hasKinks: true);
         GradCheck.Module(Block(3, 3, 1, 10), TestUtil.Random(new Rng(11), 2, 3, 5, 5), seed: 12, hasKinks: true);
     }
+
+    [Theory]
+    [InlineData(3, 8, 2)] // a projection shortcut (downsample)
+    [InlineData(8, 8, 1)] // the identity shortcut
+    public void BasicBlockBackwardIsItsChildrenComposedBitForBit(int inChannels, int outChannels, int stride)
+    {
+        // Training mode (batch statistics): the block's input gradient must be exactly relu'(out)·dY through the body
+        // plus the same through the shortcut, and its parameter gradients those of its children; the children's own
+        // calls, made here by hand in a second workspace, define those bits.
+        var block = new BasicBlock(inChannels, outChannels, stride);
+        block.ResetAllParameters(new Rng(21));
+        var x = TestUtil.Random(new Rng(22), 4, inChannels, 6, 6);
+        using var compute = new DigitLab.Runtime.ComputeContext(1);
+        var ws = new Workspace(compute, training: true);
+        var y = block.Forward(x, ws);
+        var dy = TestUtil.Random(new Rng(23), y.Shape);
+        block.ZeroGrad();
+        var dx = block.Backward(dy, ws).Span.ToArray();
+        var grads = block.NamedParameters().Select(p => p.Parameter.Grad.Span.ToArray()).ToList();
+
+        var manual = new Workspace(compute, training: true);
+        block.ZeroGrad();
+        var body = block.Bn2.Forward(block.Conv2.Forward(block.Relu.Forward(block.Bn1.Forward(block.Conv1.Forward(x, manual), manual), manual), manual), manual);
+        var shortcut = block.Downsample?.Forward(x, manual) ?? x;
+        var sum = body.Span.ToArray();
+        for (int i = 0; i < sum.Length; i++) sum[i] = MathF.Max(sum[i] + shortcut.Span[i], 0f);
+        Assert.Equal(sum, y.Span.ToArray());
+        var sumGrad = new Tensor(y.Shape);
+        for (int i = 0; i < sum.Length; i++) sumGrad.Span[i] = sum[i] > 0 ? dy.Span[i] : 0f;
+        var bodyGrad = block.Conv1.Backward(block.Bn1.Backward(block.Relu.Backward(block.Conv2.Backward(block.Bn2.Backward(sumGrad, manual), manual), manual), manual), manual);
+        var shortcutGrad = block.Downsample?.Backward(sumGrad, manual) ?? sumGrad;
+        var expected = new float[dx.Length];
+        for (int i = 0; i < expected.Length; i++) expected[i] = bodyGrad.Span[i] + shortcutGrad.Span[i];
+        Assert.Equal(expected, dx);
+        Assert.Equal(grads, block.NamedParameters().Select(p => p.Parameter.Grad.Span.ToArray()).ToList());
+    }
 }

@@ -24,8 +24,8 @@ namespace DigitLab.Kernels;
 /// <remarks>
 /// Threads: a batch of at least <see cref="ComputeContext.Threads"/> images is split into one run of images per thread
 /// (each thread walks every chunk over a cache-sized group of its images). Fewer images (a single prediction): each
-/// thread pads the image into its own slot, then the threads claim the image's (chunk, tile) items one at a time from a
-/// counter, so both cores share the weights of one layer and a thread the machine runs late takes fewer items. Each
+/// thread pads the image into its own slot and computes whole chunks of output channels (a plan with narrower chunks
+/// gives every thread one), so both cores share the weights of one layer and no two write the same output lines. Each
 /// output value is one tile's sum in a fixed order whoever computes it, so results are bit-identical for the same
 /// <see cref="ComputeContext.Threads"/> (across thread counts a position may move between a tile of one, whose taps
 /// alternate two sums, and a fuller tile). Works on any hardware (Vector512 is emulated where AVX-512 is absent,
@@ -50,9 +50,6 @@ public static unsafe class PackedConvolution
 
     /// <summary>Input channels from which a layer is walked tap-major (enough channels per tap to amortise a tile's reload).</summary>
     private const int TapMajorChannels = 16;
-
-    /// <summary>Floats at the start of the workspace holding the single-image route's item counter (a cache line of its own).</summary>
-    private const int CounterLength = 16;
 
     /// <summary>Whether this machine runs the kernel at speed (512-bit vectors in hardware).</summary>
     public static bool Fast => Vector512.IsHardwareAccelerated;
@@ -79,11 +76,14 @@ public static unsafe class PackedConvolution
 
         /// <summary>
         /// Packs <paramref name="weight"/> (O, C, K, K) and <paramref name="bias"/> (O) for inputs of
-        /// <paramref name="height"/> × <paramref name="width"/>.
+        /// <paramref name="height"/> × <paramref name="width"/>, in chunks of at most <paramref name="chunkVectors"/>
+        /// vectors (1 to 4; narrower chunks give a single image's threads a chunk each, with the same sums).
         /// </summary>
         public Plan(ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int inChannels, int outChannels, int kernel, int stride, int padding,
-            int height, int width)
+            int height, int width, int chunkVectors = MaxVectors)
         {
+            if (chunkVectors is < 1 or > MaxVectors)
+                throw new ArgumentOutOfRangeException(nameof(chunkVectors), chunkVectors, $"Chunks hold 1 to {MaxVectors} vectors.");
             var g = new ConvGeometry(1, inChannels, height, width, outChannels, kernel, stride, padding);
             g.Validate();
             if (weight.Length != g.WeightLength) throw new ArgumentException($"Weight has {weight.Length} floats; {g} needs {g.WeightLength} (O·C·K·K).");
@@ -146,12 +146,12 @@ public static unsafe class PackedConvolution
             for (int oy = 0; oy < g.OutHeight; oy++)
                 for (int ox = 0; ox < g.OutWidth; ox++)
                     PositionOffsets[oy * g.OutWidth + ox] = oy * stride * Wp + ox * stride;
-            // Chunks of four vectors while they last, then the rest (1 to 3 vectors) as one.
+            // Chunks of chunkVectors (four by default) while they last, then the rest as one.
             int vectors = (outChannels + Lanes - 1) / Lanes;
             var chunks = new List<Chunk>();
             for (int v = 0, offset = 0; v < vectors; )
             {
-                int n = Math.Min(MaxVectors, vectors - v);
+                int n = Math.Min(chunkVectors, vectors - v);
                 chunks.Add(new Chunk(v * Lanes, n, offset));
                 offset += Taps * n * Lanes;
                 v += n;
@@ -170,11 +170,17 @@ public static unsafe class PackedConvolution
             bias.CopyTo(Bias);
         }
 
+        /// <summary>Output channel vectors of 16 (O rounded up).</summary>
+        public int Vectors => Bias.Length / Lanes;
+
+        /// <summary>Chunks of output channels (the single-image route gives each thread whole chunks when there are enough).</summary>
+        public int ChunkCount => Chunks.Length;
+
         /// <summary>Live taps per input channel (of K·K): the taps some output position reads inside the image.</summary>
         public int LiveTaps => Taps / Geometry.InChannels;
 
         /// <summary>Floats of workspace <see cref="Forward"/> needs for <paramref name="batch"/> images at the context's thread count.</summary>
-        public int WorkspaceLength(ComputeContext compute, int batch) => checked(CounterLength + compute.Threads * GroupSize(batch, compute.Threads) * PadLength);
+        public int WorkspaceLength(ComputeContext compute, int batch) => checked(compute.Threads * GroupSize(batch, compute.Threads) * PadLength);
 
         /// <summary>Images per group on the batch route: as many padded images as <see cref="GroupBudget"/> holds, at least one.</summary>
         internal int GroupSize(int batch, int threads)
@@ -224,10 +230,12 @@ public static unsafe class PackedConvolution
             });
             return;
         }
-        // Fewer images than threads: each thread pads the image itself, then the threads claim its (chunk, tile) items one
-        // at a time from a counter in the workspace, so a thread the machine runs late takes fewer. Every item is one fixed
-        // tile computed the same way whoever claims it: the results stay the same bits.
-        int items = plan.Chunks.Length * Tiles(g.OutPlane);
+        // Fewer images than threads: each thread pads the image itself and computes a fixed run of its (chunk, tile) items:
+        // whole chunks when there are at least as many as threads, so each thread writes only its own output channels' planes
+        // (tiles of one chunk shared between two cores wrote the same cache lines: on ResNet's 7×7 and 4×4 planes two threads
+        // ran a layer no faster than one). A part whose worker has not started runs on the caller (ComputeContext). Every
+        // item is one fixed tile computed the same way whoever runs it: the results stay the same bits.
+        int tiles = Tiles(g.OutPlane), items = plan.Chunks.Length * tiles;
         long work = (long)plan.Taps * g.OutPlane * plan.Geometry.OutChannels;
         call.Parts = work >= MinSplitWork * compute.Threads ? Math.Min(compute.Threads, items) : 1;
         call.Group = 1;
@@ -235,23 +243,32 @@ public static unsafe class PackedConvolution
         for (int image = 0; image < batch; image++)
         {
             call.Image = image;
-            Volatile.Write(ref Unsafe.As<float, int>(ref workspace[0]), 0);
             compute.For(call.Parts, 1, call, static (c, ps, pe) =>
             {
-                ref int next = ref Unsafe.As<float, int>(ref c.Workspace[0]);
                 for (int p = ps; p < pe; p++)
                 {
-                    // A part started after the others took every item (run late, or by the caller after its own) skips the pad.
-                    if (Volatile.Read(ref next) >= c.Batch) continue;
-                    RunGroup(c, c.Image, 1, p, 0, 0, pad: true);
-                    for (int item; (item = Interlocked.Increment(ref next) - 1) < c.Batch; )
-                        RunGroup(c, c.Image, 1, p, item, item + 1, pad: false);
+                    var (start, end) = SingleImageItems(c.Plan.Chunks.Length, c.Batch, c.Parts, p);
+                    if (start < end) RunGroup(c, c.Image, 1, p, start, end, pad: true);
                 }
             });
         }
     }
 
     private static int Tiles(int pairs) => (pairs + TilePositions - 1) / TilePositions;
+
+    /// <summary>
+    /// Part <paramref name="part"/>'s items [start, end) of a single image's <paramref name="items"/> (chunk-major): whole chunks
+    /// when there are at least as many chunks as parts, else an even run of tiles.
+    /// </summary>
+    internal static (int Start, int End) SingleImageItems(int chunks, int items, int parts, int part)
+    {
+        if (chunks >= parts)
+        {
+            int tiles = items / chunks;
+            return (chunks * part / parts * tiles, chunks * (part + 1) / parts * tiles);
+        }
+        return ((int)((long)items * part / parts), (int)((long)items * (part + 1) / parts));
+    }
 
     /// <summary>
     /// One thread's share: images [first, first + count) padded into its slot (when <paramref name="pad"/>; else the slot
@@ -272,7 +289,7 @@ public static unsafe class PackedConvolution
         fixed (float* x = c.Input, y = c.Output, r = c.Residual, ws = c.Workspace, w = plan.Weights, b = plan.Bias)
         fixed (int* taps = plan.TapOffsets, positions = plan.PositionOffsets, channels = plan.ChannelOffsets)
         {
-            float* slots = ws + CounterLength + (long)slot * c.Group * plan.PadLength;
+            float* slots = ws + (long)slot * c.Group * plan.PadLength;
             for (int i = 0; pad && i < count; i++)
                 DirectConvolution.PadPlanes(x + (long)(first + i) * inLength, g.InChannels, g.Height, g.Width, g.Padding,
                     slots + (long)i * plan.PadLength, plan.PadLength);

@@ -70,6 +70,68 @@ public class PackedConvolutionTests
             }
     }
 
+    /// <summary>
+    /// A plan cut into narrower chunks (what a single image gets when a layer has fewer chunks than threads, so each
+    /// thread writes only its own channels) computes every output value with the same sum: the same bits as the default
+    /// chunks, for a single image and a batch, at 1, 2 and 3 threads, with and without the residual epilogue.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 16, 7, 7, 64, 3, 1, 1)]   // resnet layer1-like: one 4-vector chunk by default
+    [InlineData(1, 8, 4, 4, 70, 3, 2, 1)]    // stride 2, a short last chunk
+    [InlineData(2, 20, 5, 6, 48, 5, 1, 0)]   // a batch, shallow walk (20 channels, 5×5)
+    [InlineData(1, 32, 14, 14, 64, 3, 1, 1)] // interior tiles walked in one go
+    public void NarrowChunksGiveTheSameBits(int n, int c, int h, int w, int o, int k, int s, int p)
+    {
+        var g = new ConvGeometry(n, c, h, w, o, k, s, p);
+        var rng = new Rng((ulong)(c * 100 + o));
+        var x = TestUtil.RandomArray(rng, g.InputLength);
+        var weight = TestUtil.RandomArray(rng, g.WeightLength);
+        var bias = TestUtil.RandomArray(rng, o);
+        var residual = TestUtil.RandomArray(rng, g.OutputLength);
+        var wide = new PackedConvolution.Plan(weight, bias, c, o, k, s, p, h, w);
+        foreach (bool withResidual in new[] { false, true })
+        {
+            float[] Run(PackedConvolution.Plan plan, int threads)
+            {
+                using var compute = new ComputeContext(threads);
+                var ws = new float[plan.WorkspaceLength(compute, n)];
+                Array.Fill(ws, float.NaN);
+                var y = new float[g.OutputLength];
+                PackedConvolution.Forward(compute, plan, n, x, y, withResidual ? residual : null, relu: true, ws);
+                return y;
+            }
+            var expected = Run(wide, 1);
+            for (int vectors = 1; vectors <= 3; vectors++)
+            {
+                var narrow = new PackedConvolution.Plan(weight, bias, c, o, k, s, p, h, w, chunkVectors: vectors);
+                Assert.Equal((wide.Vectors + vectors - 1) / vectors, narrow.ChunkCount);
+                foreach (int threads in new[] { 1, 2, 3 })
+                    Assert.True(expected.AsSpan().SequenceEqual(Run(narrow, threads)), $"{g} chunks of {vectors} vectors, {threads} threads, residual={withResidual}");
+            }
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => new PackedConvolution.Plan(weight, bias, c, o, k, s, p, h, w, chunkVectors: 5));
+    }
+
+    /// <summary>A single image's parts: whole chunks each when there are enough, else even runs of tiles; every item once.</summary>
+    [Theory]
+    [InlineData(2, 9, 2)]   // two chunks of nine tiles, two threads: a chunk each
+    [InlineData(8, 8, 2)]   // resnet layer4: eight chunks of one tile
+    [InlineData(3, 6, 2)]   // three chunks, two threads: one and two chunks
+    [InlineData(1, 9, 2)]   // one chunk: tiles 0–3 and 4–8
+    [InlineData(2, 4, 3)]   // fewer chunks than threads: runs of tiles
+    public void SingleImageItemsCoverEveryItemOnce(int chunks, int tiles, int parts)
+    {
+        int items = chunks * tiles, next = 0;
+        for (int part = 0; part < parts; part++)
+        {
+            var (start, end) = PackedConvolution.SingleImageItems(chunks, items, parts, part);
+            Assert.Equal(next, start);
+            if (chunks >= parts) Assert.True(start % tiles == 0 && end % tiles == 0, $"part {part}: items {start}..{end} split a chunk");
+            next = end;
+        }
+        Assert.Equal(items, next);
+    }
+
     [Theory]
     [InlineData(1, 1, 3, 1, 1, 1)]   // 1×1 map, pad 1: the centre tap
     [InlineData(2, 2, 3, 2, 1, 4)]   // 2×2 -> 1×1 stride 2: rows and columns 1..2

@@ -49,6 +49,8 @@ internal sealed class PreparedConvolution : Module
     private readonly Lazy<Slice[]> _slices;
     /// <summary>Weights packed for <see cref="PackedConvolution"/>, one plan per input size (built on first use; each is immutable).</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(int Height, int Width), PackedConvolution.Plan> _plans = new();
+    /// <summary>The packed weights in narrower chunks for a single image on more threads than the plan has chunks, per input size and thread count.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(int Height, int Width, int Threads), PackedConvolution.Plan> _narrowPlans = new();
     /// <summary>Weights transformed for <see cref="WinogradConvolution"/>, one plan per input size (built on first use; each is immutable).</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(int Height, int Width), WinogradConvolution.Plan> _winograd = new();
     /// <summary>Single-image packs for tiny output planes where the packed route is not taken, one per input size.</summary>
@@ -154,6 +156,12 @@ internal sealed class PreparedConvolution : Module
             var plan = _plans.GetOrAdd((s[2], s[3]), static (key, layer) => new PackedConvolution.Plan(layer._weight, layer._bias,
                 layer._in, layer._out, layer._kernel, layer._stride, layer._padding, key.Height, key.Width), this);
             compute = InferenceThreads.For(compute, s[0], InferenceThreads.Work((long)s[0] * plan.Taps * g.OutPlane * _out, plan.Weights.Length), _minSplitWork);
+            // A single image split over more threads than the plan has chunks (ResNet's 64-channel layer1, 7×7): the same
+            // weights in narrower chunks, one or more per thread (the same sums; see PackedConvolution's remarks).
+            if (s[0] < compute.Threads && plan.ChunkCount < compute.Threads && plan.Vectors > 1)
+                plan = _narrowPlans.GetOrAdd((s[2], s[3], compute.Threads), static (key, a) => new PackedConvolution.Plan(a.Layer._weight,
+                    a.Layer._bias, a.Layer._in, a.Layer._out, a.Layer._kernel, a.Layer._stride, a.Layer._padding, key.Height, key.Width,
+                    chunkVectors: Math.Max(1, a.Wide.Vectors / key.Threads)), (Layer: this, Wide: plan));
             int length = plan.WorkspaceLength(compute, s[0]);
             if (state.Scratch.Length < length) state.Scratch = new float[length];
             PackedConvolution.Forward(compute, plan, s[0], input.Data, state.Output.Data, residual?.Data, relu, state.Scratch);

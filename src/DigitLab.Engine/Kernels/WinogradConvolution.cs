@@ -70,11 +70,12 @@ public static unsafe class WinogradConvolution
         internal readonly int TilesHigh, TilesWide, Tiles, Hp, Wp, PadLength, ElementStride, ULength;
         internal readonly int Patch, Elements;  // n = K + 1 and n²
         /// <summary>
-        /// Where a single image is split between two threads: the tile row nearest the middle whose first tile starts a block
-        /// of twelve (so each tile is summed in the same block, in the same order, as on one thread: the same bits), or 0
-        /// when there is none or the image is too small to share (<see cref="MinSplitWork"/>).
+        /// Where a single image is split between two threads: the block of twelve tiles nearest the middle (the first
+        /// thread takes the tiles before it; each tile is summed in the same block, in the same order, as on one thread: the
+        /// same bits), or 0 when the image is too small to share (<see cref="MinSplitWork"/>) or has one block. Each thread
+        /// transforms the input of the tile rows its tiles lie in (a row cut by the split is transformed by both).
         /// </summary>
-        internal readonly int SplitRow;
+        internal readonly int SplitTile;
         internal readonly int[] ChannelOffsets; // (C): c·Tiles, a channel's row in one element's U
         internal readonly Chunk[] Chunks;
         internal readonly float[] Weights;      // per chunk: (n², C, Vectors·16)
@@ -123,9 +124,9 @@ public static unsafe class WinogradConvolution
             Chunks = chunks.ToArray();
             Weights = new float[Elements * inChannels * vectors * Lanes];
             Bias = new float[vectors * Lanes];
-            if ((long)Elements * Tiles * inChannels * outChannels >= MinSplitWork)
-                for (int r = 1, best = int.MaxValue; r < TilesHigh; r++)
-                    if (r * TilesWide % Block == 0 && Math.Abs(2 * r - TilesHigh) < best) (SplitRow, best) = (r, Math.Abs(2 * r - TilesHigh));
+            int blocks = (Tiles + Block - 1) / Block;
+            if (blocks >= 2 && (long)Elements * Tiles * inChannels * outChannels >= MinSplitWork)
+                SplitTile = Math.Clamp((2 * Tiles + 2 * Block) / (4 * Block), 1, blocks - 1) * Block;
         }
 
         /// <summary>
@@ -224,13 +225,13 @@ public static unsafe class WinogradConvolution
         int need = plan.WorkspaceLength(compute);
         if (workspace.Length < need) throw new ArgumentException($"Workspace has {workspace.Length} floats; {plan} needs {need}.");
         if (batch == 0) return;
-        if (batch == 1 && compute.Threads > 1 && plan.SplitRow > 0)
+        if (batch == 1 && compute.Threads > 1 && plan.SplitTile > 0)
         {
-            // One large image: two runs of tile rows, each padded, transformed and multiplied by one thread in its own slot.
+            // One large image: two runs of whole blocks of tiles, each padded, transformed and multiplied by one thread in its own slot.
             compute.For(2, 1, (Plan: plan, X: input, Y: output, W: workspace, Relu: relu), static (c, ps, pe) =>
             {
                 for (int p = ps; p < pe; p++)
-                    Image(c.Plan, c.X, c.Y, c.W, p, 0, c.Relu, p == 0 ? 0 : c.Plan.SplitRow, p == 0 ? c.Plan.SplitRow : c.Plan.TilesHigh);
+                    Image(c.Plan, c.X, c.Y, c.W, p, 0, c.Relu, p == 0 ? 0 : c.Plan.SplitTile, p == 0 ? c.Plan.SplitTile : c.Plan.Tiles);
             });
             return;
         }
@@ -240,7 +241,7 @@ public static unsafe class WinogradConvolution
             for (int p = ps; p < pe; p++)
             {
                 int start = (int)((long)c.Batch * p / c.Parts), end = (int)((long)c.Batch * (p + 1) / c.Parts);
-                for (int image = start; image < end; image++) Image(c.Plan, c.X, c.Y, c.W, p, image, c.Relu, 0, c.Plan.TilesHigh);
+                for (int image = start; image < end; image++) Image(c.Plan, c.X, c.Y, c.W, p, image, c.Relu, 0, c.Plan.Tiles);
             }
         });
     }
@@ -253,10 +254,10 @@ public static unsafe class WinogradConvolution
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Image(Plan plan, float[] input, float[] output, float[] workspace, int slot, int image, bool relu,
-        int firstRow, int lastRow)
+        int firstTile, int tiles)
     {
         var g = plan.Geometry;
-        int c = g.InChannels, tiles = Math.Min(plan.Tiles, lastRow * plan.TilesWide);
+        int c = g.InChannels, firstRow = firstTile / plan.TilesWide, lastRow = (tiles + plan.TilesWide - 1) / plan.TilesWide;
         float** src = stackalloc float*[Block];
         float** rows = stackalloc float*[Block];
         fixed (float* x0 = input, y0 = output, ws = workspace, w = plan.Weights, b = plan.Bias)
@@ -264,14 +265,14 @@ public static unsafe class WinogradConvolution
         {
             float* pad = ws + (long)slot * plan.SlotLength;
             float* u = pad + plan.PadLength, m = u + plan.ULength;
-            Pad(plan, x0 + (long)image * g.InChannels * g.InPlane, pad);
+            Pad(plan, x0 + (long)image * g.InChannels * g.InPlane, pad, firstRow, lastRow);
             if (g.Kernel == 3) InputTransform(plan, pad, u, firstRow, lastRow);
             else InputTransform5(plan, pad, u, firstRow, lastRow);
             float* y = y0 + (long)image * g.OutChannels * g.OutPlane;
             foreach (var chunk in plan.Chunks)
             {
                 int step = chunk.Vectors * Lanes;
-                for (int t0 = firstRow * plan.TilesWide; t0 < tiles; t0 += Block)
+                for (int t0 = firstTile; t0 < tiles; t0 += Block)
                 {
                     int live = Math.Min(Block, tiles - t0);
                     for (int e = 0; e < plan.Elements; e++)
@@ -300,22 +301,32 @@ public static unsafe class WinogradConvolution
         }
     }
 
-    /// <summary>Copies the image's planes into (C, Hp, Wp) at (padding, padding), zeros elsewhere (and in the slack).</summary>
-    private static void Pad(Plan plan, float* x, float* pad)
+    /// <summary>
+    /// Copies the image's planes into (C, Hp, Wp) at (padding, padding), zeros elsewhere (and in the slack): the padded rows
+    /// the patches of tile rows [<paramref name="firstRow"/>, <paramref name="lastRow"/>) read. A thread computing half of a
+    /// single image reads only its half of the input (the lines the other core wrote stay in that core's cache for its
+    /// next write). Rows outside are left as they were: the transform's vector loads reach them only in lanes of tiles past
+    /// the row's end, which are overwritten or never multiplied.
+    /// </summary>
+    private static void Pad(Plan plan, float* x, float* pad, int firstRow, int lastRow)
     {
         var g = plan.Geometry;
-        new Span<float>(pad, plan.PadLength).Clear();
-        int w = g.Width;
+        int w = g.Width, plane = plan.Hp * plan.Wp, r0 = 2 * firstRow, r1 = Math.Min(plan.Hp, 2 * lastRow + g.Kernel - 1);
+        int y0 = Math.Max(0, r0 - g.Padding), y1 = Math.Min(g.Height, r1 - g.Padding);
+        new Span<float>(pad + (long)g.InChannels * plane, plan.PadLength - g.InChannels * plane).Clear();
         for (int ch = 0; ch < g.InChannels; ch++)
-            for (int iy = 0; iy < g.Height; iy++)
+        {
+            new Span<float>(pad + (long)ch * plane + r0 * plan.Wp, (r1 - r0) * plan.Wp).Clear();
+            for (int iy = y0; iy < y1; iy++)
             {
                 // Short rows (14 or 28 floats): vector copies inline rather than a copy call per row.
-                float* from = x + ((long)ch * g.Height + iy) * w, to = pad + (long)ch * plan.Hp * plan.Wp + (iy + g.Padding) * plan.Wp + g.Padding;
+                float* from = x + ((long)ch * g.Height + iy) * w, to = pad + (long)ch * plane + (iy + g.Padding) * plan.Wp + g.Padding;
                 int i = 0;
                 for (; i + 16 <= w; i += 16) Vector512.Load(from + i).Store(to + i);
                 for (; i + 8 <= w; i += 8) Vector256.Load(from + i).Store(to + i);
                 for (; i < w; i++) to[i] = from[i];
             }
+        }
     }
 
     /// <summary>

@@ -26,8 +26,9 @@ public class WinogradConvolutionTests
         [2, 4, 7, 6, 17, 5, 4],     // padding 4: 11×10 output
         [1, 2, 34, 33, 16, 5, 2],   // 17 × 17 tiles: a tile row spans two 14-tile vectors
         [3, 1, 5, 5, 1, 5, 2],      // one input and one output channel, 5×5 output
-        [1, 32, 24, 24, 32, 5, 0],  // net3's layer for a single image: split between threads at tile row 6 (60 tiles)
-        [1, 32, 28, 28, 32, 3, 1],  // a single 28×28 image: split at tile row 6 (84 tiles of 196)
+        [1, 32, 24, 24, 32, 5, 0],  // net3's layer for a single image: split between threads at tile 48 of 100 (inside tile row 4)
+        [1, 32, 28, 28, 32, 3, 1],  // a single 28×28 image: split at tile 96 of 196 (inside tile row 6)
+        [1, 64, 14, 14, 64, 3, 1],  // best's 64 → 64 layer, a single image: split at tile 24 of 49 (inside tile row 3)
     ];
 
     [Theory, MemberData(nameof(Geometries))]

@@ -72,10 +72,13 @@ public static unsafe class WinogradConvolution
         /// <summary>
         /// Where a single image is split between two threads: the block of twelve tiles nearest the middle (the first
         /// thread takes the tiles before it; each tile is summed in the same block, in the same order, as on one thread: the
-        /// same bits), or 0 when the image is too small to share (<see cref="MinSplitWork"/>) or has one block. Each thread
+        /// same bits), or 0 when the image has one block. Each thread
         /// transforms the input of the tile rows its tiles lie in (a row cut by the split is transformed by both).
         /// </summary>
         internal readonly int SplitTile;
+
+        /// <summary>Multiply-adds of one image's n² products (n² · tiles · C · O).</summary>
+        internal readonly long Products;
         internal readonly int[] ChannelOffsets; // (C): c·Tiles, a channel's row in one element's U
         internal readonly Chunk[] Chunks;
         internal readonly float[] Weights;      // per chunk: (n², C, Vectors·16)
@@ -125,7 +128,8 @@ public static unsafe class WinogradConvolution
             Weights = new float[Elements * inChannels * vectors * Lanes];
             Bias = new float[vectors * Lanes];
             int blocks = (Tiles + Block - 1) / Block;
-            if (blocks >= 2 && (long)Elements * Tiles * inChannels * outChannels >= MinSplitWork)
+            Products = (long)Elements * Tiles * inChannels * outChannels;
+            if (blocks >= 2)
                 SplitTile = Math.Clamp((2 * Tiles + 2 * Block) / (4 * Block), 1, blocks - 1) * Block;
         }
 
@@ -216,7 +220,9 @@ public static unsafe class WinogradConvolution
     /// output (N, O, OH, OW) = conv(input (N, C, H, W)) + bias, then max(·, 0) when <paramref name="relu"/>.
     /// <paramref name="workspace"/>: at least <see cref="Plan.WorkspaceLength"/> floats.
     /// </summary>
-    public static void Forward(ComputeContext compute, Plan plan, int batch, float[] input, float[] output, bool relu, float[] workspace)
+    /// <param name="minSplitWork">Least <see cref="Plan.Products"/> for a single image to be split between two threads.</param>
+    public static void Forward(ComputeContext compute, Plan plan, int batch, float[] input, float[] output, bool relu, float[] workspace,
+        long minSplitWork = MinSplitWork)
     {
         if (!Fast) throw new PlatformNotSupportedException("WinogradConvolution needs AVX-512; check WinogradConvolution.Fast first.");
         var g = plan.Geometry with { Batch = batch };
@@ -225,7 +231,7 @@ public static unsafe class WinogradConvolution
         int need = plan.WorkspaceLength(compute);
         if (workspace.Length < need) throw new ArgumentException($"Workspace has {workspace.Length} floats; {plan} needs {need}.");
         if (batch == 0) return;
-        if (batch == 1 && compute.Threads > 1 && plan.SplitTile > 0)
+        if (batch == 1 && compute.Threads > 1 && plan.SplitTile > 0 && plan.Products >= minSplitWork)
         {
             // One large image: two runs of whole blocks of tiles, each padded, transformed and multiplied by one thread in its own slot.
             compute.For(2, 1, (Plan: plan, X: input, Y: output, W: workspace, Relu: relu), static (c, ps, pe) =>
@@ -248,9 +254,17 @@ public static unsafe class WinogradConvolution
 
     /// <summary>
     /// Least multiply-adds of one image's products (n² · tiles · C · O) for a single image to be split between two threads
-    /// by tile rows: net3's 32 → 32 5×5 layer (3.7 M) is; cnn's 32 → 64 3×3 one (1.6 M), whose split ran slower, is not.
+    /// by default: net3's 32 → 32 5×5 layer (3.7 M) is; cnn's 32 → 64 3×3 one (1.6 M), whose split ran slower, is not.
     /// </summary>
-    private const long MinSplitWork = 3_000_000;
+    public const long MinSplitWork = 3_000_000;
+
+    /// <summary>
+    /// The same for a layer whose output the next convolution reads (<c>PreparedConvolution</c>): from best's 32 → 64 layer
+    /// (1.6 M) on. When the next layer splits the image by tile rows too, each half of this layer's output stays with the
+    /// core that reads it; computed by one thread, its output lines were read by the other core for the next layer and
+    /// had to be taken back from it in the next image.
+    /// </summary>
+    public const long MinSplitWorkBeforeConvolution = 1_500_000;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Image(Plan plan, float[] input, float[] output, float[] workspace, int slot, int image, bool relu,

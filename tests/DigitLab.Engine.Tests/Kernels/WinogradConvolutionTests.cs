@@ -73,6 +73,33 @@ public class WinogradConvolutionTests
             }
     }
 
+    /// <summary>
+    /// A single image of a layer below the default split threshold (cnn's and best's 32 → 64 layer, 1.6 M products), split
+    /// when the caller asks (<see cref="WinogradConvolution.MinSplitWorkBeforeConvolution"/>): the same bits as one thread.
+    /// </summary>
+    [Fact]
+    public void ASingleImageSplitBelowTheDefaultThresholdGivesTheSameBits()
+    {
+        var g = new ConvGeometry(1, 32, 14, 14, 64, 3, 1, 1);
+        var rng = new Rng(5);
+        var x = TestUtil.RandomArray(rng, g.InputLength);
+        var plan = new WinogradConvolution.Plan(TestUtil.RandomArray(rng, g.WeightLength), TestUtil.RandomArray(rng, 64), 32, 64, 3, 1, 14, 14);
+        Assert.InRange(plan.Products, WinogradConvolution.MinSplitWorkBeforeConvolution, WinogradConvolution.MinSplitWork - 1);
+        float[] Run(int threads, long minSplitWork)
+        {
+            using var compute = new ComputeContext(threads);
+            var ws = new float[plan.WorkspaceLength(compute)];
+            Array.Fill(ws, float.NaN);
+            var y = new float[g.OutputLength];
+            Array.Fill(y, 7f);
+            WinogradConvolution.Forward(compute, plan, 1, x, y, relu: true, ws, minSplitWork);
+            return y;
+        }
+        var expected = Run(1, WinogradConvolution.MinSplitWork);
+        Assert.Equal(expected, Run(2, WinogradConvolution.MinSplitWorkBeforeConvolution));
+        Assert.Equal(expected, Run(3, 0));
+    }
+
     [Fact]
     public void OtherGeometriesAreRefusedWithAMessage()
     {

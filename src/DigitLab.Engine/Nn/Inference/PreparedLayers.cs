@@ -67,8 +67,15 @@ internal sealed class PreparedConvolution : Module
         public float[][] SliceOutput = [];
     }
 
-    private PreparedConvolution(Conv2d conv, float[] weight, float[] bias, bool relu, long minSplitWork)
+    /// <summary>Whether the next layer of the sequence is a convolution (its Winograd split threshold is lower: see <see cref="WinogradConvolution.MinSplitWorkBeforeConvolution"/>).</summary>
+    private readonly bool _feedsConvolution;
+
+    /// <summary>Whether the next layer of the sequence is a convolution.</summary>
+    internal bool FeedsConvolution => _feedsConvolution;
+
+    private PreparedConvolution(Conv2d conv, float[] weight, float[] bias, bool relu, long minSplitWork, bool feedsConvolution)
     {
+        _feedsConvolution = feedsConvolution;
         (_in, _out, _kernel, _stride, _padding) = (conv.InChannels, conv.OutChannels, conv.KernelSize, conv.Stride, conv.Padding);
         (_weight, _bias, _relu, _minSplitWork) = (weight, bias, relu, minSplitWork);
         // Slices for up to this machine's cores, in multiples of 8 channels (whole vectors for the kernels' stores); cut on
@@ -88,10 +95,12 @@ internal sealed class PreparedConvolution : Module
     }
 
     /// <param name="minSplitWork">Least work (<see cref="InferenceThreads.Work"/>) for a single image's call of this layer to use more than one thread.</param>
-    public static PreparedConvolution Create(Conv2d conv, BatchNorm? bn, bool relu, long minSplitWork = InferenceThreads.DefaultMinSplitWork)
+    /// <param name="feedsConvolution">Whether the next layer is a convolution.</param>
+    public static PreparedConvolution Create(Conv2d conv, BatchNorm? bn, bool relu, long minSplitWork = InferenceThreads.DefaultMinSplitWork,
+        bool feedsConvolution = false)
     {
         var (w, b) = Folding.Fold(conv.Weight.Value, conv.Bias?.Value, conv.OutChannels, bn);
-        return new PreparedConvolution(conv, w, b, relu, minSplitWork);
+        return new PreparedConvolution(conv, w, b, relu, minSplitWork, feedsConvolution);
     }
 
     public override Tensor Forward(Tensor input, Workspace workspace) => Forward(input, null, _relu, workspace);
@@ -148,7 +157,8 @@ internal sealed class PreparedConvolution : Module
                 layer._in, layer._out, layer._kernel, layer._padding, key.Height, key.Width), this);
             int length = plan.WorkspaceLength(compute);
             if (state.Scratch.Length < length) state.Scratch = new float[length];
-            WinogradConvolution.Forward(compute, plan, s[0], input.Data, state.Output.Data, relu, state.Scratch);
+            WinogradConvolution.Forward(compute, plan, s[0], input.Data, state.Output.Data, relu, state.Scratch,
+                _feedsConvolution ? WinogradConvolution.MinSplitWorkBeforeConvolution : WinogradConvolution.MinSplitWork);
             return state.Output;
         }
         if (Packs(compute, g))

@@ -258,7 +258,7 @@ public sealed class PreparedModel : Module
                     if (bn is not null) Folded++;
                     Weights += layer is Conv2d c2 ? c2.Weight.Value.Length : ((Linear)layer).Weight.Value.Length;
                     if (relu) Fused++;
-                    nodes.Add(layer is Conv2d conv ? PreparedConvolution.Create(conv, bn, relu, minSplitWork)
+                    nodes.Add(layer is Conv2d conv ? PreparedConvolution.Create(conv, bn, relu, minSplitWork, feedsConvolution: next < layers.Count && layers[next] is Conv2d)
                         : PreparedLinear.Create((Linear)layer, bn, relu, minSplitWork));
                     // Dropouts skipped above are counted as removed.
                     for (int j = i + 1; j < next; j++) if (layers[j] is Dropout) Dropped++;

@@ -155,6 +155,16 @@ public class PreparedModelTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>A convolution followed by another convolution knows it (its single-image Winograd split starts lower); one followed by a pool does not.</summary>
+    [Fact]
+    public void ConvolutionsKnowWhetherAConvolutionReadsTheirOutput()
+    {
+        static bool[] Feeds(string name) => PreparedModel.Prepare(ModelZoo.Create(name, seed: 1)).Layers(Images(1), new Workspace(new ComputeContext(1), training: false))
+            .Select(l => l.Layer).OfType<PreparedConvolution>().Select(c => c.FeedsConvolution).ToArray();
+        Assert.Equal([false, true, false, false], Feeds("best"));   // conv1 → pool; conv2 → conv3; conv3 → pool; conv4 → pool
+        Assert.Equal([false, false], Feeds("cnn"));                 // each convolution → pool
+    }
+
     [Fact]
     public void OnlySmallLayersOfASingleImageRunOnTheCallingThreadAlone()
     {

@@ -68,14 +68,11 @@ internal sealed class PreparedConvolution : Module
     }
 
     /// <summary>Whether the next layer of the sequence is a convolution (its Winograd split threshold is lower: see <see cref="WinogradConvolution.MinSplitWorkBeforeConvolution"/>).</summary>
-    private readonly bool _feedsConvolution;
-
-    /// <summary>Whether the next layer of the sequence is a convolution.</summary>
-    internal bool FeedsConvolution => _feedsConvolution;
+    internal bool FeedsConvolution { get; }
 
     private PreparedConvolution(Conv2d conv, float[] weight, float[] bias, bool relu, long minSplitWork, bool feedsConvolution)
     {
-        _feedsConvolution = feedsConvolution;
+        FeedsConvolution = feedsConvolution;
         (_in, _out, _kernel, _stride, _padding) = (conv.InChannels, conv.OutChannels, conv.KernelSize, conv.Stride, conv.Padding);
         (_weight, _bias, _relu, _minSplitWork) = (weight, bias, relu, minSplitWork);
         // Slices for up to this machine's cores, in multiples of 8 channels (whole vectors for the kernels' stores); cut on
@@ -158,7 +155,7 @@ internal sealed class PreparedConvolution : Module
             int length = plan.WorkspaceLength(compute);
             if (state.Scratch.Length < length) state.Scratch = new float[length];
             WinogradConvolution.Forward(compute, plan, s[0], input.Data, state.Output.Data, relu, state.Scratch,
-                _feedsConvolution ? WinogradConvolution.MinSplitWorkBeforeConvolution : WinogradConvolution.MinSplitWork);
+                FeedsConvolution ? WinogradConvolution.MinSplitWorkBeforeConvolution : WinogradConvolution.MinSplitWork);
             return state.Output;
         }
         if (Packs(compute, g))
